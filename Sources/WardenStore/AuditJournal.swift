@@ -1,0 +1,220 @@
+import Foundation
+import GRDB
+import Synchronization
+import WardenCore
+
+/// The hash-chained audit journal with group commit. `append` assigns the sequence number and chain hash in memory
+/// and returns at once (the door never waits for a disk); a flusher writes everything pending in one transaction,
+/// so records become durable within one fsync (milliseconds) and a burst costs one fsync, not one per record.
+///
+/// A power cut can lose only records still pending (appended, not yet committed); SQLite's WAL guarantees the file
+/// is never half-written, and the chain of what is on disk always verifies (docs/audit.md).
+public final class AuditJournal: Sendable {
+    public struct Retention: Sendable, Equatable {
+        /// Keep at most this many acknowledged records.
+        public var maxRecords: Int
+        /// Drop acknowledged records older than this.
+        public var maxAge: TimeInterval
+        /// The store is "hard-full" past this many records: then even unacknowledged ones go, with a gap record.
+        public var hardMax: Int
+
+        public init(maxRecords: Int = 200_000, maxAge: TimeInterval = 90 * 86_400, hardMax: Int = 1_000_000) {
+            self.maxRecords = maxRecords
+            self.maxAge = maxAge
+            self.hardMax = hardMax
+        }
+    }
+
+    private struct State {
+        var lastSeq: Int64
+        var lastHash: [UInt8]
+        var pending: [AuditRecord] = []
+        var durableSeq: Int64
+        var waiters: [(Int64, CheckedContinuation<Void, Never>)] = []
+        var lastError: String?
+    }
+
+    private let db: WardenDatabase
+    private let state: Mutex<State>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakeStream: AsyncStream<Void>
+    public let retention: Retention
+    /// Called after each commit with the highest durable sequence number (tests, metrics, crash harness).
+    private let onDurable: @Sendable (Int64) -> Void
+
+    public init(database: WardenDatabase, retention: Retention = Retention(), onDurable: @escaping @Sendable (Int64) -> Void = { _ in }) throws(StoreError) {
+        self.db = database
+        self.retention = retention
+        self.onDurable = onDurable
+        let last: (Int64, [UInt8])
+        do {
+            last = try database.pool.read { db in
+                if let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") {
+                    return (row["seq"] as Int64, [UInt8](row["hash"] as Data))
+                }
+                return (0, AuditRecord.genesisHash)
+            }
+        } catch { throw StoreError(.io, "reading the audit journal's tail: \(error)") }
+        state = Mutex(State(lastSeq: last.0, lastHash: last.1, durableSeq: last.0))
+        (wakeStream, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Appends in memory and returns the chained record; durable shortly after (see `run`).
+    @discardableResult
+    public func append(_ event: AuditEvent, timeMillis: Int64) -> AuditRecord {
+        let record = state.withLock { s in
+            let r = AuditRecord(seq: s.lastSeq + 1, timeMillis: timeMillis, event: event, prevHash: s.lastHash)
+            s.lastSeq = r.seq
+            s.lastHash = r.hash
+            s.pending.append(r)
+            return r
+        }
+        wake.yield()
+        return record
+    }
+
+    public var lastSeq: Int64 { state.withLock { $0.lastSeq } }
+    public var durableSeq: Int64 { state.withLock { $0.durableSeq } }
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
+    public var lastWriteError: String? { state.withLock { $0.lastError } }
+
+    /// The flusher. Runs until the task is cancelled, then drains what is pending.
+    public func run() async {
+        for await _ in wakeStream {
+            await drain()
+            if Task.isCancelled { break }
+        }
+        await drain()
+    }
+
+    /// Stops `run` after a final drain.
+    public func finish() { wake.finish() }
+
+    /// Waits until everything appended so far is committed.
+    public func flush() async {
+        let target = lastSeq
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s -> Bool in
+                if s.durableSeq >= target { return true }
+                s.waiters.append((target, c))
+                return false
+            }
+            if ready { c.resume() }
+        }
+        wake.yield()
+    }
+
+    /// Commits pending records; on failure keeps them pending and retries on the next wake-up.
+    func drain() async {
+        while true {
+            let batch = state.withLock { $0.pending }
+            if batch.isEmpty { return }
+            do {
+                try await db.pool.write { db in
+                    let stmt = try db.makeStatement(
+                        sql: """
+                            INSERT INTO audit(seq, time_ms, kind, door, credential_id, user_id, reason, detail, prev_hash, hash)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """)
+                    for r in batch {
+                        try stmt.execute(arguments: [
+                            r.seq, r.timeMillis, r.event.kind.rawValue, r.event.door, r.event.credentialID,
+                            r.event.userID, r.event.reason, r.event.detail, Data(r.prevHash), Data(r.hash),
+                        ])
+                    }
+                }
+            } catch {
+                state.withLock { $0.lastError = "\(error)" }
+                try? await Task.sleep(for: .milliseconds(200))
+                continue
+            }
+            let top = batch.last!.seq
+            let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                s.pending.removeFirst(batch.count)
+                s.durableSeq = top
+                s.lastError = nil
+                let (done, rest) = (s.waiters.filter { $0.0 <= top }, s.waiters.filter { $0.0 > top })
+                s.waiters = rest
+                return done.map { $0.1 }
+            }
+            onDurable(top)
+            for c in ready { c.resume() }
+        }
+    }
+
+    // MARK: reading, acknowledging, retention
+
+    public func records(after seq: Int64 = 0, limit: Int = 1000) throws(StoreError) -> [AuditRecord] {
+        do {
+            return try db.pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+                ).map(Self.record)
+            }
+        } catch { throw StoreError(.io, "reading audit records: \(error)") }
+    }
+
+    static func record(_ row: Row) -> AuditRecord {
+        AuditRecord(
+            seq: row["seq"], timeMillis: row["time_ms"],
+            event: AuditEvent(
+                AuditKind(rawValue: row["kind"]) ?? .malformed, door: row["door"], credentialID: row["credential_id"],
+                userID: row["user_id"], reason: row["reason"], detail: row["detail"]),
+            prevHash: [UInt8](row["prev_hash"] as Data), hash: [UInt8](row["hash"] as Data))
+    }
+
+    /// Verifies the whole stored chain, streaming in pages.
+    public func verify() throws -> AuditChain.Report {
+        var all: [AuditRecord] = []
+        var after: Int64 = 0
+        while true {
+            let page = try records(after: after, limit: 5000)
+            if page.isEmpty { break }
+            all += page
+            after = page.last!.seq
+        }
+        return try AuditChain.verify(all)
+    }
+
+    /// The cloud has committed every record up to `seq` (cumulative, like TCP acks).
+    public func acknowledge(upTo seq: Int64) throws(StoreError) {
+        do { try db.pool.write { db in try db.execute(sql: "UPDATE audit SET acked = 1 WHERE seq <= ? AND acked = 0", arguments: [seq]) } } catch {
+            throw StoreError(.io, "acknowledging audit records: \(error)")
+        }
+    }
+
+    /// Applies retention: acknowledged records past count or age go; past `hardMax` the oldest unacknowledged
+    /// records go too and a `gap` record says which. Returns the number deleted.
+    @discardableResult
+    public func prune(now: Date) throws(StoreError) -> Int {
+        let cutoff = Int64((now.timeIntervalSince1970 - retention.maxAge) * 1000)
+        do {
+            let (deleted, gap) = try db.pool.write { db -> (Int, (Int64, Int64)?) in
+                let maxSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit") ?? 0
+                try db.execute(
+                    sql: "DELETE FROM audit WHERE acked = 1 AND (time_ms < ? OR seq <= ?)",
+                    arguments: [cutoff, maxSeq - Int64(retention.maxRecords)])
+                var deleted = db.changesCount
+                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM audit") ?? 0
+                guard count > retention.hardMax else { return (deleted, nil) }
+                let excess = count - retention.hardMax + 1  // +1 leaves room for the gap record
+                let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM audit") ?? 0
+                let last = first + Int64(excess) - 1
+                try db.execute(sql: "DELETE FROM audit WHERE seq <= ?", arguments: [last])
+                deleted += db.changesCount
+                return (deleted, (first, last))
+            }
+            if let (a, b) = gap {
+                append(AuditEvent(.gap, reason: "store_full", detail: "pruned unacknowledged records \(a)-\(b)"),
+                       timeMillis: Int64(now.timeIntervalSince1970 * 1000))
+            }
+            return deleted
+        } catch { throw StoreError(.io, "pruning the audit journal: \(error)") }
+    }
+
+    public func count() throws(StoreError) -> Int {
+        do { return try db.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit") ?? 0 } } catch {
+            throw StoreError(.io, "counting audit records: \(error)")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import WardenCore
+
+/// The board's one SQLite file (WAL): access list, audit journal and small state. One front door: everything goes
+/// through this type and `AuditJournal`, SQL only with bound parameters, migrations frozen once released.
+public final class WardenDatabase: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        var config = Configuration()
+        config.label = "warden"
+        config.busyMode = .timeout(5)
+        config.prepareDatabase { db in
+            // FULL: each commit fsyncs the WAL, so a record the journal reports durable survives a power cut.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StoreError(.open, "cannot open the database \(path): \(error); check the directory exists and is writable")
+        }
+        chmod(path, 0o600)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE access_credential (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        user_id TEXT NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+                        changed_version INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE audit (
+                        seq INTEGER PRIMARY KEY NOT NULL,
+                        time_ms INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        door TEXT, credential_id TEXT, user_id TEXT, reason TEXT, detail TEXT,
+                        prev_hash BLOB NOT NULL,
+                        hash BLOB NOT NULL,
+                        acked INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX audit_time ON audit(time_ms);
+                    """)
+        }
+        return m
+    }
+
+    // MARK: small state
+
+    public func meta(_ key: String) throws(StoreError) -> String? {
+        do { return try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) } } catch {
+            throw StoreError(.io, "reading state '\(key)': \(error)")
+        }
+    }
+
+    public func setMeta(_ key: String, _ value: String) throws(StoreError) {
+        do {
+            try pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    arguments: [key, value])
+            }
+        } catch { throw StoreError(.io, "writing state '\(key)': \(error)") }
+    }
+
+    // MARK: access list
+
+    /// Indexed lookup by credential id (primary key); this is on the decision path.
+    public func listStatus(credentialID: String) throws(StoreError) -> AccessListStatus {
+        do {
+            let s = try pool.read { db in
+                try String.fetchOne(db, sql: "SELECT status FROM access_credential WHERE id = ?", arguments: [credentialID])
+            }
+            switch s {
+            case "active": return .active
+            case "revoked": return .revoked
+            default: return .unlisted
+            }
+        } catch { throw StoreError(.io, "looking up credential: \(error)") }
+    }
+
+    public func accessListVersion() throws(StoreError) -> Int64 {
+        Int64(try meta("access_list_version") ?? "0") ?? 0
+    }
+
+    public func accessListCounts() throws(StoreError) -> (active: Int, revoked: Int) {
+        do {
+            return try pool.read { db in
+                let a = try Int.fetchOne(db, sql: "SELECT count(*) FROM access_credential WHERE status = 'active'") ?? 0
+                let r = try Int.fetchOne(db, sql: "SELECT count(*) FROM access_credential WHERE status = 'revoked'") ?? 0
+                return (a, r)
+            }
+        } catch { throw StoreError(.io, "counting access list: \(error)") }
+    }
+
+    /// Applies a verified update in one transaction. A delta must start at the current version (else `.versionGap`:
+    /// ask the cloud for a snapshot); an update for another door is refused.
+    public func apply(_ update: AccessListUpdate, scope: DoorScope) throws(StoreError) {
+        guard update.doors.contains(scope.doorID) || !scope.groups.isDisjoint(with: update.doors) else {
+            throw StoreError(.wrongDoor, "access-list update v\(update.ver) is for \(update.doors), not door '\(scope.doorID)'")
+        }
+        do {
+            try pool.write { db in
+                let current = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'access_list_version'") ?? "0") ?? 0
+                if update.snapshot {
+                    guard update.ver >= current else {
+                        throw StoreError(.versionGap, "snapshot v\(update.ver) is older than the applied v\(current); ignored")
+                    }
+                    try db.execute(sql: "DELETE FROM access_credential")
+                } else {
+                    guard update.base == current else {
+                        throw StoreError(
+                            .versionGap,
+                            "delta v\(update.base ?? -1)->v\(update.ver) does not start at the applied v\(current); request a snapshot")
+                    }
+                }
+                let upsert = try db.makeStatement(
+                    sql: """
+                        INSERT INTO access_credential(id, user_id, status, changed_version) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status,
+                        changed_version = excluded.changed_version
+                        """)
+                for e in update.grant { try upsert.execute(arguments: [e.id, e.user, "active", update.ver]) }
+                for e in update.revoke { try upsert.execute(arguments: [e.id, e.user, "revoked", update.ver]) }
+                try db.execute(
+                    sql: "INSERT INTO meta(key, value) VALUES ('access_list_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    arguments: [String(update.ver)])
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch { throw StoreError(.io, "applying access-list update v\(update.ver): \(error)") }
+    }
+}
