@@ -218,3 +218,11 @@ public final class AuditJournal: Sendable {
         }
     }
 }
+
+extension AuditJournal {
+    /// Verifies the newest `last` records (start-up check; `verify()` does the whole journal).
+    public func verifyTail(last: Int) throws -> AuditChain.Report {
+        let from = max(0, lastSeq - Int64(last))
+        return try AuditChain.verify(try records(after: from, limit: last))
+    }
+}

@@ -1,1 +1,3 @@
-print("todo")
+import WardenCLI
+
+await WardenCtl.start()

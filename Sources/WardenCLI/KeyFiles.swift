@@ -1,0 +1,40 @@
+import Crypto
+import Foundation
+
+/// Reading and writing PEM keys. Private keys are written 0600 from the first byte (umask), never readable by others.
+enum KeyFiles {
+    static func writePrivate(_ key: P256.Signing.PrivateKey, to path: String) throws {
+        let old = umask(0o177)
+        defer { umask(old) }
+        guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8)) else {
+            throw CLIError("cannot write \(path)")
+        }
+        chmod(path, 0o600)
+    }
+
+    static func writePublic(_ key: P256.Signing.PublicKey, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8)) else {
+            throw CLIError("cannot write \(path)")
+        }
+    }
+
+    static func readPrivate(_ path: String) throws -> P256.Signing.PrivateKey {
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+        guard let k = try? P256.Signing.PrivateKey(pemRepresentation: pem) else {
+            throw CLIError("\(path) is not a P-256 private key in PEM form")
+        }
+        return k
+    }
+
+    static func readPublic(_ path: String) throws -> P256.Signing.PublicKey {
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+        if let k = try? P256.Signing.PublicKey(pemRepresentation: pem) { return k }
+        if let k = try? P256.Signing.PrivateKey(pemRepresentation: pem) { return k.publicKey }
+        throw CLIError("\(path) is not a P-256 key in PEM form")
+    }
+
+    static func readText(_ path: String) throws -> String {
+        guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+        return s.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

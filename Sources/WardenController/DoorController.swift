@@ -1,0 +1,271 @@
+import Crypto
+import Foundation
+import Logging
+import Metrics
+import WardenCore
+import WardenStore
+
+/// The door's owner: feeds decisions, input edges and time into `DoorStateMachine` and performs its actions on the
+/// hardware and the journal. Every event arrives on this actor, so there is one order of truth; nothing here waits
+/// for a disk between a grant and the relay (the journal commits in the background).
+public actor DoorController<C: Clock> where C.Duration == Duration {
+    public let config: WardenConfig
+    public let profile: BoardProfile
+    private let io: any DoorIO
+    private let db: WardenDatabase
+    public let journal: AuditJournal
+    private let clock: C
+    private let start: C.Instant
+    private let wallClock: @Sendable () -> Date
+    private let logger: Logger
+
+    private var door: DoorStateMachine
+    private var policy: AccessPolicy
+    private var verifier: CredentialVerifier
+    private var time: TrustedTime
+    private var nonces: [[UInt8]: Duration] = [:]
+    private var passageOverride: Bool?
+    private var timer: Task<Void, Never>?
+    private var edgeTask: Task<Void, Never>?
+    private var minuteTask: Task<Void, Never>?
+    private var watchers: [UUID: AsyncStream<AuditRecord>.Continuation] = [:]
+    private var stopped = false
+
+    public static var nonceLifetime: Duration { .seconds(30) }
+
+    public init(
+        config: WardenConfig, profile: BoardProfile, io: any DoorIO, database: WardenDatabase, journal: AuditJournal,
+        clock: C, wallClock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "warden.door")
+    ) throws(StoreError) {
+        self.config = config
+        self.profile = profile
+        self.io = io
+        self.db = database
+        self.journal = journal
+        self.clock = clock
+        self.start = clock.now
+        self.wallClock = wallClock
+        self.logger = logger
+        let inputs = (try? io.readInputs()) ?? [:]
+        self.door = DoorStateMachine(
+            door: config.doorID, timing: profile.timing, doorClosed: inputs[.doorContact] ?? true,
+            rexActive: inputs[.rex] ?? false, tamperActive: inputs[.tamper] ?? false)
+        self.policy = AccessPolicy(
+            scope: DoorScope(doorID: config.doorID, groups: config.doorGroups), calendar: config.calendar,
+            requireListed: config.requireListed)
+        self.verifier = CredentialVerifier(authority: config.authority)
+        let mark = Double(try database.meta("time_high_water_mark") ?? "0") ?? 0
+        self.time = TrustedTime(highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy)
+    }
+
+    private var now: Duration { start.duration(to: clock.now) }
+
+    // MARK: lifecycle
+
+    /// Drives the relay to locked, records the start and begins consuming inputs and time.
+    public func run() {
+        try? io.setRelay(energized: profile.relayEnergized(unlocked: false))
+        audit(AuditEvent(.daemon, door: config.doorID, reason: "started", detail: "board=\(profile.name)"))
+        let edges = io.edges
+        edgeTask = Task { [weak self] in
+            for await e in edges { await self?.edge(e) }
+        }
+        minuteTask = Task { [weak self, clock] in
+            while !Task.isCancelled {
+                await self?.everyMinute()
+                try? await clock.sleep(for: .seconds(60))
+            }
+        }
+        if config.passageSchedule != nil { evaluatePassageSchedule() }
+    }
+
+    /// Safe state: relay locked, the stop recorded, the journal flushed. Called on SIGTERM/SIGINT.
+    public func shutdown(reason: String) async {
+        guard !stopped else { return }
+        stopped = true
+        timer?.cancel()
+        edgeTask?.cancel()
+        minuteTask?.cancel()
+        lockRelayNow()
+        audit(AuditEvent(.daemon, door: config.doorID, reason: "stopped", detail: reason))
+        persistMark()
+        await journal.flush()
+        for w in watchers.values { w.finish() }
+        io.close()
+    }
+
+    /// Writes the locked level directly, bypassing the state machine: the last word on every exit path.
+    public nonisolated func lockRelayNow() {
+        try? io.setRelay(energized: profile.relayEnergized(unlocked: false))
+    }
+
+    // MARK: presentations
+
+    /// A fresh single-use nonce the phone must sign (proof of possession); expires after `nonceLifetime`.
+    public func challenge() -> [UInt8] {
+        let t = now
+        nonces = nonces.filter { $0.value > t }
+        let nonce = (0..<HolderProof.nonceBytes).map { _ in UInt8.random(in: 0...255) }
+        nonces[nonce] = t + Self.nonceLifetime
+        return nonce
+    }
+
+    /// Decides a presentation (credential token + holder proof over a nonce from `challenge`) and acts on it.
+    public func present(token: String, proof: Data, nonce: [UInt8]) -> AccessDecision {
+        let t = now
+        let nonceValid = nonces.removeValue(forKey: nonce).map { $0 > t } ?? false
+        let lockID = config.lockID
+        let decision = policy.evaluate(
+            token: token, verifier: verifier,
+            holderProofValid: { key, cred in
+                nonceValid && HolderProof.verify(proof, holderKey: key, lockID: lockID, nonce: nonce, credentialID: cred.credentialID)
+            },
+            listStatus: { [db] id in (try? db.listStatus(credentialID: id)) ?? .revoked },  // store error: fail closed
+            lockdown: door.lockdown, at: decisionTime())
+        return act(on: decision)
+    }
+
+    /// Acts on a decision for an already verified credential (the benchmark's path and the BLE protocol's).
+    public func decide(_ credential: Credential) -> AccessDecision {
+        let status = (try? db.listStatus(credentialID: credential.credentialID)) ?? .revoked
+        return act(on: policy.decide(credential, listStatus: status, lockdown: door.lockdown, at: decisionTime()))
+    }
+
+    private func decisionTime() -> Date? {
+        // The mark advances in memory here; it is persisted once a minute, never on the decision path.
+        time.decisionTime(wallClock: wallClock())
+    }
+
+    private func act(on decision: AccessDecision) -> AccessDecision {
+        switch decision {
+        case .granted(let g):
+            perform(door.grant(extendedTime: g.extendedTime, at: now))
+            audit(AuditEvent(.accessGranted, door: config.doorID, credentialID: g.credentialID, userID: g.userID,
+                             detail: g.extendedTime ? "extended" : nil))
+            Counter(label: "warden_decisions_total", dimensions: [("result", "granted")]).increment()
+            logger.info("access granted", metadata: ["credential": "\(g.credentialID)", "user": "\(g.userID)"])
+        case .denied(let reason, let cred, let user):
+            audit(AuditEvent(.accessDenied, door: config.doorID, credentialID: cred, userID: user, reason: reason.rawValue))
+            Counter(label: "warden_decisions_total", dimensions: [("result", "denied"), ("reason", reason.rawValue)]).increment()
+            logger.info("access denied", metadata: ["reason": "\(reason.rawValue)", "credential": "\(cred ?? "-")"])
+        }
+        return decision
+    }
+
+    // MARK: operator commands
+
+    public func pulse(_ length: Duration) { perform(door.pulse(length, at: now)) }
+
+    public func setLockdown(_ on: Bool) { perform(door.setLockdown(on, at: now)) }
+
+    /// Manual passage: true/false overrides the schedule, nil returns to it.
+    public func setPassage(_ on: Bool?) {
+        passageOverride = on
+        if let on { perform(door.setPassage(on, at: now)) } else { evaluatePassageSchedule() }
+    }
+
+    public func applyAccessList(token: String) throws -> Int64 {
+        do {
+            let update = try AccessListUpdate.verified(token, authority: config.authority)
+            try db.apply(update, scope: policy.scope)
+            audit(AuditEvent(.config, door: config.doorID, reason: "access_list", detail: "v\(update.ver) grant=\(update.grant.count) revoke=\(update.revoke.count)"))
+            return update.ver
+        } catch {
+            audit(AuditEvent(.config, door: config.doorID, reason: "access_list_refused", detail: "\(error)"))
+            throw error
+        }
+    }
+
+    public func status() -> ControllerStatus {
+        var t = time
+        let trusted: Bool
+        if case .trusted = t.assess(wallClock: wallClock()) { trusted = true } else { trusted = false }
+        var alarms: [String] = []
+        if door.forcedOpenAlarm { alarms.append("forced_open") }
+        if door.heldOpenAlarm { alarms.append("held_open") }
+        if door.tamperActive { alarms.append("tamper") }
+        return ControllerStatus(
+            door: config.doorID, lockID: config.lockID, board: profile.name, relayUnlocked: door.relayUnlocked,
+            relayEnergized: profile.relayEnergized(unlocked: door.relayUnlocked), doorClosed: door.doorClosed,
+            rexActive: door.rexActive, tamperActive: door.tamperActive, passage: door.passage, lockdown: door.lockdown,
+            alarms: alarms, accessListVersion: (try? db.accessListVersion()) ?? -1, auditLastSeq: journal.lastSeq,
+            auditDurableSeq: journal.durableSeq, timeTrusted: trusted)
+    }
+
+    /// Every audit record as it is appended (for `wardenctl watch`).
+    public func watch() -> AsyncStream<AuditRecord> {
+        let (stream, c) = AsyncStream.makeStream(of: AuditRecord.self, bufferingPolicy: .bufferingNewest(256))
+        let id = UUID()
+        watchers[id] = c
+        c.onTermination = { [weak self] _ in Task { await self?.unwatch(id) } }
+        return stream
+    }
+
+    private func unwatch(_ id: UUID) { watchers[id] = nil }
+
+    // MARK: events
+
+    private func edge(_ e: InputEdge) {
+        perform(door.rawInput(e.input, active: e.active, at: now))
+    }
+
+    /// Called by the timer at the state machine's next wake-up.
+    public func tick() {
+        perform(door.tick(at: now))
+    }
+
+    private func everyMinute() {
+        if passageOverride == nil { evaluatePassageSchedule() }
+        _ = time.assess(wallClock: wallClock())
+        persistMark()
+        nonces = nonces.filter { $0.value > now }
+        _ = try? journal.prune(now: wallClock())
+    }
+
+    private func evaluatePassageSchedule() {
+        guard let schedule = config.passageSchedule, passageOverride == nil else { return }
+        guard let t = time.decisionTime(wallClock: wallClock()) else {
+            perform(door.setPassage(false, at: now))  // unknown time: never hold the door open
+            return
+        }
+        perform(door.setPassage(schedule.evaluate(t, in: config.calendar) == .inside, at: now))
+    }
+
+    private func perform(_ actions: [DoorAction]) {
+        for a in actions {
+            switch a {
+            case .setRelay(let unlocked):
+                do {
+                    try io.setRelay(energized: profile.relayEnergized(unlocked: unlocked))
+                } catch {
+                    logger.error("relay write failed", metadata: ["error": "\(error)"])
+                    audit(AuditEvent(.alarm, door: config.doorID, reason: "relay_fault", detail: "\(error)"))
+                }
+            case .audit(let e):
+                audit(e)
+            }
+        }
+        rearm()
+    }
+
+    private func rearm() {
+        timer?.cancel()
+        timer = nil
+        guard !stopped, let wake = door.nextWakeup else { return }
+        let delay = max(.zero, wake - now)
+        timer = Task { [weak self, clock] in
+            do { try await clock.sleep(for: delay) } catch { return }
+            await self?.tick()
+        }
+    }
+
+    private func audit(_ e: AuditEvent) {
+        let ms = Int64(wallClock().timeIntervalSince1970 * 1000)
+        let r = journal.append(e, timeMillis: ms)
+        for w in watchers.values { w.yield(r) }
+    }
+
+    private func persistMark() {
+        try? db.setMeta("time_high_water_mark", String(time.highWaterMark.timeIntervalSince1970))
+    }
+}

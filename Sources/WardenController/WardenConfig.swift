@@ -1,0 +1,117 @@
+import Foundation
+import WardenCore
+import WardenStore
+import Yams
+
+/// /etc/warden/warden.yaml: which door this board is, its board profile, the site calendar, the authority keys it
+/// trusts, and where state lives. Parsed strictly like board profiles (provisioning/warden.yaml is the sample).
+public struct WardenConfig: Sendable {
+    public var file: String
+    public var doorID: String
+    public var lockID: String
+    public var doorGroups: Set<String>
+    public var boardPath: String
+    public var calendar: SiteCalendar
+    public var passageSchedule: WeeklySchedule?
+    public var authorityKeyFiles: [String: String]
+    public var authority: AuthorityKeySet
+    public var stateDir: String
+    public var controlSocket: String
+    public var requireListed: Bool
+    public var unknownTimePolicy: TrustedTime.UnknownTimePolicy
+    public var retention: AuditJournal.Retention
+    public var logLevel: String
+
+    public var databasePath: String { (stateDir as NSString).appendingPathComponent("warden.sqlite") }
+
+    public static func load(path: String) throws(ConfigError) -> WardenConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(file: path, key: "", message: "cannot read the config: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> WardenConfig {
+        let top = try YAMLMapping.parse(
+            file: file, text: text,
+            allowed: ["door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit", "log_level"])
+        let dir = (file as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p) }
+
+        let door = try top.mapping("door", allowed: ["id", "lock_id", "groups"])
+        let site = try top.mapping("site", allowed: ["time_zone", "holidays", "passage_schedule"])
+        let tz = try site.string("time_zone")
+        let holidays = try site.strings("holidays")
+        let calendar: SiteCalendar
+        do { calendar = try SiteCalendar(timeZoneIdentifier: tz, holidays: Set(holidays)) } catch {
+            throw site.fail(holidays.isEmpty ? "time_zone" : (TimeZone(identifier: tz) == nil ? "time_zone" : "holidays"), error.message)
+        }
+        var passage: WeeklySchedule?
+        if site.has("passage_schedule") {
+            passage = try parseSchedule(site, key: "passage_schedule")
+        }
+        let keyFiles = try top.stringMap("authority_keys")
+        guard !keyFiles.isEmpty else {
+            throw top.fail("authority_keys", "at least one authority key (key id: PEM file) is required; without one no key can open the door")
+        }
+        var pems: [String: String] = [:]
+        for (kid, f) in keyFiles {
+            let p = resolve(f)
+            guard let pem = try? String(contentsOfFile: p, encoding: .utf8) else {
+                throw top.fail("authority_keys", "key '\(kid)': cannot read \(p)")
+            }
+            pems[kid] = pem
+        }
+        let authority: AuthorityKeySet
+        do { authority = try AuthorityKeySet(pems: pems) } catch { throw top.fail("authority_keys", error.message) }
+
+        let access = try top.optionalMapping("access", allowed: ["require_listed"])
+        let time = try top.optionalMapping("time", allowed: ["unknown_policy"])
+        let audit = try top.optionalMapping("audit", allowed: ["max_records", "max_age_days", "hard_max_records"])
+        let defaults = AuditJournal.Retention()
+        let retention = AuditJournal.Retention(
+            maxRecords: try audit?.int("max_records", in: 100...100_000_000, default: defaults.maxRecords) ?? defaults.maxRecords,
+            maxAge: TimeInterval(try audit?.int("max_age_days", in: 1...3650, default: 90) ?? 90) * 86_400,
+            hardMax: try audit?.int("hard_max_records", in: 1000...200_000_000, default: defaults.hardMax) ?? defaults.hardMax)
+        guard retention.hardMax > retention.maxRecords else {
+            throw audit!.fail("hard_max_records", "\(retention.hardMax) must be larger than max_records (\(retention.maxRecords))")
+        }
+        let level = try top.string("log_level", default: "info")
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
+            throw top.fail("log_level", "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        return WardenConfig(
+            file: file, doorID: try door.string("id"), lockID: try door.string("lock_id"),
+            doorGroups: Set(try door.strings("groups")), boardPath: resolve(try top.string("board")), calendar: calendar,
+            passageSchedule: passage, authorityKeyFiles: keyFiles, authority: authority,
+            stateDir: resolve(try top.string("state_dir", default: "/var/lib/warden")),
+            controlSocket: resolve(try top.string("control_socket", default: "/run/warden/control.sock")),
+            requireListed: try access?.bool("require_listed", default: false) ?? false,
+            unknownTimePolicy: try time?.oneOf(
+                "unknown_policy", TrustedTime.UnknownTimePolicy.self, all: [.deny, .highWaterMark], default: .deny) ?? .deny,
+            retention: retention, logLevel: level)
+    }
+
+    static func parseSchedule(_ parent: YAMLMapping, key: String) throws(ConfigError) -> WeeklySchedule {
+        guard let seq = parent.node.mapping?[key]?.sequence else { throw parent.fail(key, "expected a list of windows") }
+        var windows: [ScheduleWindow] = []
+        for (i, item) in seq.enumerated() {
+            let w = try YAMLMapping(file: parent.file, path: "\(YAMLMapping.join(parent.path, key))[\(i)]", node: item, allowed: ["days", "start", "end"])
+            var days: [Weekday] = []
+            for d in try w.strings("days") {
+                guard let day = Weekday(rawValue: d) else {
+                    throw w.fail("days", "'\(d)' is not one of \(Weekday.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                days.append(day)
+            }
+            guard !days.isEmpty else { throw w.fail("days", "list at least one day") }
+            do {
+                windows.append(ScheduleWindow(days: days, start: try LocalTime(parsing: try w.string("start")), end: try LocalTime(parsing: try w.string("end"))))
+            } catch let e as ScheduleError {
+                throw w.fail("start", e.message)
+            } catch let e as ConfigError { throw e } catch { throw w.fail("start", "\(error)") }
+        }
+        return WeeklySchedule(windows: windows)
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import GPIOD
+import Logging
+import WardenCore
+import WardenStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// wardend's start-up, serving and shutdown. Order matters for safety: the GPIO lines are taken first with the relay
+/// at its locked level, and from then on every failure and every signal ends with the relay driven to locked.
+public enum WardenDaemon {
+    /// `wardend --check`: validate config and/or board profile like `nginx -t`. Returns (exit code, message).
+    public static func check(configPath: String?, boardPath: String?) -> (Int32, String) {
+        do {
+            var messages: [String] = []
+            if let configPath {
+                let c = try WardenConfig.load(path: configPath)
+                let b = try BoardProfile.load(path: boardPath ?? c.boardPath)
+                messages.append("\(configPath): ok (door \(c.doorID), \(c.authority.keyIDs.count) authority key(s), board \(b.file): \(b.name))")
+            } else if let boardPath {
+                let b = try BoardProfile.load(path: boardPath)
+                messages.append("\(boardPath): ok (\(b.name), chip \(b.chip), relay line \(b.relay.line) \(b.relayKind.rawValue))")
+            } else {
+                return (2, "nothing to check: give --config FILE and/or --board FILE")
+            }
+            return (0, messages.joined(separator: "\n"))
+        } catch {
+            return (1, "\(error)")
+        }
+    }
+
+    /// Opens the door hardware the profile names.
+    public static func openIO(_ profile: BoardProfile) throws -> any DoorIO {
+        if profile.isSimulated { return SimulatedDoorIO() }
+        return try LibgpiodDoorIO(profile: profile)
+    }
+
+    /// Runs until SIGTERM/SIGINT. Returns the process exit code.
+    public static func run(configPath: String) async -> Int32 {
+        let config: WardenConfig
+        let profile: BoardProfile
+        do {
+            config = try WardenConfig.load(path: configPath)
+            profile = try BoardProfile.load(path: config.boardPath)
+        } catch {
+            FileHandle.standardError.write(Data("<3>wardend: cannot start: \(error)\n".utf8))
+            return 1
+        }
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { JournaldLogHandler(label: $0, level: level) }
+        let logger = Logger(label: "wardend")
+        let notifier = SystemdNotifier()
+
+        let io: any DoorIO
+        do {
+            io = try openIO(profile)
+        } catch {
+            logger.critical("cannot open the door hardware; the relay line was not taken", metadata: ["error": "\(error)", "board": "\(profile.file)"])
+            return 1
+        }
+        // From here on the relay is ours: every failure path drives it locked.
+        func failLocked(_ what: String, _ error: any Error) -> Int32 {
+            try? io.setRelay(energized: profile.relayEnergized(unlocked: false))
+            logger.critical("\(what); relay driven to locked", metadata: ["error": "\(error)"])
+            io.close()
+            return 1
+        }
+        do {
+            try io.setRelay(energized: profile.relayEnergized(unlocked: false))
+        } catch { return failLocked("cannot drive the relay", error) }
+
+        let db: WardenDatabase
+        let journal: AuditJournal
+        let controller: DoorController<ContinuousClock>
+        do {
+            try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            db = try WardenDatabase(path: config.databasePath)
+            journal = try AuditJournal(database: db, retention: config.retention)
+            controller = try DoorController(config: config, profile: profile, io: io, database: db, journal: journal, clock: ContinuousClock(), logger: logger)
+        } catch { return failLocked("cannot open the state store", error) }
+        let journalTask = Task { await journal.run() }
+
+        let sim = io as? SimulatedDoorIO
+        let server: ControlServer
+        do {
+            server = try ControlServer(
+                path: config.controlSocket, logger: logger,
+                handler: { req in await handle(req, controller: controller, sim: sim) },
+                watch: {
+                    let records = await controller.watch()
+                    return AsyncStream { c in
+                        let t = Task {
+                            for await r in records {
+                                c.yield(WatchedRecord(seq: r.seq, timeMillis: r.timeMillis, kind: r.event.kind.rawValue, reason: r.event.reason,
+                                                      detail: r.event.detail, credentialID: r.event.credentialID, userID: r.event.userID))
+                            }
+                            c.finish()
+                        }
+                        c.onTermination = { _ in t.cancel() }
+                    }
+                })
+        } catch {
+            journalTask.cancel()
+            return failLocked("cannot open the control socket", error)
+        }
+
+        await controller.run()
+        if let v = try? journal.verifyTail(last: 1000) {
+            logger.info("audit journal tail verifies", metadata: ["records": "\(v.count)", "last_seq": "\(v.lastSeq ?? 0)"])
+        } else {
+            logger.error("audit journal tail does not verify: run `wardenctl audit verify`")
+        }
+        logger.info("wardend ready", metadata: [
+            "door": "\(config.doorID)", "board": "\(profile.name)", "gpio": "\(profile.isSimulated ? "simulated" : "libgpiod v\(GPIOChip.apiVersion)")",
+            "socket": "\(config.controlSocket)",
+        ])
+        notifier.notify("READY=1")
+
+        let watchdog = Task {
+            guard let interval = notifier.watchdogInterval else { return }
+            while !Task.isCancelled {
+                _ = await controller.status()  // proves the controller actor is responsive
+                notifier.notify("WATCHDOG=1")
+                try? await Task.sleep(for: interval)
+            }
+        }
+
+        let signal = await waitForSignal()
+        notifier.notify("STOPPING=1")
+        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+        watchdog.cancel()
+        server.stop()
+        await controller.shutdown(reason: "signal \(signal)")
+        journal.finish()
+        await journalTask.value
+        return 0
+    }
+
+    static func handle(_ req: ControlRequest, controller: DoorController<ContinuousClock>, sim: SimulatedDoorIO?) async -> ControlResponse {
+        var r = ControlResponse(ok: true)
+        switch req.cmd {
+        case "status":
+            r.status = await controller.status()
+        case "pulse":
+            let s = req.seconds ?? 5
+            guard s > 0, s <= 600 else { return .failure("pulse seconds must be in (0, 600], got \(s)") }
+            await controller.pulse(.milliseconds(Int64(s * 1000)))
+        case "challenge":
+            r.nonce = Base64URL.encode(await controller.challenge())
+        case "present":
+            guard let token = req.token, let proof = req.proof.flatMap({ Base64URL.decode($0) }),
+                let nonce = req.nonce.flatMap({ Base64URL.decode($0) })
+            else { return .failure("present needs token, proof (base64url) and nonce (base64url)") }
+            let d = await controller.present(token: token, proof: proof, nonce: Array(nonce))
+            r.decision = d.isGranted ? "granted" : "denied"
+            r.reason = d.denyReason?.rawValue
+        case "lockdown":
+            guard let on = req.on else { return .failure("lockdown needs \"on\": true or false") }
+            await controller.setLockdown(on)
+        case "passage":
+            switch req.mode {
+            case "on": await controller.setPassage(true)
+            case "off": await controller.setPassage(false)
+            case "auto": await controller.setPassage(nil)
+            default: return .failure("passage mode must be on, off or auto")
+            }
+        case "access_apply":
+            guard let token = req.token else { return .failure("access_apply needs token") }
+            do { r.version = try await controller.applyAccessList(token: token) } catch { return .failure("\(error)") }
+        case "sim_input":
+            guard let sim else { return .failure("sim_input works only on the simulated board (chip: sim)") }
+            guard let name = req.input, let input = DoorInput(rawValue: name), let active = req.active else {
+                return .failure("sim_input needs input (door_contact, rex, tamper) and active (true/false)")
+            }
+            sim.drive(input, active: active)
+        default:
+            return .failure("unknown command '\(req.cmd)'; known: status, pulse, watch, challenge, present, lockdown, passage, access_apply, sim_input")
+        }
+        return r
+    }
+
+    /// Waits for SIGTERM or SIGINT (both ignored for default handling, delivered through dispatch).
+    static func waitForSignal() async -> Int32 {
+        await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+            let once = SignalOnce(c)
+            for s in [SIGTERM, SIGINT] {
+                Glibc.signal(s, SIG_IGN)
+                let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
+                src.setEventHandler { once.fire(s) }
+                src.resume()
+                once.keep(src)
+            }
+        }
+    }
+}
+
+private final class SignalOnce: @unchecked Sendable {
+    // Guarded by `lock`; dispatch signal handlers may race.
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Int32, Never>?
+    private var sources: [any DispatchSourceSignal] = []
+    init(_ c: CheckedContinuation<Int32, Never>) { continuation = c }
+    func keep(_ s: any DispatchSourceSignal) { lock.withLock { sources.append(s) } }
+    func fire(_ s: Int32) {
+        let c = lock.withLock { () -> CheckedContinuation<Int32, Never>? in
+            defer { continuation = nil }
+            return continuation
+        }
+        c?.resume(returning: s)
+    }
+}
