@@ -87,6 +87,9 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         edgeTask?.cancel()
         minuteTask?.cancel()
         lockRelayNow()
+        if door.relayUnlocked {
+            audit(AuditEvent(.relay, door: config.doorID, reason: "shutdown", detail: "locked"))
+        }
         audit(AuditEvent(.daemon, door: config.doorID, reason: "stopped", detail: reason))
         persistMark()
         await journal.flush()
@@ -205,7 +208,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     // MARK: events
 
-    private func edge(_ e: InputEdge) {
+    /// An input edge (the backend's stream feeds this; tests may call it directly).
+    public func edge(_ e: InputEdge) {
         perform(door.rawInput(e.input, active: e.active, at: now))
     }
 

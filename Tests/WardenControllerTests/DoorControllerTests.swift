@@ -1,0 +1,157 @@
+import Crypto
+import Foundation
+import Testing
+import WardenController
+import WardenCore
+import WardenStore
+
+@Suite struct DoorControllerTests {
+    @Test func validCredentialPulsesForConfiguredTimeThenRelocks() async throws {
+        let f = try Fixture()
+        await f.controller.run()
+        #expect(f.io.relayWrites == [false], "started locked (strike: coil off)")
+        let d = try await f.present(try await f.token())
+        #expect(d.isGranted)
+        #expect(f.io.relayEnergized == true)
+        await f.advance(.milliseconds(4_900))
+        #expect(f.io.relayEnergized == true, "still inside the 5 s pulse")
+        await f.advance(.milliseconds(100))
+        #expect(f.io.relayEnergized == false, "relocked at 5 s")
+        let kinds = try await f.records().map { "\($0.event.kind.rawValue):\($0.event.reason ?? "")" }
+        #expect(kinds == ["daemon:started", "relay:grant", "access_granted:", "relay:pulse_ended"])
+    }
+
+    @Test func relocksWhenTheDoorClosesAndExtendedTimeIsLonger() async throws {
+        let f = try Fixture()
+        await f.controller.run()
+        #expect(try await f.present(try await f.token(extended: true)).isGranted)
+        await f.input(.doorContact, false)
+        await f.advance(.seconds(6))
+        #expect(f.io.relayEnergized == true, "extended time (15 s) is still running")
+        await f.input(.doorContact, true)
+        #expect(f.io.relayEnergized == false, "relocked as soon as the door closed")
+        let status = await f.controller.status()
+        #expect(status.alarms.isEmpty)
+    }
+
+    @Test func everyDenialIsAuditedAndNeverMovesTheRelay() async throws {
+        let f = try Fixture()
+        await f.controller.run()
+        let rogue = CredentialIssuer(keyID: "org-1", privateKey: P256.Signing.PrivateKey())
+        let unknown = CredentialIssuer(keyID: "org-9", privateKey: P256.Signing.PrivateKey())
+        let weekend = WeeklySchedule(windows: [ScheduleWindow(days: [.sat, .sun], start: try LocalTime(parsing: "08:00"), end: try LocalTime(parsing: "18:00"))])
+        let before = f.io.relayWrites
+        let cases: [(String, DenyReason)] = [
+            (try await f.token(expiresIn: -1), .expired),
+            (try await f.token(notBefore: 600), .notYetValid),
+            (try await f.token(schedule: weekend), .outsideSchedule),
+            (try await f.token(doors: ["vault"]), .wrongDoor),
+            (try await f.token(by: rogue), .badSignature),
+            (try await f.token(by: unknown), .unknownKeyID),
+            ("not.a.jws", .malformedCredential),
+        ]
+        for (token, reason) in cases {
+            #expect(try await f.present(token).denyReason == reason)
+        }
+        // Stolen: the credential is real, the presenter lacks the holder key.
+        #expect(try await f.present(try await f.token(), holder: P256.Signing.PrivateKey()).denyReason == .holderProofInvalid)
+        // Replayed nonce: a proof over a nonce already used.
+        let nonce = await f.controller.challenge()
+        let proof = try HolderProof.sign(holder: f.holder, lockID: "lock-1", nonce: nonce, credentialID: "c1")
+        let token = try await f.token()
+        #expect(await f.controller.present(token: token, proof: proof, nonce: nonce).isGranted)
+        #expect(await f.controller.present(token: token, proof: proof, nonce: nonce).denyReason == .holderProofInvalid)
+        await f.advance(.seconds(6))
+        let afterGrant = f.io.relayWrites
+        // Revoked (signed update), holiday, lockdown.
+        let update = try await f.authority.sign(AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [], revoke: [.init(id: "c1", user: "alice")], issuedAt: f.wall.now))
+        #expect(try await f.controller.applyAccessList(token: update) == 1)
+        #expect(try await f.present(try await f.token()).denyReason == .revoked)
+        let weekday = WeeklySchedule(windows: [ScheduleWindow(days: [.mon, .tue, .wed, .thu, .fri], start: try LocalTime(parsing: "00:00"), end: try LocalTime(parsing: "24:00"))])
+        f.wall.set(Date(timeIntervalSince1970: 1_798_196_400))  // Fri 2026-12-25 12:00 Berlin, a site holiday
+        #expect(try await f.present(try await f.token(id: "c2", expiresIn: 86_400 * 200, notBefore: -86_400 * 100, schedule: weekday), id: "c2").denyReason == .holiday)
+        await f.controller.setLockdown(true)
+        let lockdownWrites = f.io.relayWrites
+        #expect(try await f.present(try await f.token(id: "c3", expiresIn: 86_400 * 200, notBefore: -86_400 * 100), id: "c3").denyReason == .lockdown)
+        #expect(f.io.relayWrites == lockdownWrites)
+        #expect(afterGrant.count == before.count + 2, "only the one grant moved the relay (unlock + relock)")
+        let denied = try await f.records().filter { $0.event.kind == .accessDenied }.map { $0.event.reason ?? "" }
+        #expect(denied == ["expired", "not_yet_valid", "outside_schedule", "wrong_door", "bad_signature", "unknown_key_id",
+                           "malformed_credential", "holder_proof_invalid", "holder_proof_invalid", "revoked", "holiday", "lockdown"])
+    }
+
+    @Test func forcedOpenHeldOpenAndRex() async throws {
+        let f = try Fixture()
+        await f.controller.run()
+        await f.input(.doorContact, false)
+        #expect(await f.controller.status().alarms == ["forced_open"])
+        #expect(f.io.relayEnergized == false)
+        await f.advance(.seconds(31))
+        #expect(await f.controller.status().alarms == ["forced_open", "held_open"])
+        await f.input(.doorContact, true)
+        #expect(await f.controller.status().alarms.isEmpty)
+        await f.input(.rex, true)
+        #expect(f.io.relayEnergized == true, "request-to-exit unlocks")
+        await f.input(.rex, false)
+        await f.input(.doorContact, false)
+        #expect(await f.controller.status().alarms.isEmpty, "exit is not forced")
+        let alarms = try await f.records().filter { $0.event.kind == .alarm }.map { $0.event.reason ?? "" }
+        #expect(alarms == ["forced_open", "held_open"])
+    }
+
+    @Test func passageScheduleUnlocksDuringItsWindow() async throws {
+        // t0 is Monday 16:13 Berlin; the passage window is Monday 16:00-16:30.
+        let yaml = """
+            door: {id: front, lock_id: lock-1}
+            board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
+            site:
+              time_zone: Europe/Berlin
+              passage_schedule:
+                - {days: [mon], start: "16:00", end: "16:30"}
+            authority_keys: {org-1: authority.pub}
+            state_dir: state2
+            """
+        let dir = TempDir()
+        _ = dir.write("authority.pub", P256.Signing.PrivateKey().publicKey.pemRepresentation)
+        let config = try WardenConfig.load(path: dir.write("w.yaml", yaml))
+        try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
+        let db = try WardenDatabase(path: config.databasePath)
+        let io = SimulatedDoorIO()
+        let wall = WallClock(Date(timeIntervalSince1970: 1_790_000_000))
+        let c = try DoorController(config: config, profile: try BoardProfile.load(path: config.boardPath), io: io, database: db,
+                                   journal: try AuditJournal(database: db), clock: ManualClock(), wallClock: { wall.now })
+        await c.run()
+        #expect(io.relayEnergized == true, "inside the window: passage")
+        #expect(await c.status().passage)
+        await c.setLockdown(true)
+        #expect(io.relayEnergized == false, "lockdown overrides passage")
+        await c.setLockdown(false)
+        #expect(io.relayEnergized == true)
+        await c.setPassage(false)
+        #expect(io.relayEnergized == false, "manual override")
+        await c.setPassage(nil)
+        #expect(io.relayEnergized == true, "back to the schedule")
+    }
+
+    @Test func unknownTimeDeniesByDefault() async throws {
+        let f = try Fixture()
+        try f.db.setMeta("time_high_water_mark", String(1_800_000_000.0))  // the mark is ahead of the wall clock by ~4 months
+        let c = try DoorController(config: f.config, profile: f.profile, io: f.io, database: f.db, journal: f.journal, clock: f.clock, wallClock: { f.wall.now })
+        await c.run()
+        let nonce = await c.challenge()
+        let proof = try HolderProof.sign(holder: f.holder, lockID: "lock-1", nonce: nonce, credentialID: "c1")
+        #expect(await c.present(token: try await f.token(), proof: proof, nonce: nonce).denyReason == .timeUnknown)
+        #expect(await c.status().timeTrusted == false)
+    }
+
+    @Test func shutdownDrivesTheRelayLocked() async throws {
+        let f = try Fixture()
+        await f.controller.run()
+        await f.controller.pulse(.seconds(60))
+        #expect(f.io.relayEnergized == true)
+        await f.controller.shutdown(reason: "SIGTERM")
+        #expect(f.io.relayEnergized == false)
+        let last = try f.journal.records(after: 0, limit: 100).suffix(2).map { "\($0.event.kind.rawValue):\($0.event.reason ?? "")" }
+        #expect(last == ["relay:shutdown", "daemon:stopped"])
+    }
+}
