@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(name: "warden-gpio", dependencies: ["GPIOD"], swiftSettings: strict),
         .executableTarget(
             name: "warden-bench",
-            dependencies: ["WardenCore", "WardenStore", "WardenController"],
+            dependencies: ["WardenCore", "WardenStore", "WardenController", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/WardenBench",
             swiftSettings: strict
         ),

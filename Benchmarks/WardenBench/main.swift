@@ -1,1 +1,149 @@
-print("todo")
+import Crypto
+import Foundation
+import Logging
+import WardenController
+import WardenCore
+import WardenStore
+
+// warden-bench: decision latency with 100,000 stored credentials, on the real store and controller, simulated relay.
+//   1. verified -> relay: from a signature-checked credential to the relay write (policy, time, schedule, the
+//      indexed access-list lookup, state machine, relay) — the target is p99 < 1 ms;
+//   2. the full presentation (JWS parse + ES256 authority check + holder proof + the above), for comparison;
+//   3. wardend's resident memory with the 100,000-credential store (`--rss`, needs a built wardend).
+// Run: make bench  (release build). Results go to docs/benchmarks.md by hand, with the machine.
+
+final class TimedIO: DoorIO, @unchecked Sendable {
+    // Written only from the controller actor; read by the harness after the awaited call returns.
+    var lastWrite: ContinuousClock.Instant?
+    let edges = AsyncStream<InputEdge> { _ in }
+    func setRelay(energized: Bool) throws { lastWrite = ContinuousClock.now }
+    func setLED(on: Bool) throws {}
+    func readInputs() throws -> [DoorInput: Bool] { [.doorContact: true] }
+    func close() {}
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
+func micros(_ d: Duration) -> Double { Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12 }
+
+func report(_ name: String, _ samples: [Double]) {
+    let s = samples.sorted()
+    print(String(format: "%@: n=%d p50=%.1f µs p99=%.1f µs max=%.1f µs", name, s.count, percentile(s, 0.5), percentile(s, 0.99), s.last!))
+}
+
+LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+let args = CommandLine.arguments
+let credentialCount = 100_000
+let iterations = 5_000
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: dir) }
+
+let authority = CredentialIssuer(keyID: "org-1", privateKey: P256.Signing.PrivateKey())
+try authority.privateKey.publicKey.pemRepresentation.write(to: dir.appendingPathComponent("authority.pub"), atomically: true, encoding: .utf8)
+let configPath = dir.appendingPathComponent("warden.yaml").path
+let boards = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("boards/sim.yaml").path
+try """
+door: {id: front, lock_id: lock-1}
+board: \(boards)
+site: {time_zone: Europe/Berlin}
+authority_keys: {org-1: authority.pub}
+state_dir: state
+control_socket: control.sock
+""".write(toFile: configPath, atomically: true, encoding: .utf8)
+let config = try WardenConfig.load(path: configPath)
+try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
+let db = try WardenDatabase(path: config.databasePath)
+let loadStart = ContinuousClock.now
+try db.apply(
+    AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true,
+                     grant: (0..<credentialCount).map { .init(id: "cred-\($0)", user: "user-\($0)") }, revoke: [], issuedAt: Date()),
+    scope: DoorScope(doorID: "front"))
+print("stored \(try db.accessListCounts().active) credentials in \(ContinuousClock.now - loadStart)")
+
+if args.contains("--rss") {
+    // wardend with this state: start it, present once, read VmRSS.
+    let bin = URL(fileURLWithPath: args[0]).deletingLastPathComponent().appendingPathComponent("wardend").path
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: bin)
+    p.arguments = ["--config", configPath]
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let sock = dir.appendingPathComponent("control.sock").path
+    for _ in 0..<400 where !FileManager.default.fileExists(atPath: sock) { try await Task.sleep(for: .milliseconds(25)) }
+    let client = try ControlClient(path: sock)
+    for i in 0..<200 {
+        let holder = P256.Signing.PrivateKey()
+        let token = try await authority.sign(CredentialClaims(issuer: "org", userID: "u", credentialID: "cred-\(i * 397)", issuedAt: Date(), notBefore: Date().addingTimeInterval(-60), expires: Date().addingTimeInterval(3600), holderKey: holder.publicKey, doors: ["front"]))
+        let nonce = try client.call(ControlRequest(cmd: "challenge")).nonce!
+        let proof = try HolderProof.sign(holder: holder, lockID: "lock-1", nonce: Array(Base64URL.decode(nonce)!), credentialID: "cred-\(i * 397)")
+        _ = try client.call(ControlRequest(cmd: "present", token: token, proof: Base64URL.encode(proof), nonce: nonce))
+    }
+    let status = try String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)
+    let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? "?"
+    let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM") } ?? "?"
+    print("wardend with \(credentialCount) credentials after 200 presentations: \(rss.replacingOccurrences(of: "\t", with: " ")), peak \(hwm.replacingOccurrences(of: "\t", with: " "))")
+    p.terminate()
+    p.waitUntilExit()
+    exit(0)
+}
+
+let io = TimedIO()
+let journal = try AuditJournal(database: db)
+let journalTask = Task { await journal.run() }
+let controller = try DoorController(
+    config: config, profile: try BoardProfile.load(path: config.boardPath), io: io, database: db, journal: journal, clock: ContinuousClock())
+await controller.run()
+
+// Credentials spread over the stored ids, verified up front (this part measures what follows verification).
+let holder = P256.Signing.PrivateKey()
+var tokens: [String] = []
+for i in 0..<200 {
+    tokens.append(try await authority.sign(CredentialClaims(
+        issuer: "org", userID: "user-\(i)", credentialID: "cred-\((i * 499) % credentialCount)", issuedAt: Date(),
+        notBefore: Date().addingTimeInterval(-60), expires: Date().addingTimeInterval(3600), holderKey: holder.publicKey,
+        doors: ["front"], schedule: WeeklySchedule(windows: [ScheduleWindow(days: Weekday.allCases, start: try LocalTime(parsing: "00:00"), end: try LocalTime(parsing: "24:00"))]))))
+}
+let verifier = CredentialVerifier(authority: authority.publicKeySet)
+let credentials = try tokens.map { try verifier.verify($0) }
+
+var verifiedToRelay: [Double] = []
+for i in 0..<iterations {
+    let cred = credentials[i % credentials.count]
+    let t0 = ContinuousClock.now
+    let d = await controller.decide(cred)
+    guard d.isGranted, let t1 = io.lastWrite else { fatalError("expected a grant: \(d)") }
+    verifiedToRelay.append(micros(t0.duration(to: t1)))
+    await controller.setLockdown(true)  // relock outside the timed part
+    await controller.setLockdown(false)
+}
+report("verified credential -> relay written (100k stored)", verifiedToRelay)
+
+var fullPresentation: [Double] = []
+for i in 0..<2_000 {
+    let token = tokens[i % tokens.count]
+    let cred = credentials[i % credentials.count]
+    let nonce = await controller.challenge()
+    let proof = try HolderProof.sign(holder: holder, lockID: "lock-1", nonce: nonce, credentialID: cred.credentialID)
+    let t0 = ContinuousClock.now
+    let d = await controller.present(token: token, proof: proof, nonce: nonce)
+    guard d.isGranted, let t1 = io.lastWrite else { fatalError("expected a grant: \(d)") }
+    fullPresentation.append(micros(t0.duration(to: t1)))
+    await controller.setLockdown(true)
+    await controller.setLockdown(false)
+}
+report("full presentation (JWS + ES256 authority + ES256 holder proof) -> relay written", fullPresentation)
+
+var lookups: [Double] = []
+for i in 0..<iterations {
+    let t0 = ContinuousClock.now
+    _ = try db.listStatus(credentialID: "cred-\((i * 7919) % credentialCount)")
+    lookups.append(micros(ContinuousClock.now - t0))
+}
+report("access-list lookup by credential id alone", lookups)
+await journal.flush()
+print("journal: \(try journal.count()) records durable")
+journal.finish()
+await journalTask.value

@@ -77,7 +77,8 @@ public final class WardenDatabase: Sendable {
     public func listStatus(credentialID: String) throws(StoreError) -> AccessListStatus {
         do {
             let s = try pool.read { db in
-                try String.fetchOne(db, sql: "SELECT status FROM access_credential WHERE id = ?", arguments: [credentialID])
+                try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT status FROM access_credential WHERE id = ?"), arguments: [credentialID])
             }
             switch s {
             case "active": return .active

@@ -71,7 +71,18 @@ import WardenStore
         try p.run()
         let sock = dir.path("control.sock")
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: sock) { try await Task.sleep(for: .milliseconds(25)) }
+        let watcher = try ControlClient(path: sock)
+        try watcher.send(ControlRequest(cmd: "watch"))
         let client = try ControlClient(path: sock)
+        #expect(try client.call(ControlRequest(cmd: "sim_input", input: "rex", active: true)).ok)
+        var watched: [String] = []
+        while watched.count < 2 {
+            guard let r = try watcher.receive().record else { continue }
+            watched.append("\(r.kind):\(r.reason ?? ""):\(r.detail ?? "")")
+        }
+        #expect(watched == ["input:rex:pressed", "relay:rex:unlocked"], "watch streams input and relay changes live")
+        #expect(try client.call(ControlRequest(cmd: "sim_input", input: "rex", active: false)).ok)
+        #expect(try client.call(ControlRequest(cmd: "sim_input", input: "lever", active: true)).ok == false)
         #expect(try client.call(ControlRequest(cmd: "pulse", seconds: 120)).ok)
         #expect(try client.call(ControlRequest(cmd: "status")).status?.relayUnlocked == true)
         let bad = try client.call(ControlRequest(cmd: "pulse", seconds: -3))

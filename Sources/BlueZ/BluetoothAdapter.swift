@@ -1,0 +1,59 @@
+import CBluetooth
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An HCI controller (`hci0`, ...) opened through libbluetooth: which adapter the door uses, its address (the one
+/// phones see when it advertises a public address) and whether it is powered, for `wardenctl doctor` and start-up.
+public final class BluetoothAdapter: Sendable {
+    public let deviceID: Int32
+    /// Kernel name, e.g. `hci0`.
+    public let name: String
+    public let address: BluetoothAddress
+    /// HCI_UP when the adapter was opened; a powered-off adapter accepts no connections.
+    public let isPowered: Bool
+    /// The raw HCI socket from `hci_open_dev`, kept for HCI requests; closed in `deinit`.
+    private let descriptor: Int32
+
+    /// Whether the kernel offers AF_BLUETOOTH sockets at all (false in containers and CI), without needing a
+    /// controller.
+    public static var isSupportedByKernel: Bool {
+        let fd = socket(
+            warden_bt_af_bluetooth(),
+            Int32(SOCK_SEQPACKET.rawValue | SOCK_CLOEXEC.rawValue),
+            warden_bt_proto_l2cap()
+        )
+        guard fd >= 0 else { return errno != EAFNOSUPPORT && errno != EPROTONOSUPPORT }
+        _ = close(fd)
+        return true
+    }
+
+    /// Opens the named adapter (`"hci1"` or its address), or the first available one (`hci_get_route`) when nil.
+    public init(named name: String? = nil) throws(BluetoothError) {
+        let id: Int32
+        if let name {
+            id = hci_devid(name)
+            if id < 0 { throw BluetoothError.fromErrno(errno == 0 ? ENODEV : errno, "hci_devid '\(name)'") }
+        } else {
+            id = hci_get_route(nil)
+            if id < 0 { throw BluetoothError.fromErrno(errno == 0 ? ENODEV : errno, "hci_get_route") }
+        }
+        var info = hci_dev_info()
+        if hci_devinfo(id, &info) < 0 { throw BluetoothError.fromErrno(errno, "reading hci\(id) information") }
+        let dd = hci_open_dev(id)
+        if dd < 0 { throw BluetoothError.fromErrno(errno, "opening hci\(id)") }
+
+        self.deviceID = id
+        self.name = withUnsafeBytes(of: info.name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        self.address = BluetoothAddress(info.bdaddr)
+        self.isPowered = warden_bt_dev_is_up(&info) != 0
+        self.descriptor = dd
+    }
+
+    deinit {
+        _ = hci_close_dev(descriptor)
+    }
+}
