@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "wardenctl", targets: ["wardenctl"]),
         .executable(name: "warden-gpio", targets: ["warden-gpio"]),
         .library(name: "WardenCore", targets: ["WardenCore"]),
+        .library(name: "WardenKey", targets: ["WardenKey"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -46,6 +47,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The phone side of the key-presentation protocol: swift-crypto only, nothing Linux-only (an iOS app embeds it).
+        .target(name: "WardenKey", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(
             name: "WardenStore",
             dependencies: [
@@ -58,7 +61,7 @@ let package = Package(
         .target(
             name: "WardenController",
             dependencies: [
-                "WardenCore", "WardenStore", "GPIOD", "BlueZ", "Mosquitto",
+                "WardenCore", "WardenKey", "WardenStore", "GPIOD", "BlueZ", "Mosquitto",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -91,6 +94,9 @@ let package = Package(
             dependencies: ["WardenController", "WardenCore", "WardenStore", "WardenCLI"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "ProtocolTests", dependencies: ["WardenKey", "WardenController", "WardenCore", "WardenStore"],
+            resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "HardwareTests", dependencies: ["GPIOD", "BlueZ", "Mosquitto"], swiftSettings: strict),
     ]
 )
