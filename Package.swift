@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "WardenCLI",
             dependencies: [
-                "WardenCore", "WardenStore", "WardenController",
+                "WardenCore", "WardenKey", "WardenStore", "WardenController", "BlueZ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -2,13 +2,14 @@ import ArgumentParser
 import Crypto
 import Foundation
 import WardenCore
+import WardenKey
 import WardenStore
 
 /// Stand-ins for the cloud while it does not exist yet, and developer harnesses.
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev", abstract: "Developer tools: an authority key, credentials and access-list updates, journal stress.",
-        subcommands: [AuthorityKeygen.self, Issue.self, AccessUpdate.self, JournalStress.self])
+        subcommands: [AuthorityKeygen.self, DeviceKeygen.self, LockCert.self, Issue.self, AccessUpdate.self, JournalStress.self])
 
     struct AuthorityOptions: ParsableArguments {
         @Option(help: "Authority private key file.") var authority: String
@@ -25,6 +26,36 @@ struct DevCommand: AsyncParsableCommand {
             try KeyFiles.writePrivate(k, to: out)
             try KeyFiles.writePublic(k.publicKey, to: out + ".pub")
             print("authority key: \(out) (public: \(out).pub)")
+        }
+    }
+
+    struct DeviceKeygen: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "device-keygen", abstract: "Create a lock's device identity key: FILE (0600) and FILE.pub.")
+        @Option(help: "Private key file to write.") var out: String
+
+        func run() throws {
+            let k = P256.Signing.PrivateKey()
+            try KeyFiles.writePrivate(k, to: out)
+            try KeyFiles.writePublic(k.publicKey, to: out + ".pub")
+            print("device key: \(out) (public: \(out).pub)")
+        }
+    }
+
+    struct LockCert: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "lock-cert", abstract: "Certify a lock's device key for its lock id (base64 file for identity.lock_certificate).")
+        @OptionGroup var auth: AuthorityOptions
+        @Option(help: "Lock id.") var lockID: String
+        @Option(help: "Device public key file.") var deviceKey: String
+        @Option(help: "Validity in days.") var days = 365
+        @Option(help: "Write here.") var out: String
+
+        func run() throws {
+            let now = UInt64(Date().timeIntervalSince1970)
+            let cert = try LockCertificate.issue(
+                lockID: lockID, deviceKey: try KeyFiles.readPublic(deviceKey), notBefore: now - 3600, notAfter: now + UInt64(days) * 86_400,
+                keyID: auth.kid, authority: try KeyFiles.readPrivate(auth.authority))
+            try (Data(cert.bytes).base64EncodedString() + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+            print("lock certificate for \(lockID): \(out) (\(cert.bytes.count) bytes)")
         }
     }
 

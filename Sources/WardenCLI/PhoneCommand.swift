@@ -6,7 +6,7 @@ import WardenCore
 
 struct PhoneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "phone", abstract: "A simulated phone: holder key and key presentation.", subcommands: [Keygen.self, Present.self])
+        commandName: "phone", abstract: "A simulated phone: holder key and key presentation.", subcommands: [Keygen.self, PhoneUnlock.self, Present.self])
 
     struct Keygen: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a holder key (P-256): FILE (private, 0600) and FILE.pub.")

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import WardenCore
+import WardenKey
 import WardenStore
 
 /// The door's owner: feeds decisions, input edges and time into `DoorStateMachine` and performs its actions on the
@@ -30,6 +31,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private var minuteTask: Task<Void, Never>?
     private var watchers: [UUID: AsyncStream<AuditRecord>.Continuation] = [:]
     private var stopped = false
+    private var limiter = FailureLimiter()
 
     public static var nonceLifetime: Duration { .seconds(30) }
 
@@ -128,7 +130,42 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         return act(on: decision)
     }
 
-    /// Acts on a decision for an already verified credential (the benchmark's path and the BLE protocol's).
+    /// A presentation over the key-presentation protocol (BLE or a development transport): the session already
+    /// holds the holder's transcript signature; `holderProofValid` checks it against the credential's key.
+    /// Returns the decision, the wire result code and how long the door unlocks.
+    public func presentOverSession(
+        credential token: String, holderProofValid: @Sendable (P256.Signing.PublicKey) -> Bool, peer: String
+    ) -> (AccessDecision, ResultCode, UInt32) {
+        let decision = policy.evaluate(
+            token: token, verifier: verifier, holderProofValid: { key, _ in holderProofValid(key) },
+            listStatus: { [db] id in (try? db.listStatus(credentialID: id)) ?? .revoked },
+            lockdown: door.lockdown, at: decisionTime())
+        _ = act(on: decision, peer: peer)
+        switch decision {
+        case .granted(let g):
+            limiter.recordSuccess(peer)
+            let pulse = g.extendedTime ? profile.extendedPulse : profile.pulse
+            return (decision, .granted, UInt32(pulse.components.seconds * 1000 + pulse.components.attoseconds / 1_000_000_000_000_000))
+        case .denied(let reason, _, _):
+            limiter.recordFailure(peer, at: now)
+            return (decision, ResultCode(name: reason.rawValue) ?? .internalError, 0)
+        }
+    }
+
+    /// Whether a peer may start a presentation (per-peer back-off after failures).
+    public func admit(peer: String) -> Bool { limiter.allows(peer, at: now) }
+
+    /// A session failed before a decision (malformed frame, bad version, tampered or replayed message, timeout).
+    public func protocolFailure(_ error: ProtocolError, peer: String) {
+        let blocked = limiter.recordFailure(peer, at: now)
+        audit(AuditEvent(.malformed, door: config.doorID, reason: error.code.name, detail: "peer=\(peer) \(error.message)"))
+        logger.notice("presentation failed", metadata: ["peer": "\(peer)", "code": "\(error.code.name)"])
+        if blocked {
+            audit(AuditEvent(.alarm, door: config.doorID, reason: "rate_limited", detail: "peer=\(peer)"))
+        }
+    }
+
+    /// Acts on a decision for an already verified credential (the benchmark's path).
     public func decide(_ credential: Credential) -> AccessDecision {
         let status = (try? db.listStatus(credentialID: credential.credentialID)) ?? .revoked
         return act(on: policy.decide(credential, listStatus: status, lockdown: door.lockdown, at: decisionTime()))
@@ -139,16 +176,16 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         time.decisionTime(wallClock: wallClock())
     }
 
-    private func act(on decision: AccessDecision) -> AccessDecision {
+    private func act(on decision: AccessDecision, peer: String? = nil) -> AccessDecision {
         switch decision {
         case .granted(let g):
             perform(door.grant(extendedTime: g.extendedTime, at: now))
             audit(AuditEvent(.accessGranted, door: config.doorID, credentialID: g.credentialID, userID: g.userID,
-                             detail: g.extendedTime ? "extended" : nil))
+                             detail: [g.extendedTime ? "extended" : nil, peer.map { "peer=\($0)" }].compactMap { $0 }.joined(separator: " ").nilIfEmpty))
             Counter(label: "warden_decisions_total", dimensions: [("result", "granted")]).increment()
             logger.info("access granted", metadata: ["credential": "\(g.credentialID)", "user": "\(g.userID)"])
         case .denied(let reason, let cred, let user):
-            audit(AuditEvent(.accessDenied, door: config.doorID, credentialID: cred, userID: user, reason: reason.rawValue))
+            audit(AuditEvent(.accessDenied, door: config.doorID, credentialID: cred, userID: user, reason: reason.rawValue, detail: peer.map { "peer=\($0)" }))
             Counter(label: "warden_decisions_total", dimensions: [("result", "denied"), ("reason", reason.rawValue)]).increment()
             logger.info("access denied", metadata: ["reason": "\(reason.rawValue)", "credential": "\(cred ?? "-")"])
         }
@@ -272,4 +309,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private func persistMark() {
         try? db.setMeta("time_high_water_mark", String(time.highWaterMark.timeIntervalSince1970))
     }
+}
+
+extension String {
+    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import WardenKey
 import WardenCore
 import WardenStore
 import Yams
@@ -21,6 +23,25 @@ public struct WardenConfig: Sendable {
     public var unknownTimePolicy: TrustedTime.UnknownTimePolicy
     public var retention: AuditJournal.Retention
     public var logLevel: String
+    /// The lock's identity for the key-presentation protocol; nil = not provisioned (BLE/dev presentations off).
+    public var identity: LockIdentity?
+    public var presentation: PresentationSettings
+
+    public struct LockIdentity: Sendable {
+        public var deviceKey: P256.Signing.PrivateKey
+        public var certificate: LockCertificate
+        public var deviceKeyPath: String
+    }
+
+    public struct PresentationSettings: Sendable, Equatable {
+        public var ble = true
+        public var blePSM = 0x0081
+        public var unixPath: String?
+        public var tcpHost: String?
+        public var tcpPort: Int?
+        public var maxSessions = 4
+        public var sessionTimeout: Duration = .seconds(5)
+    }
 
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("warden.sqlite") }
 
@@ -35,7 +56,7 @@ public struct WardenConfig: Sendable {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> WardenConfig {
         let top = try YAMLMapping.parse(
             file: file, text: text,
-            allowed: ["door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit", "log_level"])
+            allowed: ["door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit", "log_level", "identity", "presentation"])
         let dir = (file as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p) }
 
@@ -81,6 +102,47 @@ public struct WardenConfig: Sendable {
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
             throw top.fail("log_level", "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")
         }
+        var identity: LockIdentity?
+        if let id = try top.optionalMapping("identity", allowed: ["device_key", "lock_certificate"]) {
+            let keyPath = resolve(try id.string("device_key"))
+            guard let attrs = try? FileManager.default.attributesOfItem(atPath: keyPath), let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) else {
+                throw id.fail("device_key", "cannot read \(keyPath)")
+            }
+            if let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
+                throw id.fail("device_key", "\(keyPath) is readable by others (mode \(String(mode, radix: 8))); run chmod 600 on it")
+            }
+            guard let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) else {
+                throw id.fail("device_key", "\(keyPath) is not a P-256 private key in PEM form")
+            }
+            let certPath = resolve(try id.string("lock_certificate"))
+            guard let text = try? String(contentsOfFile: certPath, encoding: .utf8),
+                let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                let cert = try? LockCertificate.parse(Array(raw))
+            else { throw id.fail("lock_certificate", "\(certPath) is not a base64 Warden lock certificate") }
+            guard cert.deviceKey.rawRepresentation == key.publicKey.rawRepresentation else {
+                throw id.fail("lock_certificate", "the certificate is for another device key than \(keyPath)")
+            }
+            guard cert.lockID == (try door.string("lock_id")) else {
+                throw id.fail("lock_certificate", "the certificate is for lock '\(cert.lockID)', this door is '\(try door.string("lock_id"))'")
+            }
+            identity = LockIdentity(deviceKey: key, certificate: cert, deviceKeyPath: keyPath)
+        }
+        var presentation = PresentationSettings()
+        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "unix", "tcp", "max_sessions", "session_timeout_ms"]) {
+            presentation.ble = try p.bool("ble", default: true)
+            presentation.blePSM = try p.int("ble_psm", in: 0x80...0xFF, default: 0x81)
+            presentation.unixPath = try p.optionalString("unix").map(resolve)
+            if let tcp = try p.optionalString("tcp") {
+                let parts = tcp.split(separator: ":")
+                guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) else {
+                    throw p.fail("tcp", "'\(tcp)' is not HOST:PORT (e.g. 127.0.0.1:7420)")
+                }
+                presentation.tcpHost = String(parts[0])
+                presentation.tcpPort = port
+            }
+            presentation.maxSessions = try p.int("max_sessions", in: 1...64, default: 4)
+            presentation.sessionTimeout = .milliseconds(try p.int("session_timeout_ms", in: 500...60_000, default: 5000))
+        }
         return WardenConfig(
             file: file, doorID: try door.string("id"), lockID: try door.string("lock_id"),
             doorGroups: Set(try door.strings("groups")), boardPath: resolve(try top.string("board")), calendar: calendar,
@@ -90,7 +152,7 @@ public struct WardenConfig: Sendable {
             requireListed: try access?.bool("require_listed", default: false) ?? false,
             unknownTimePolicy: try time?.oneOf(
                 "unknown_policy", TrustedTime.UnknownTimePolicy.self, all: [.deny, .highWaterMark], default: .deny) ?? .deny,
-            retention: retention, logLevel: level)
+            retention: retention, logLevel: level, identity: identity, presentation: presentation)
     }
 
     static func parseSchedule(_ parent: YAMLMapping, key: String) throws(ConfigError) -> WeeklySchedule {

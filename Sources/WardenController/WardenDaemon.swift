@@ -107,6 +107,32 @@ public enum WardenDaemon {
         }
 
         await controller.run()
+        var listeners: [SocketListener] = []
+        var bleTask: Task<Void, Never>?
+        if let identity = config.identity {
+            let service = PresentationService(
+                controller: controller, certificate: identity.certificate, deviceKey: identity.deviceKey,
+                maxSessions: config.presentation.maxSessions, timeout: config.presentation.sessionTimeout, logger: logger)
+            do {
+                if let path = config.presentation.unixPath {
+                    listeners.append(try SocketListener.unix(path: path) { ch in Task { await service.handle(ch) } })
+                }
+                if let host = config.presentation.tcpHost, let port = config.presentation.tcpPort {
+                    listeners.append(try SocketListener.tcp(host: host, port: port) { ch in Task { await service.handle(ch) } })
+                }
+            } catch {
+                server.stop()
+                await controller.shutdown(reason: "start-up failure")
+                journal.finish()
+                return failLocked("cannot open a presentation transport", error)
+            }
+            for l in listeners { logger.info("development transport listening", metadata: ["on": "\(l.description)"]) }
+            if config.presentation.ble {
+                bleTask = BLETransport.start(service: service, psm: config.presentation.blePSM, logger: logger)
+            }
+        } else {
+            logger.warning("no lock identity (identity.device_key, identity.lock_certificate): phones cannot present keys until the board is provisioned")
+        }
         if let v = try? journal.verifyTail(last: 1000) {
             logger.info("audit journal tail verifies", metadata: ["records": "\(v.count)", "last_seq": "\(v.lastSeq ?? 0)"])
         } else {
@@ -131,6 +157,8 @@ public enum WardenDaemon {
         notifier.notify("STOPPING=1")
         logger.notice("stopping", metadata: ["signal": "\(signal)"])
         watchdog.cancel()
+        bleTask?.cancel()
+        for l in listeners { l.stop() }
         server.stop()
         await controller.shutdown(reason: "signal \(signal)")
         journal.finish()

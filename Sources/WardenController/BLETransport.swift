@@ -1,0 +1,35 @@
+import BlueZ
+import Logging
+import WardenKey
+
+/// The BLE side of wardend: an LE L2CAP CoC listener on the configured PSM feeding `PresentationService`. Where the
+/// kernel or the board has no Bluetooth it says so once, clearly, and wardend keeps serving its other transports.
+enum BLETransport {
+    /// Largest SDU the lock accepts: one whole frame.
+    static let receiveMTU = UInt16(Frame.headerSize + Frame.maxPayload)
+
+    static func start<C: Clock>(service: PresentationService<C>, psm: Int, logger: Logger) -> Task<Void, Never>? {
+        let listener: L2CAPListener
+        do {
+            listener = try L2CAPListener(psm: UInt16(psm), security: .low, receiveMTU: receiveMTU)
+        } catch {
+            logger.warning(
+                "BLE presentations are off: \(error.message). The other transports keep working.",
+                metadata: ["psm": "0x\(String(psm, radix: 16))"])
+            return nil
+        }
+        logger.info("BLE L2CAP listener ready", metadata: ["psm": "0x\(String(listener.psm, radix: 16))"])
+        return Task {
+            while !Task.isCancelled {
+                do {
+                    let channel = try await listener.accept()
+                    Task { await service.handle(BLEFrameChannel(channel)) }
+                } catch {
+                    if !Task.isCancelled { logger.error("BLE accept failed", metadata: ["error": "\(error)"]) }
+                    break
+                }
+            }
+            listener.close()
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Crypto
+import Foundation
+import Logging
+import Synchronization
+import WardenKey
+
+/// Runs key-presentation sessions on any `FrameChannel` (BLE L2CAP, Unix seqpacket, TCP) against the door
+/// controller. Abuse handling lives here and in the controller: bounded concurrent sessions (`busy`), per-peer
+/// back-off after failures (`rate_limited`), a hard session deadline (`timeout`), the protocol's frame limit.
+public final class PresentationService<C: Clock>: Sendable where C.Duration == Duration {
+    let controller: DoorController<C>
+    let certificate: LockCertificate
+    let deviceKey: P256.Signing.PrivateKey
+    let maxSessions: Int
+    let timeout: Duration
+    let logger: Logger
+    private let active = Mutex(0)
+
+    public init(controller: DoorController<C>, certificate: LockCertificate, deviceKey: P256.Signing.PrivateKey, maxSessions: Int = 4,
+                timeout: Duration = .seconds(5), logger: Logger) {
+        self.controller = controller
+        self.certificate = certificate
+        self.deviceKey = deviceKey
+        self.maxSessions = maxSessions
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public var activeSessions: Int { active.withLock { $0 } }
+
+    public func handle(_ channel: any FrameChannel) async {
+        let admitted = active.withLock { n -> Bool in
+            guard n < maxSessions else { return false }
+            n += 1
+            return true
+        }
+        guard admitted else {
+            try? await channel.send(Frame(.error, [ResultCode.busy.rawValue]).bytes)
+            channel.close()
+            return
+        }
+        defer { active.withLock { $0 -= 1 } }
+        guard await controller.admit(peer: channel.peer) else {
+            try? await channel.send(Frame(.error, [ResultCode.rateLimited.rawValue]).bytes)
+            channel.close()
+            return
+        }
+        let timedOut = Mutex(false)
+        let watchdog = Task { [timeout] in
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled {
+                timedOut.withLock { $0 = true }
+                channel.close()
+            }
+        }
+        defer { watchdog.cancel() }
+        var session = LockSession(certificate: certificate, deviceKey: deviceKey)
+        var finished = false
+        while !finished {
+            let frame: [UInt8]
+            do { frame = try await channel.receive() } catch {
+                if timedOut.withLock({ $0 }) {
+                    _ = session.timedOut()
+                } else if let e = error as? ProtocolError {
+                    await controller.protocolFailure(e, peer: channel.peer)
+                    try? await channel.send(Frame(.error, [e.code.rawValue]).bytes)
+                    channel.close()
+                    return
+                }
+                break
+            }
+            var actions = session.receive(frame)
+            while !actions.isEmpty {
+                let a = actions.removeFirst()
+                switch a {
+                case .send(let f):
+                    try? await channel.send(f)
+                case .evaluate(let token):
+                    let s = session
+                    let (_, code, ms) = await controller.presentOverSession(
+                        credential: token, holderProofValid: { s.holderProofValid($0) }, peer: channel.peer)
+                    actions += session.complete(code: code, unlockMillis: ms)
+                case .close:
+                    finished = true
+                }
+            }
+        }
+        if let failure = session.failure { await controller.protocolFailure(failure, peer: channel.peer) }
+        channel.close()
+    }
+}
