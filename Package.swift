@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore", "WardenCore"], swiftSettings: strict),
         .testTarget(
             name: "WardenControllerTests",
-            dependencies: ["WardenController", "WardenCore", "WardenStore", "WardenCLI"],
+            dependencies: ["WardenController", "WardenCore", "WardenKey", "WardenStore", "WardenCLI"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -56,6 +56,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             scope: DoorScope(doorID: config.doorID, groups: config.doorGroups), calendar: config.calendar,
             requireListed: config.requireListed)
         self.verifier = CredentialVerifier(authority: config.authority)
+        self.limiter = FailureLimiter(maxFailures: config.presentation.maxFailures, penalty: config.presentation.backoff)
         let mark = Double(try database.meta("time_high_water_mark") ?? "0") ?? 0
         self.time = TrustedTime(highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy)
     }

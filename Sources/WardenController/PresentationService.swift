@@ -56,6 +56,7 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
         defer { watchdog.cancel() }
         var session = LockSession(certificate: certificate, deviceKey: deviceKey)
         var finished = false
+        var audited = false
         while !finished {
             let frame: [UInt8]
             do { frame = try await channel.receive() } catch {
@@ -70,6 +71,11 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
                 break
             }
             var actions = session.receive(frame)
+            if let failure = session.failure {
+                // Record (and rate-limit) before answering, so the peer's next attempt already sees it.
+                await controller.protocolFailure(failure, peer: channel.peer)
+                audited = true
+            }
             while !actions.isEmpty {
                 let a = actions.removeFirst()
                 switch a {
@@ -85,7 +91,7 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
                 }
             }
         }
-        if let failure = session.failure { await controller.protocolFailure(failure, peer: channel.peer) }
+        if !audited, let failure = session.failure { await controller.protocolFailure(failure, peer: channel.peer) }
         channel.close()
     }
 }

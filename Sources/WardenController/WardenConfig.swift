@@ -41,6 +41,9 @@ public struct WardenConfig: Sendable {
         public var tcpPort: Int?
         public var maxSessions = 4
         public var sessionTimeout: Duration = .seconds(5)
+        /// Failed presentations from one peer within a minute before it must wait `backoff`.
+        public var maxFailures = 5
+        public var backoff: Duration = .seconds(30)
     }
 
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("warden.sqlite") }
@@ -128,7 +131,7 @@ public struct WardenConfig: Sendable {
             identity = LockIdentity(deviceKey: key, certificate: cert, deviceKeyPath: keyPath)
         }
         var presentation = PresentationSettings()
-        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "unix", "tcp", "max_sessions", "session_timeout_ms"]) {
+        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "unix", "tcp", "max_sessions", "session_timeout_ms", "max_failures_per_minute", "backoff_s"]) {
             presentation.ble = try p.bool("ble", default: true)
             presentation.blePSM = try p.int("ble_psm", in: 0x80...0xFF, default: 0x81)
             presentation.unixPath = try p.optionalString("unix").map(resolve)
@@ -142,6 +145,8 @@ public struct WardenConfig: Sendable {
             }
             presentation.maxSessions = try p.int("max_sessions", in: 1...64, default: 4)
             presentation.sessionTimeout = .milliseconds(try p.int("session_timeout_ms", in: 500...60_000, default: 5000))
+            presentation.maxFailures = try p.int("max_failures_per_minute", in: 1...10_000, default: 5)
+            presentation.backoff = .seconds(try p.int("backoff_s", in: 1...3600, default: 30))
         }
         return WardenConfig(
             file: file, doorID: try door.string("id"), lockID: try door.string("lock_id"),

@@ -1,0 +1,205 @@
+import Crypto
+import Foundation
+import Testing
+import WardenController
+import WardenCore
+import WardenKey
+import WardenStore
+
+/// The key-presentation protocol against a running wardend on the simulated board, over the Unix seqpacket
+/// development transport (the same frames BLE carries). Every attack must be refused with the right code, audited,
+/// and leave the relay alone.
+@Suite(.serialized) struct EndToEndProtocolTests {
+    final class Lock: @unchecked Sendable {
+        let dir = TempDir()
+        let authority = P256.Signing.PrivateKey()
+        let device = P256.Signing.PrivateKey()
+        let holder = P256.Signing.PrivateKey()
+        let process = Process()
+        var presentSocket: String { dir.path("present.sock") }
+
+        init(maxSessions: Int = 4, maxFailures: Int = 50) throws {
+            let now = UInt64(Date().timeIntervalSince1970)
+            _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
+            let keyPath = dir.write("device.pem", device.pemRepresentation)
+            chmod(keyPath, 0o600)
+            let cert = try LockCertificate.issue(lockID: "lock-e2e", deviceKey: device.publicKey, notBefore: now - 60, notAfter: now + 86_400, keyID: "org", authority: authority)
+            _ = dir.write("lock.cert", Data(cert.bytes).base64EncodedString())
+            let board = try String(contentsOfFile: repoRoot.appendingPathComponent("boards/sim.yaml").path, encoding: .utf8)
+                .replacingOccurrences(of: "pulse_ms: 5000", with: "pulse_ms: 300")
+            _ = dir.write("board.yaml", board)
+            let config = dir.write("warden.yaml", """
+                door: {id: front, lock_id: lock-e2e}
+                identity: {device_key: device.pem, lock_certificate: lock.cert}
+                presentation: {unix: present.sock, ble: false, max_sessions: \(maxSessions), session_timeout_ms: 700, max_failures_per_minute: \(maxFailures)}
+                board: board.yaml
+                site: {time_zone: Europe/Berlin}
+                authority_keys: {org: authority.pub}
+                state_dir: state
+                control_socket: control.sock
+                """)
+            process.executableURL = URL(fileURLWithPath: Binaries.wardend)
+            process.arguments = ["--config", config]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            for _ in 0..<400 where !FileManager.default.fileExists(atPath: dir.path("control.sock")) { usleep(10_000) }
+        }
+
+        deinit {
+            process.terminate()
+            process.waitUntilExit()
+        }
+
+        func token(id: String = "c1", doors: [String] = ["front"], expires: TimeInterval = 3600, by issuer: P256.Signing.PrivateKey? = nil, kid: String = "org") async throws -> String {
+            let now = Date()
+            return try await CredentialIssuer(keyID: kid, privateKey: issuer ?? authority).sign(
+                CredentialClaims(issuer: "org", userID: "alice", credentialID: id, issuedAt: now, notBefore: now.addingTimeInterval(-60),
+                                 expires: now.addingTimeInterval(expires), holderKey: holder.publicKey, doors: doors))
+        }
+
+        func phone(_ token: String, signer: P256.Signing.PrivateKey? = nil) -> PhoneSession {
+            PhoneSession(lockID: "lock-e2e", credential: Array(token.utf8), holder: signer ?? holder, authority: ["org": authority.publicKey],
+                         now: UInt64(Date().timeIntervalSince1970))
+        }
+
+        /// A full session; returns the result code and the frames the phone sent.
+        func unlock(_ token: String, signer: P256.Signing.PrivateKey? = nil) async throws -> (ResultCode, [[UInt8]]) {
+            var s = phone(token, signer: signer)
+            let ch = try SocketFrameChannel.connect(unix: presentSocket)
+            defer { ch.close() }
+            var sent = [s.hello()]
+            try await ch.send(sent[0])
+            while true {
+                let f = try await ch.receive()
+                switch try s.receive(f) {
+                case .send(let out):
+                    sent.append(out)
+                    try await ch.send(out)
+                case .finished(let o):
+                    return (o.code, sent)
+                }
+            }
+        }
+
+        /// Sends raw frames; returns the code of the lock's ERROR or RESULT-less close.
+        func raw(_ frames: [[UInt8]]) async throws -> [[UInt8]] {
+            let ch = try SocketFrameChannel.connect(unix: presentSocket)
+            defer { ch.close() }
+            var got: [[UInt8]] = []
+            for f in frames {
+                try await ch.send(f)
+                guard let r = try? await ch.receive() else { break }
+                got.append(r)
+                if r.first == FrameType.error.rawValue { break }
+            }
+            return got
+        }
+
+        func status() throws -> ControllerStatus { try ControlClient(path: dir.path("control.sock")).call(ControlRequest(cmd: "status")).status! }
+
+        func records() throws -> [AuditRecord] {
+            try AuditJournal(database: try WardenDatabase(path: dir.path("state/warden.sqlite"))).records(after: 0, limit: 10_000)
+        }
+
+        func relayRecords() throws -> Int { try records().filter { $0.event.kind == .relay }.count }
+
+        func waitRelocked() async throws {
+            for _ in 0..<200 {
+                if try !status().relayUnlocked { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
+        func waitDurable() async throws {
+            let target = try status().auditLastSeq
+            for _ in 0..<200 where try status().auditDurableSeq < target { try await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
+    static func errorCode(_ frames: [[UInt8]]) -> ResultCode? {
+        guard let last = frames.last, last.count == 4, last[0] == FrameType.error.rawValue else { return nil }
+        return ResultCode(rawValue: last[3])
+    }
+
+    @Test func validKeyPulsesTheRelayAndEveryAttackIsRefused() async throws {
+        let lock = try Lock()
+        let valid = try await lock.token()
+        let (code, recorded) = try await lock.unlock(valid)
+        #expect(code == .granted)
+        #expect(try lock.status().relayUnlocked)
+        try await lock.waitRelocked()
+        try await lock.waitDurable()
+        let relayBefore = try lock.relayRecords()
+        #expect(relayBefore == 2, "one unlock, one relock")
+
+        // Replayed recorded session: HELLO and PRESENT as captured, against a fresh lock ephemeral.
+        let replay = try await lock.raw(recorded)
+        #expect(Self.errorCode(replay) == .decryptFailed)
+        // Reflected: the lock's own LOCK_HELLO sent back to it.
+        var s = lock.phone(valid)
+        let ch = try SocketFrameChannel.connect(unix: lock.presentSocket)
+        try await ch.send(s.hello())
+        let lockHello = try await ch.receive()
+        try await ch.send(lockHello)
+        let reflected = try await ch.receive()
+        ch.close()
+        #expect(Self.errorCode([reflected]) == .unexpectedMessage)
+        // Tampered ciphertext: one bit of PRESENT flipped in flight.
+        var t = lock.phone(valid)
+        let ch2 = try SocketFrameChannel.connect(unix: lock.presentSocket)
+        try await ch2.send(t.hello())
+        var present = try t.receive(try await ch2.receive()).frame!
+        present[present.count / 2] ^= 0x40
+        try await ch2.send(present)
+        let tampered = try await ch2.receive()
+        ch2.close()
+        #expect(Self.errorCode([tampered]) == .decryptFailed)
+
+        // Policy denials travel encrypted in RESULT.
+        let rogue = P256.Signing.PrivateKey()
+        #expect(try await lock.unlock(try await lock.token(by: rogue, kid: "other-org")).0 == .unknownKeyID)
+        #expect(try await lock.unlock(try await lock.token(by: rogue)).0 == .badSignature)
+        #expect(try await lock.unlock(valid, signer: P256.Signing.PrivateKey()).0 == .holderProofInvalid, "stolen credential, no holder key")
+        #expect(try await lock.unlock(try await lock.token(expires: -10)).0 == .expired)
+        #expect(try await lock.unlock(try await lock.token(doors: ["vault"])).0 == .wrongDoor)
+        try await lock.waitDurable()
+        #expect(try lock.relayRecords() == relayBefore, "no attack or denial moved the relay")
+        #expect(try !lock.status().relayUnlocked)
+        let malformed = try lock.records().filter { $0.event.kind == .malformed }.map { $0.event.reason ?? "" }
+        #expect(malformed == ["decrypt_failed", "unexpected_message", "decrypt_failed"])
+        let denied = try lock.records().filter { $0.event.kind == .accessDenied }.map { $0.event.reason ?? "" }
+        #expect(denied == ["unknown_key_id", "bad_signature", "holder_proof_invalid", "expired", "wrong_door"])
+    }
+
+    @Test func revokedThenRateLimited() async throws {
+        let lock = try Lock(maxFailures: 5)
+        let update = try await CredentialIssuer(keyID: "org", privateKey: lock.authority).sign(
+            AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [], revoke: [.init(id: "c1", user: "alice")], issuedAt: Date()))
+        #expect(try ControlClient(path: lock.dir.path("control.sock")).call(ControlRequest(cmd: "access_apply", token: update)).ok)
+        let revoked = try await lock.token()
+        #expect(try await lock.unlock(revoked).0 == .revoked)
+        // Four more failures from this peer (5 within a minute) start the back-off; then even a valid key waits.
+        for _ in 0..<4 { _ = try await lock.raw([[0x01, 0x00, 0x01, 0x09]]) }
+        var fresh = lock.phone(try await lock.token(id: "c2"))
+        let blocked = try await lock.raw([fresh.hello()])
+        #expect(Self.errorCode(blocked) == .rateLimited)
+        try await lock.waitDurable()
+        #expect(try lock.records().contains { $0.event.kind == .alarm && $0.event.reason == "rate_limited" })
+        #expect(try lock.relayRecords() == 0)
+    }
+
+    @Test func malformedFramesTimeoutsAndBusy() async throws {
+        let lock = try Lock(maxSessions: 1)
+        #expect(Self.errorCode(try await lock.raw([[0x42, 0x00, 0x00]])) == .badFrame)
+        try await lock.waitDurable()  // that session has ended and freed its slot
+        // A silent client holds the only session slot until the deadline; meanwhile a second one is told busy.
+        let idle = try SocketFrameChannel.connect(unix: lock.presentSocket)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(Self.errorCode(try await lock.raw([[0x01, 0x00, 0x00]])) == .busy)
+        let closedAfterTimeout = (try? await idle.receive()) == nil
+        #expect(closedAfterTimeout, "the lock closes a session that stays silent past its deadline")
+        try await lock.waitDurable()
+        let malformed = try lock.records().filter { $0.event.kind == .malformed }.map { $0.event.reason ?? "" }
+        #expect(malformed == ["bad_frame", "timeout"])
+    }
+}
