@@ -28,23 +28,28 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
 
     public var activeSessions: Int { active.withLock { $0 } }
 
+    /// Answers the peer's first frame with an ERROR and closes. Reading the frame first matters: closing a socket
+    /// with unread data makes the kernel reset the connection, and the phone would never see why.
+    private func refuse(_ channel: any FrameChannel, _ code: ResultCode) async {
+        let guardTask = Task {
+            try? await Task.sleep(for: .seconds(1))
+            if !Task.isCancelled { channel.close() }
+        }
+        _ = try? await channel.receive()
+        guardTask.cancel()
+        try? await channel.send(Frame(.error, [code.rawValue]).bytes)
+        channel.close()
+    }
+
     public func handle(_ channel: any FrameChannel) async {
         let admitted = active.withLock { n -> Bool in
             guard n < maxSessions else { return false }
             n += 1
             return true
         }
-        guard admitted else {
-            try? await channel.send(Frame(.error, [ResultCode.busy.rawValue]).bytes)
-            channel.close()
-            return
-        }
+        guard admitted else { return await refuse(channel, .busy) }
         defer { active.withLock { $0 -= 1 } }
-        guard await controller.admit(peer: channel.peer) else {
-            try? await channel.send(Frame(.error, [ResultCode.rateLimited.rawValue]).bytes)
-            channel.close()
-            return
-        }
+        guard await controller.admit(peer: channel.peer) else { return await refuse(channel, .rateLimited) }
         let timedOut = Mutex(false)
         let watchdog = Task { [timeout] in
             try? await Task.sleep(for: timeout)
