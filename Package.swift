@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "warden-gpio", targets: ["warden-gpio"]),
         .library(name: "WardenCore", targets: ["WardenCore"]),
         .library(name: "WardenKey", targets: ["WardenKey"]),
+        .library(name: "WardenController", targets: ["WardenController"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),

@@ -109,6 +109,13 @@ for i in 0..<200 {
 let verifier = CredentialVerifier(authority: authority.publicKeySet)
 let credentials = try tokens.map { try verifier.verify($0) }
 
+if args.contains("--protocol") {
+    try await ProtocolBench.run(controller: controller, io: io, authority: authority, lockID: "lock-1")
+    journal.finish()
+    await journalTask.value
+    exit(0)
+}
+
 var verifiedToRelay: [Double] = []
 for i in 0..<iterations {
     let cred = credentials[i % credentials.count]

@@ -50,22 +50,31 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
         guard admitted else { return await refuse(channel, .busy) }
         defer { active.withLock { $0 -= 1 } }
         guard await controller.admit(peer: channel.peer) else { return await refuse(channel, .rateLimited) }
-        let timedOut = Mutex(false)
+        let timedOut = SessionFlag()
         let watchdog = Task { [timeout] in
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled {
-                timedOut.withLock { $0 = true }
+                timedOut.set()
                 channel.close()
             }
         }
         defer { watchdog.cancel() }
+        // A connection that says nothing gets a much shorter grace than a session under way: it holds a slot.
+        let helloWatch = Task {
+            try? await Task.sleep(for: .seconds(1))
+            if !Task.isCancelled {
+                timedOut.set()
+                channel.close()
+            }
+        }
+        defer { helloWatch.cancel() }
         var session = LockSession(certificate: certificate, deviceKey: deviceKey)
         var finished = false
         var audited = false
         while !finished {
             let frame: [UInt8]
             do { frame = try await channel.receive() } catch {
-                if timedOut.withLock({ $0 }) {
+                if timedOut.isSet {
                     _ = session.timedOut()
                 } else if let e = error as? ProtocolError {
                     await controller.protocolFailure(e, peer: channel.peer)
@@ -75,6 +84,7 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
                 }
                 break
             }
+            helloWatch.cancel()
             var actions = session.receive(frame)
             if let failure = session.failure {
                 // Record (and rate-limit) before answering, so the peer's next attempt already sees it.
@@ -99,4 +109,11 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
         if !audited, let failure = session.failure { await controller.protocolFailure(failure, peer: channel.peer) }
         channel.close()
     }
+}
+
+/// Set once by a watchdog task, read by the session loop.
+final class SessionFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

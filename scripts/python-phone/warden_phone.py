@@ -527,8 +527,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ProtocolError as e:
         print(e.name)
         if a.verbose:
-            print(f"warden_phone: {e.message}" + ("" if e.authenticated else " (unauthenticated ERROR frame)"),
-                  file=sys.stderr)
+            print(f"warden_phone: {e.message}", file=sys.stderr)
         return 1
     except OSError as e:
         print("timeout")

@@ -1,0 +1,86 @@
+import Crypto
+import Foundation
+import WardenController
+import WardenCore
+import WardenKey
+
+/// Key-presentation protocol benchmark (issue 5): lock-side handshake cost, decision latency from the last byte of
+/// PRESENT to the relay write, and the raw crypto floor measured in the same run.
+enum ProtocolBench {
+    static func time(_ n: Int, _ body: () throws -> Void) rethrows -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            let t0 = ContinuousClock.now
+            try body()
+            out.append(micros(ContinuousClock.now - t0))
+        }
+        return out
+    }
+
+    static func median(_ s: [Double]) -> Double { percentile(s.sorted(), 0.5) }
+
+    static func run(controller: DoorController<ContinuousClock>, io: TimedIO, authority: CredentialIssuer, lockID: String) async throws {
+        // The crypto floor.
+        let k = P256.KeyAgreement.PrivateKey(), peer = P256.KeyAgreement.PrivateKey().publicKey
+        let signer = P256.Signing.PrivateKey()
+        let msg = [UInt8](repeating: 7, count: 64)
+        let sig = try signer.signature(for: msg)
+        let key = SymmetricKey(size: .bits256)
+        let nonce = try AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12))
+        let payload = [UInt8](repeating: 1, count: 560)
+        let sealed = try AES.GCM.seal(payload, using: key, nonce: nonce)
+        let shared = try k.sharedSecretFromKeyAgreement(with: peer)
+        let n = 3000
+        let keygen = median(time(n) { _ = P256.KeyAgreement.PrivateKey() })
+        let ecdh = median(try time(n) { _ = try k.sharedSecretFromKeyAgreement(with: peer) })
+        let hkdf = median(time(n) { _ = shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: msg, sharedInfo: msg, outputByteCount: 64) })
+        let sign = median(try time(n) { _ = try signer.signature(for: msg) })
+        let verify = median(time(n) { _ = signer.publicKey.isValidSignature(sig, for: msg) })
+        let gcmSeal = median(try time(n) { _ = try AES.GCM.seal(payload, using: key, nonce: nonce) })
+        let gcmOpen = median(try time(n) { _ = try AES.GCM.open(sealed, using: key) })
+        print(String(format: "crypto (p50, µs): P-256 keygen %.1f, ECDH %.1f, HKDF-64 %.1f, ECDSA sign %.1f, verify %.1f, AES-GCM seal 560B %.1f, open %.1f", keygen, ecdh, hkdf, sign, verify, gcmSeal, gcmOpen))
+        let decisionFloor = gcmOpen + 2 * verify
+        let handshakeFloor = keygen + ecdh + hkdf + 2 * gcmSeal + gcmOpen + sign + 2 * verify
+        print(String(format: "floor: decision (GCM open + 2 ECDSA verify) %.1f µs; lock-side handshake (keygen, ECDH, HKDF, 2 seal, open, sign, 2 verify) %.1f µs", decisionFloor, handshakeFloor))
+
+        // Sessions: phone work outside the timed parts.
+        let now = UInt64(Date().timeIntervalSince1970)
+        let device = P256.Signing.PrivateKey()
+        let cert = try LockCertificate.issue(lockID: lockID, deviceKey: device.publicKey, notBefore: now - 60, notAfter: now + 3600, keyID: authority.keyID, authority: authority.privateKey)
+        let holder = P256.Signing.PrivateKey()
+        let token = try await authority.sign(CredentialClaims(
+            issuer: "org", userID: "bench", credentialID: "cred-4242", issuedAt: Date(), notBefore: Date().addingTimeInterval(-60),
+            expires: Date().addingTimeInterval(3600), holderKey: holder.publicKey, doors: ["front"]))
+        var lockSide: [Double] = []
+        var decision: [Double] = []
+        var bytes = 0
+        for _ in 0..<2000 {
+            var phone = PhoneSession(lockID: lockID, credential: Array(token.utf8), holder: holder, authority: [authority.keyID: authority.privateKey.publicKey], now: now)
+            let hello = phone.hello()
+            var lock = LockSession(certificate: cert, deviceKey: device)
+            let t0 = ContinuousClock.now
+            guard case .send(let lockHello) = lock.receive(hello).first else { fatalError("no LOCK_HELLO") }
+            let t1 = ContinuousClock.now
+            let present = try phone.receive(lockHello).frame!
+            let t2 = ContinuousClock.now  // last byte of PRESENT in
+            guard case .evaluate(let cred) = lock.receive(present).first else { fatalError("no evaluate") }
+            let s = lock
+            let (_, code, ms) = await controller.presentOverSession(credential: cred, holderProofValid: { s.holderProofValid($0) }, peer: "bench")
+            guard code == .granted, let relay = io.lastWrite else { fatalError("not granted: \(code)") }
+            guard case .send(let result) = lock.complete(code: code, unlockMillis: ms).first else { fatalError("no RESULT") }
+            let t3 = ContinuousClock.now
+            decision.append(micros(t2.duration(to: relay)))
+            lockSide.append(micros(t0.duration(to: t1)) + micros(t2.duration(to: t3)))
+            bytes = hello.count + lockHello.count + present.count + result.count
+            await controller.setLockdown(true)
+            await controller.setLockdown(false)
+        }
+        report("decision: last byte of PRESENT -> relay written", decision)
+        report("lock side of a full handshake (HELLO..RESULT, incl. decision and relay)", lockSide)
+        let d = decision.sorted(), l = lockSide.sorted()
+        print(String(format: "decision p99 / floor = %.2f (target <= 1.5); p50 / floor = %.2f", percentile(d, 0.99) / decisionFloor, percentile(d, 0.5) / decisionFloor))
+        print(String(format: "handshakes per second on one core (1 / mean lock-side time): %.0f; p50 lock side / floor = %.2f", 1e6 / (lockSide.reduce(0, +) / Double(lockSide.count)), percentile(l, 0.5) / handshakeFloor))
+        print("bytes on the air per exchange: \(bytes) in 4 messages, 1.5 round trips to decision")
+    }
+}

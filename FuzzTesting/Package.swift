@@ -1,0 +1,16 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// libFuzzer targets for every parser a peer can reach (docs/testing.md). Built by scripts/fuzz with
+// `-sanitize=fuzzer,address -parse-as-library`; kept out of the main package so normal builds stay plain.
+let package = Package(
+    name: "warden-fuzz",
+    platforms: [.macOS(.v15)],
+    // "warden" is a symlink to the repository root, so the package identity is "warden" in any checkout.
+    dependencies: [.package(path: "warden")],
+    targets: [
+        .executableTarget(name: "FuzzFrame", dependencies: [.product(name: "WardenKey", package: "warden")]),
+        .executableTarget(name: "FuzzLockSession", dependencies: [.product(name: "WardenController", package: "warden"), .product(name: "WardenKey", package: "warden")]),
+        .executableTarget(name: "FuzzPhoneSession", dependencies: [.product(name: "WardenKey", package: "warden")]),
+    ]
+)

@@ -1,0 +1,18 @@
+import Crypto
+import WardenKey
+
+let authority = P256.Signing.PrivateKey()
+let holder = P256.Signing.PrivateKey()
+
+/// The phone's session fed an arbitrary LOCK_HELLO / RESULT from a hostile "lock". Must throw, never trap.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    var phone = PhoneSession(lockID: "fuzz", credential: [0x61], holder: holder, authority: ["k": authority.publicKey], now: 1)
+    _ = phone.hello()
+    _ = try? phone.receive(bytes)
+    var p2 = PhoneSession(lockID: "fuzz", credential: [0x61], holder: holder, authority: ["k": authority.publicKey], now: 1)
+    _ = p2.hello()
+    _ = try? p2.receive([FrameType.lockHello.rawValue, UInt8(bytes.count >> 8 & 0xFF), UInt8(bytes.count & 0xFF)] + bytes)
+    return 0
+}
