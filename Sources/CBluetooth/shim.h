@@ -1,6 +1,8 @@
 #ifndef WARDEN_CBLUETOOTH_SHIM_H
 #define WARDEN_CBLUETOOTH_SHIM_H
 #include <sys/socket.h>
+#include <string.h>
+#include <errno.h>
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/hci.h>
 #include <bluetooth/hci_lib.h>
@@ -26,4 +28,49 @@ static inline int warden_bt_dev_is_up(struct hci_dev_info *di) { return hci_test
 
 /* Wakes threads blocked in poll() when a socket is closed from another thread. */
 static inline int warden_bt_wake_fd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+/* LE legacy advertising through raw HCI commands (used when bluetoothd does not manage the adapter). Each returns
+   0, or -1 with errno; `status` receives the controller's HCI status byte (0 = success). */
+static inline int warden_bt_le_adv_params(int dd, uint16_t min_interval, uint16_t max_interval, uint8_t *status) {
+    le_set_advertising_parameters_cp cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.min_interval = htobs(min_interval);
+    cp.max_interval = htobs(max_interval);
+    cp.advtype = 0x00;      /* ADV_IND: connectable undirected */
+    cp.own_bdaddr_type = 0x00; /* public */
+    cp.chan_map = 0x07;     /* channels 37, 38, 39 */
+    cp.filter = 0x00;
+    struct hci_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.ogf = OGF_LE_CTL; rq.ocf = OCF_LE_SET_ADVERTISING_PARAMETERS;
+    rq.cparam = &cp; rq.clen = LE_SET_ADVERTISING_PARAMETERS_CP_SIZE;
+    rq.rparam = status; rq.rlen = 1;
+    return hci_send_req(dd, &rq, 1000);
+}
+
+static inline int warden_bt_le_adv_data(int dd, const uint8_t *data, uint8_t len, int scan_response, uint8_t *status) {
+    if (len > 31) { errno = EINVAL; return -1; }
+    le_set_advertising_data_cp cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.length = len;
+    memcpy(cp.data, data, len);
+    struct hci_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.ogf = OGF_LE_CTL;
+    rq.ocf = scan_response ? OCF_LE_SET_SCAN_RESPONSE_DATA : OCF_LE_SET_ADVERTISING_DATA;
+    rq.cparam = &cp; rq.clen = LE_SET_ADVERTISING_DATA_CP_SIZE;
+    rq.rparam = status; rq.rlen = 1;
+    return hci_send_req(dd, &rq, 1000);
+}
+
+static inline int warden_bt_le_adv_enable(int dd, uint8_t enable, uint8_t *status) {
+    le_set_advertise_enable_cp cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.enable = enable;
+    struct hci_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.ogf = OGF_LE_CTL; rq.ocf = OCF_LE_SET_ADVERTISE_ENABLE;
+    rq.cparam = &cp; rq.clen = LE_SET_ADVERTISE_ENABLE_CP_SIZE;
+    rq.rparam = status; rq.rlen = 1;
+    return hci_send_req(dd, &rq, 1000);
+}
 #endif

@@ -8,7 +8,7 @@ enum BLETransport {
     /// Largest SDU the lock accepts: one whole frame.
     static let receiveMTU = UInt16(Frame.headerSize + Frame.maxPayload)
 
-    static func start<C: Clock>(service: PresentationService<C>, psm: Int, logger: Logger) -> Task<Void, Never>? {
+    static func start<C: Clock>(service: PresentationService<C>, psm: Int, lockID: String, logger: Logger) -> Task<Void, Never>? {
         let listener: L2CAPListener
         do {
             listener = try L2CAPListener(psm: UInt16(psm), security: .low, receiveMTU: receiveMTU)
@@ -19,7 +19,20 @@ enum BLETransport {
             return nil
         }
         logger.info("BLE L2CAP listener ready", metadata: ["psm": "0x\(String(listener.psm, radix: 16))"])
+        let ad = Advertisement(lockID: lockID, psm: listener.psm)
+        var advertiser: LEAdvertiser?
+        do {
+            let adapter = try BluetoothAdapter()
+            if LEAdvertiser.bluetoothdRunning {
+                logger.warning("bluetoothd runs on this board and may override raw HCI advertising; advertising through its D-Bus LEAdvertisingManager1 is not implemented yet (docs/hardware.md)")
+            }
+            advertiser = try LEAdvertiser(deviceID: adapter.deviceID, advertisingData: ad.advertisingData, scanResponse: ad.scanResponse)
+            logger.info("advertising the Warden service", metadata: ["adapter": "hci\(adapter.deviceID)", "uuid": "\(Advertisement.serviceUUIDString)"])
+        } catch {
+            logger.warning("BLE advertising failed: \(error.message); phones that know the address and PSM can still connect")
+        }
         return Task {
+            defer { advertiser?.stop() }
             while !Task.isCancelled {
                 do {
                     let channel = try await listener.accept()

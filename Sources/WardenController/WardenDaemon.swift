@@ -128,7 +128,7 @@ public enum WardenDaemon {
             }
             for l in listeners { logger.info("development transport listening", metadata: ["on": "\(l.description)"]) }
             if config.presentation.ble {
-                bleTask = BLETransport.start(service: service, psm: config.presentation.blePSM, logger: logger)
+                bleTask = BLETransport.start(service: service, psm: config.presentation.blePSM, lockID: config.lockID, logger: logger)
             }
         } else {
             logger.warning("no lock identity (identity.device_key, identity.lock_certificate): phones cannot present keys until the board is provisioned")

@@ -1,0 +1,25 @@
+import Testing
+import WardenKey
+
+/// The example in docs/protocol.md section 4, byte for byte.
+@Suite struct AdvertisementTests {
+    func hex(_ b: [UInt8]) -> String { Hex.encode(b) }
+
+    @Test func matchesTheDocumentedExample() {
+        let a = Advertisement(lockID: "lock-7f3a91", psm: 0x0081)
+        #expect(hex(a.lockTag) == "1a2eb4295ee16179")
+        #expect(hex(a.advertisingData) == "02010611074e45445241577e9b444c5c8a01001d3f")
+        #expect(hex(a.scanResponse) == "1c214e45445241577e9b444c5c8a01001d3f0181001a2eb4295ee16179")
+        #expect(a.advertisingData.count <= 31 && a.scanResponse.count <= 31)
+    }
+
+    @Test func phoneParsesItBackAndIgnoresOtherData() {
+        let a = Advertisement(lockID: "lock-7f3a91", psm: 0x00C3)
+        let other: [UInt8] = [0x03, 0x03, 0x0f, 0x18]  // a 16-bit UUID list first
+        let parsed = Advertisement.parse(scanResponse: other + a.scanResponse)
+        #expect(parsed?.psm == 0x00C3)
+        #expect(parsed?.lockTag == Advertisement.tag(lockID: "lock-7f3a91"))
+        #expect(Advertisement.parse(scanResponse: [0x05, 0x21, 0x00]) == nil, "truncated structure")
+        #expect(Advertisement.parse(scanResponse: []) == nil)
+    }
+}
