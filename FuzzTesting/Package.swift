@@ -9,8 +9,9 @@ let package = Package(
     // "warden" is a symlink to the repository root, so the package identity is "warden" in any checkout.
     dependencies: [.package(path: "warden")],
     targets: [
-        .executableTarget(name: "FuzzFrame", dependencies: [.product(name: "WardenKey", package: "warden")]),
-        .executableTarget(name: "FuzzLockSession", dependencies: [.product(name: "WardenController", package: "warden"), .product(name: "WardenKey", package: "warden")]),
-        .executableTarget(name: "FuzzPhoneSession", dependencies: [.product(name: "WardenKey", package: "warden")]),
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "FuzzFrame", dependencies: ["CFuzzerDriver", .product(name: "WardenKey", package: "warden")]),
+        .executableTarget(name: "FuzzLockSession", dependencies: ["CFuzzerDriver", .product(name: "WardenController", package: "warden"), .product(name: "WardenKey", package: "warden")]),
+        .executableTarget(name: "FuzzPhoneSession", dependencies: ["CFuzzerDriver", .product(name: "WardenKey", package: "warden")]),
     ]
 )

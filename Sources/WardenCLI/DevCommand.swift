@@ -22,10 +22,7 @@ struct DevCommand: AsyncParsableCommand {
         @Option(help: "Private key file to write.") var out: String
 
         func run() throws {
-            let k = P256.Signing.PrivateKey()
-            try KeyFiles.writePrivate(k, to: out)
-            try KeyFiles.writePublic(k.publicKey, to: out + ".pub")
-            print("authority key: \(out) (public: \(out).pub)")
+            print(try KeyFiles.generate(out: out, what: "authority key"))
         }
     }
 
@@ -34,10 +31,7 @@ struct DevCommand: AsyncParsableCommand {
         @Option(help: "Private key file to write.") var out: String
 
         func run() throws {
-            let k = P256.Signing.PrivateKey()
-            try KeyFiles.writePrivate(k, to: out)
-            try KeyFiles.writePublic(k.publicKey, to: out + ".pub")
-            print("device key: \(out) (public: \(out).pub)")
+            print(try KeyFiles.generate(out: out, what: "device key"))
         }
     }
 

@@ -12,6 +12,14 @@ enum KeyFiles {
         chmod(path, 0o600)
     }
 
+    /// Creates a P-256 key pair: `out` (private, 0600) and `out.pub`; returns the line to print.
+    static func generate(out: String, what: String) throws -> String {
+        let k = P256.Signing.PrivateKey()
+        try writePrivate(k, to: out)
+        try writePublic(k.publicKey, to: out + ".pub")
+        return "\(what): \(out) (public: \(out).pub)"
+    }
+
     static func writePublic(_ key: P256.Signing.PublicKey, to path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8)) else {
             throw CLIError("cannot write \(path)")

@@ -13,10 +13,7 @@ struct PhoneCommand: AsyncParsableCommand {
         @Option(help: "Private key file to write.") var out: String
 
         func run() throws {
-            let k = P256.Signing.PrivateKey()
-            try KeyFiles.writePrivate(k, to: out)
-            try KeyFiles.writePublic(k.publicKey, to: out + ".pub")
-            print("holder key: \(out) (public: \(out).pub)")
+            print(try KeyFiles.generate(out: out, what: "holder key"))
         }
     }
 

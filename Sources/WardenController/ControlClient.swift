@@ -12,19 +12,12 @@ public final class ControlClient {
     public init(path: String) throws(ControlError) {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ControlError("socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+        let addr: sockaddr_un
+        do { addr = try UnixSocketAddress.make(path) } catch {
             close(fd)
-            throw ControlError("control socket path is too long: \(path)")
+            throw error
         }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            for (i, b) in bytes.enumerated() { p[i] = b }
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let rc = UnixSocketAddress.with(addr) { connect(fd, $0, $1) }
         guard rc == 0 else {
             let e = String(cString: strerror(errno))
             close(fd)

@@ -15,16 +15,13 @@ public final class SocketListener: Sendable {
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlError("presentation socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+        let addr: sockaddr_un
+        do { addr = try UnixSocketAddress.make(path) } catch {
             close(fd)
-            throw ControlError("presentation socket path too long: \(path)")
+            throw error
         }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
         let old = umask(0o177)
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let rc = UnixSocketAddress.with(addr) { bind(fd, $0, $1) }
         umask(old)
         guard rc == 0, listen(fd, 16) == 0 else {
             let e = String(cString: strerror(errno))

@@ -1,3 +1,4 @@
+import CFuzzerDriver
 import Crypto
 import WardenController
 import WardenKey
@@ -8,9 +9,8 @@ let certificate = try! LockCertificate.issue(lockID: "fuzz", deviceKey: device.p
 
 /// The lock's session fed a sequence of peer frames (input = [u16 length | bytes]...). Also tries the input as a
 /// PRESENT after a valid HELLO, so the decrypt and body parsers are reached. Must never trap.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     var s = LockSession(certificate: certificate, deviceKey: device)
     var i = 0
     while i + 2 <= bytes.count, !s.isDone {
@@ -29,4 +29,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = t.receive(phone.hello())
     _ = t.receive([FrameType.present.rawValue, UInt8(bytes.count >> 8 & 0xFF), UInt8(bytes.count & 0xFF)] + bytes)
     return 0
+}
+
+@_cdecl("FuzzLockSession_main")
+func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var c = argc
+    var v = argv
+    return LLVMFuzzerRunDriver(&c, &v) { data, size in fuzz(data, size) }
 }

@@ -1,3 +1,4 @@
+import CFuzzerDriver
 import Crypto
 import WardenKey
 
@@ -5,9 +6,8 @@ let authority = P256.Signing.PrivateKey()
 let holder = P256.Signing.PrivateKey()
 
 /// The phone's session fed an arbitrary LOCK_HELLO / RESULT from a hostile "lock". Must throw, never trap.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     var phone = PhoneSession(lockID: "fuzz", credential: [0x61], holder: holder, authority: ["k": authority.publicKey], now: 1)
     _ = phone.hello()
     _ = try? phone.receive(bytes)
@@ -15,4 +15,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = p2.hello()
     _ = try? p2.receive([FrameType.lockHello.rawValue, UInt8(bytes.count >> 8 & 0xFF), UInt8(bytes.count & 0xFF)] + bytes)
     return 0
+}
+
+@_cdecl("FuzzPhoneSession_main")
+func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var c = argc
+    var v = argv
+    return LLVMFuzzerRunDriver(&c, &v) { data, size in fuzz(data, size) }
 }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# In the kernel-vm guest: the libgpiod v2 build against a real GPIO character device (gpio-sim).
+#  1. warden-gpio from .build-gpiod-v2 (scripts/check-libgpiod-v2) reports API v2 and opens the gpio-sim chip by
+#     label, by name and by /dev path, with the right line count.
+#  2. If a v2-linked wardend exists (.build-gpiod-v2/swift/debug/wardend), the door scenarios of gpio-scenarios.sh
+#     run with it (wardenctl from the default build: it only talks to the control socket).
+# Ends with "hwtest gpio-v2: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+prefix=${HWTEST_V2_PREFIX:-$repo/.build-gpiod-v2/prefix}
+v2bin=$repo/.build-gpiod-v2/swift/debug
+pass=0 failed=0
+ok()   { pass=$((pass + 1)); echo "ok   - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+
+[ -x "$v2bin/warden-gpio" ] && [ -f "$prefix/lib/libgpiod.so" ] ||
+  { echo "hwtest gpio-v2: SKIPPED: no v2 build (run scripts/check-libgpiod-v2)"; exit 0; }
+
+C=/sys/kernel/config/gpio-sim/warden-v2probe
+mkdir $C $C/bank0 && echo 8 > $C/bank0/num_lines && echo warden-sim > $C/bank0/label && echo 1 > $C/live ||
+  { echo "FAIL - cannot create a gpio-sim chip"; echo "hwtest gpio-v2: 0 passed, 1 failed"; exit 1; }
+name=$(cat $C/bank0/chip_name)
+probe() { LD_LIBRARY_PATH="$prefix/lib" "$v2bin/warden-gpio" "$@" 2>&1; }
+
+ver=$(probe version)
+case "$ver" in *"API v2"*) ok "v2 build: $ver";; *) fail "v2 build does not report API v2: $ver";; esac
+for c in warden-sim "$name" "/dev/$name"; do
+  out=$(probe probe "$c"); rc=$?
+  case "$rc:$out" in
+    0:*"[warden-sim] 8 lines"*"API v2"*) ok "warden-gpio (v2) probe $c: $out";;
+    *) fail "warden-gpio (v2) probe $c: exit $rc: $out";;
+  esac
+done
+out=$(probe probe warden-missing-chip); rc=$?
+case "$rc:$out" in 1:*"no such GPIO chip"*) ok "warden-gpio (v2) probe of a missing chip fails clearly: $out";;
+  *) fail "warden-gpio (v2) probe of a missing chip: exit $rc: $out";; esac
+echo 0 > $C/live; rmdir $C/bank0 $C
+
+if [ -x "$v2bin/wardend" ]; then
+  echo "-- door scenarios with the libgpiod v2 wardend ($v2bin/wardend)"
+  w=$(mktemp /tmp/wardend-v2.XXXXXX)
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$prefix/lib" "$v2bin/wardend" > "$w"; chmod +x "$w"
+  LD_LIBRARY_PATH="$prefix/lib" ldd "$v2bin/wardend" | grep -q "$prefix/lib/libgpiod.so" &&
+    ok "v2 wardend links $prefix/lib/libgpiod.so.3" || fail "v2 wardend does not resolve libgpiod from $prefix"
+  WARDEND=$w scripts/vm/gpio-scenarios.sh > /tmp/gpio-v2-scenarios.log 2>&1; rc=$?
+  sed 's/^/  v2| /' /tmp/gpio-v2-scenarios.log
+  summary=$(grep '^hwtest gpio:' /tmp/gpio-v2-scenarios.log)
+  [ $rc = 0 ] && ok "door scenarios with the v2 wardend: ${summary#hwtest gpio: }" || fail "door scenarios with the v2 wardend: ${summary:-no summary} (exit $rc)"
+else
+  echo "     (no v2-linked wardend in $v2bin: the door scenarios ran with the v1 build only; build one with"
+  echo "      PKG_CONFIG_PATH=$prefix/lib/pkgconfig swift build --scratch-path .build-gpiod-v2/swift --product wardend)"
+fi
+echo "hwtest gpio-v2: $pass passed, $failed failed"
+[ $failed = 0 ]
