@@ -31,7 +31,7 @@ import WardenStore
             let config = dir.write("warden.yaml", """
                 door: {id: front, lock_id: lock-e2e}
                 identity: {device_key: device.pem, lock_certificate: lock.cert}
-                presentation: {unix: present.sock, ble: false, max_sessions: \(maxSessions), session_timeout_ms: 700, max_failures_per_minute: \(maxFailures)}
+                presentation: {unix: present.sock, ble: false, max_sessions: \(maxSessions), session_timeout_ms: 4000, max_failures_per_minute: \(maxFailures)}
                 board: board.yaml
                 site: {time_zone: Europe/Berlin}
                 authority_keys: {org: authority.pub}
@@ -42,7 +42,7 @@ import WardenStore
             process.arguments = ["--config", config]
             process.standardError = FileHandle.nullDevice
             try process.run()
-            for _ in 0..<400 where !FileManager.default.fileExists(atPath: dir.path("control.sock")) { usleep(10_000) }
+            for _ in 0..<1000 where !FileManager.default.fileExists(atPath: presentSocket) { usleep(10_000) }
         }
 
         deinit {
