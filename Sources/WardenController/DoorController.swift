@@ -137,10 +137,18 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     public func presentOverSession(
         credential token: String, holderProofValid: @Sendable (P256.Signing.PublicKey) -> Bool, peer: String
     ) -> (AccessDecision, ResultCode, UInt32) {
-        let decision = policy.evaluate(
-            token: token, verifier: verifier, holderProofValid: { key, _ in holderProofValid(key) },
-            listStatus: { [db] id in (try? db.listStatus(credentialID: id)) ?? .revoked },
-            lockdown: door.lockdown, at: decisionTime())
+        let decision: AccessDecision
+        do {
+            let credential = try verifiedCredential(token)
+            if !holderProofValid(credential.holderKey) {
+                decision = .denied(.holderProofInvalid, credentialID: credential.credentialID, userID: credential.userID)
+            } else {
+                let status = (try? db.listStatus(credentialID: credential.credentialID)) ?? .revoked  // store error: fail closed
+                decision = policy.decide(credential, listStatus: status, lockdown: door.lockdown, at: decisionTime())
+            }
+        } catch {
+            decision = .denied(error.denyReason, credentialID: nil, userID: nil)
+        }
         _ = act(on: decision, peer: peer)
         switch decision {
         case .granted(let g):
@@ -151,6 +159,25 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             limiter.recordFailure(peer, at: now)
             return (decision, ResultCode(name: reason.rawValue) ?? .internalError, 0)
         }
+    }
+
+    /// Verified credentials by SHA-256 of the token. A phone presents the same immutable token every time, so the
+    /// authority signature and the JSON are checked once; holder proof, revocation, time, scope and schedule are
+    /// still checked on every presentation. Bounded; emptied when the trusted authority keys change (restart).
+    private var credentialCache: [SHA256Digest: Credential] = [:]
+    private var credentialCacheOrder: [SHA256Digest] = []
+    static var credentialCacheSize: Int { 4096 }
+
+    private func verifiedCredential(_ token: String) throws(CredentialError) -> Credential {
+        let key = SHA256.hash(data: Array(token.utf8))
+        if let c = credentialCache[key] { return c }
+        let c = try verifier.verify(token)
+        credentialCache[key] = c
+        credentialCacheOrder.append(key)
+        if credentialCacheOrder.count > Self.credentialCacheSize {
+            credentialCache[credentialCacheOrder.removeFirst()] = nil
+        }
+        return c
     }
 
     /// Whether a peer may start a presentation (per-peer back-off after failures).

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import WardenController
 import WardenCore
+import WardenKey
 import WardenStore
 
 @Suite struct DoorControllerTests {
@@ -153,5 +154,33 @@ import WardenStore
         #expect(f.io.relayEnergized == false)
         let last = try f.journal.records(after: 0, limit: 100).suffix(2).map { "\($0.event.kind.rawValue):\($0.event.reason ?? "")" }
         #expect(last == ["relay:shutdown", "daemon:stopped"])
+    }
+}
+
+@Suite struct CredentialCacheTests {
+    /// The verified-credential cache skips only the authority signature and parsing: a credential granted once is
+    /// still refused after revocation, expiry or lockdown, and a forged token never enters the cache.
+    @Test func cachedCredentialIsStillRevokedExpiredAndLockedDown() async throws {
+        let f = try Fixture()
+        await f.controller.run()
+        let token = try await f.token(expiresIn: 600)
+        let holder = f.holder
+        let valid: @Sendable (P256.Signing.PublicKey) -> Bool = { $0.rawRepresentation == holder.publicKey.rawRepresentation }
+        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .granted)
+        await f.advance(.seconds(6))
+        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: { _ in false }, peer: "t").1 == .holderProofInvalid)
+        await f.controller.setLockdown(true)
+        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .lockdown)
+        await f.controller.setLockdown(false)
+        let update = try await f.authority.sign(AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [], revoke: [.init(id: "c1", user: "alice")], issuedAt: f.wall.now))
+        _ = try await f.controller.applyAccessList(token: update)
+        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .revoked)
+        let other = try await f.token(id: "c9", expiresIn: 600)
+        #expect(await f.controller.presentOverSession(credential: other, holderProofValid: valid, peer: "t").1 == .granted)
+        await f.advance(.seconds(700))
+        #expect(await f.controller.presentOverSession(credential: other, holderProofValid: valid, peer: "t").1 == .expired)
+        var forged = Array(other.utf8)
+        forged[forged.count - 5] = forged[forged.count - 5] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        #expect(await f.controller.presentOverSession(credential: String(decoding: forged, as: UTF8.self), holderProofValid: valid, peer: "t").1 == .badSignature)
     }
 }
