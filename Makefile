@@ -23,3 +23,9 @@ libgpiod-v2-check: bootstrap
 
 clean:
 	rm -rf .build .build-*
+
+# Real-kernel tests (issue 6): boots Debian's kernel under qemu and runs the GPIO (and later BLE) scenarios against
+# gpio-sim with the debug binaries; exit 77 = the VM cannot start on this host. docs/testing.md.
+.PHONY: hwtest
+hwtest: bootstrap
+	@scripts/hwtest

@@ -211,8 +211,8 @@ if want b; then
   t0=$(now_ms); unlock; urc=$?
   why="wardenctl phone unlock exited $urc: $(tr '\n' ' ' < "$t/unlock.out")"
   check "(b) key presented over the development transport is granted ($(head -1 "$t/unlock.out"))" [ $urc = 0 ]
-  if wait_val $RELAY $UNLOCKED 1500; then
-    ok "(b) relay line -> $UNLOCKED (unlocked) on the simulator side"
+  if wait_val $RELAY $UNLOCKED 1500 && trace_lines | grep -q "gpio_value: $RELAY_GPIO set $UNLOCKED"; then
+    ok "(b) relay line -> $UNLOCKED (unlocked) on the simulator side, driven by wardend (kernel trace)"
     t_unl=$(now_ms)
     if wait_val $RELAY $LOCKED $((PULSE_MS + 3000)); then
       held=$(trace_pulse_ms)
