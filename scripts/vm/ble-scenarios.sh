@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# The BLE scenarios against the real BlueZ kernel stack: runs INSIDE the kernel-vm guest (scripts/hwtest ble starts it
+# there, with bluetooth enable_ecred=1 and hci_vhci loaded). Two virtual LE controllers from btvirt (bluez-test-tools,
+# unpacked by scripts/kernel-vm) see each other; no bluetoothd runs, so wardend advertises with raw HCI commands.
+#   hci0  the lock: the debug-built wardend listens on an LE L2CAP CoC (BDADDR_ANY, PSM 0x81) and advertises on it;
+#         its relay is a gpio-sim line (boards/gpio-sim.yaml, line 6, locked = 1), read on the simulator side
+#   hci1  the phone: an active LE scan (raw HCI, scripts/vm/ble_client.py) checks the advertisement byte for byte;
+#         `wardenctl phone unlock --ble` (binds BDADDR_ANY: the kernel routes to hci1, the only other controller)
+#         presents a key; a raw L2CAP client sends a malformed frame and replays a recorded session
+# Expected values (UUID, PSM 0x0081, lock tag = SHA-256(lock id)[0..7] by sha256sum) are computed here, not taken from
+# the code under test. Environment:
+#   WARDEN_BIN          folder with wardend and wardenctl (default .build/debug)
+#   HWTEST_KEYS         keys and credential made on the host by scripts/hwtest (lock id lock-hwtest)
+#   HWTEST_BLE_PSM      ble_psm written into wardend's config (default 0x81; the phone side always uses 0x81):
+#                       set it to 0x83 to see the suite catch a lock on the wrong PSM
+#   HWTEST_BLE_TO_TYPE  address type the raw client connects to: public (default), random or bredr (breakages)
+#   HWTEST_BLE_READVERTISE  1 (default): re-enable advertising on hci0 (raw HCI) before each new phone connection,
+#                       because wardend does not do it itself after a connection (see check (e)); 0: don't
+# Ends with exactly "hwtest ble: N passed, M failed"; exit 1 if any failed.
+set -uo pipefail
+repo=${KERNEL_VM_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${WARDEN_BIN:-$repo/.build/debug}
+wardend=${WARDEND:-$bin/wardend}
+ctl=$bin/wardenctl
+board=${HWTEST_BOARD:-$repo/boards/gpio-sim.yaml}
+client="/usr/bin/python3 $repo/scripts/vm/ble_client.py"
+CFG_PSM=${HWTEST_BLE_PSM:-0x81}
+PHONE_PSM=0x81
+TO_TYPE=${HWTEST_BLE_TO_TYPE:-public}
+READVERTISE=${HWTEST_BLE_READVERTISE:-1}
+LOCK_ID=lock-hwtest
+UUID=3f1d0001-8a5c-4c44-9b7e-57415244454e
+RELAY=6 LOCKED=1 UNLOCKED=0 PULSE_MS=3000
+
+pass=0 failed=0
+ok()   { pass=$((pass + 1)); echo "ok   - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+why=""
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what${why:+: $why}"; fi; why=""; }
+note() { echo "     $*"; }
+finish() { echo "hwtest ble: $pass passed, $failed failed"; [ $failed = 0 ]; exit $?; }
+
+t=$(mktemp -d /tmp/hwtest-ble.XXXXXX)
+mkfifo "$t/.sleep"; exec 9<>"$t/.sleep"
+nap() { read -r -t "$1" -u 9 _ || true; }
+now_ms() { local up; read -r up _ < /proc/uptime; up=${up/./}; echo $((10#$up * 10)); }
+since() { echo $(( $(now_ms) - $1 )); }
+
+[ "${KERNEL_VM:-}" = 1 ] || { echo "run me in the VM: scripts/hwtest ble"; exit 2; }
+echo "== hwtest ble: $(uname -r), binaries $bin, config ble_psm $CFG_PSM, phone PSM $PHONE_PSM"
+
+# ----- prerequisites -------------------------------------------------------------------------------------------------
+missing=""
+for c in btvirt btmgmt btmon hcitool hciconfig; do command -v $c >/dev/null || missing="$missing $c"; done
+[ -z "$missing" ] || { fail "bluez tools missing in the guest:$missing (scripts/kernel-vm unpacks bluez + bluez-test-tools into .cache/kernel-vm/bluez and puts them on PATH)"; finish; }
+/usr/bin/python3 -c 'import socket; socket.AF_BLUETOOTH' 2>/dev/null ||
+  { fail "/usr/bin/python3 has no socket.AF_BLUETOOTH"; finish; }
+[ -d /sys/class/bluetooth ] || { fail "no /sys/class/bluetooth: bluetooth.ko not loaded (scripts/hwtest ble loads it)"; finish; }
+note "enable_ecred=$(cat /sys/module/bluetooth/parameters/enable_ecred 2>/dev/null || echo ?)"
+
+# ----- the gpio-sim chip (as in gpio-scenarios.sh) ------------------------------------------------------------------
+C=/sys/kernel/config/gpio-sim/warden-hwtest-ble
+sim_up() {
+  mkdir $C $C/bank0 || return 1
+  echo 8 > $C/bank0/num_lines; echo warden-sim > $C/bank0/label
+  local i names=(spare0 door rex tamper led spare5 relay spare7)
+  for i in 0 1 2 3 4 5 6 7; do mkdir $C/bank0/line$i; echo "${names[$i]}" > $C/bank0/line$i/name; done
+  echo 1 > $C/live || return 1
+  S=/sys/devices/platform/$(cat $C/dev_name)/$(cat $C/bank0/chip_name)
+}
+sim_down() {
+  [ -d $C ] || return 0
+  echo 0 > $C/live 2>/dev/null
+  local i; for i in 0 1 2 3 4 5 6 7; do rmdir $C/bank0/line$i 2>/dev/null; done
+  rmdir $C/bank0 $C 2>/dev/null
+}
+val() { local v; read -r v < "$S/sim_gpio$1/value"; echo "$v"; }
+wait_val() {  # LINE VALUE TIMEOUT_MS
+  local start; start=$(now_ms)
+  while :; do
+    [ "$(val "$1")" = "$2" ] && { waited_ms=$(since $start); return 0; }
+    [ $(since $start) -ge "$3" ] && { waited_ms=$(since $start); return 1; }
+    nap 0.01
+  done
+}
+stays() { local start; start=$(now_ms); while [ $(since $start) -lt "$3" ]; do [ "$(val "$1")" = "$2" ] || return 1; nap 0.02; done; }
+TR=/sys/kernel/tracing
+[ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
+trace_on() {
+  echo 0 > $TR/tracing_on; : > $TR/trace
+  echo "gpio == $RELAY_GPIO" > $TR/events/gpio/gpio_value/filter 2>/dev/null
+  echo 1 > $TR/events/gpio/gpio_value/enable; echo 1 > $TR/tracing_on
+}
+trace_lines() { grep -E 'gpio_value:' $TR/trace 2>/dev/null | sed 's/^ *//'; }
+unlock_count() { trace_lines | grep -c "gpio_value: $RELAY_GPIO set $UNLOCKED"; }
+trace_pulse_ms() { trace_lines | awk -v u="set $UNLOCKED" -v l="set $LOCKED" '
+  { ts = $0; sub(/: gpio_value.*/, "", ts); n = split(ts, f, " "); ts = f[n] + 0 }
+  index($0, u) { t0 = ts; t1 = "" } index($0, l) && t0 != "" && t1 == "" { t1 = ts }
+  END { if (t0 != "" && t1 != "") printf "%d\n", (t1 - t0) * 1000 }'; }
+monitor_pid=""
+monitor_start() {
+  ( last=$(val $RELAY); read -r up _ < /proc/uptime; echo "[gpio-sim] t=${up}s relay line $RELAY (sim_gpio$RELAY) = $last"
+    while :; do
+      read -r v < "$S/sim_gpio$RELAY/value"
+      if [ "$v" != "$last" ]; then
+        read -r up _ < /proc/uptime
+        case $v in $LOCKED) s=locked;; *) s=unlocked;; esac
+        echo "[gpio-sim] t=${up}s relay line $RELAY (sim_gpio$RELAY) $last -> $v ($s)"; last=$v
+      fi
+      read -r -t 0.01 -u 9 _
+    done ) >> "$t/relay-monitor.log" 2>&1 &
+  monitor_pid=$!
+}
+mark() { read -r up _ < /proc/uptime; echo "  -- t=${up}s $*" >> "$t/relay-monitor.log"; }
+
+# ----- Bluetooth helpers --------------------------------------------------------------------------------------------
+btvirt_pid="" btmon_pid="" wardend_pid=""
+addr_of() { hciconfig "$1" 2>/dev/null | awk '/BD Address/ { print $3; exit }'; }
+links() { local l; for l in /sys/class/bluetooth/$1:*; do [ -e "$l" ] && echo "${l##*/}"; done; }
+wait_no_links() {  # DEV TIMEOUT_MS: the LE link(s) on DEV are gone (the kernel drops an idle link ~2 s after L2CAP)
+  local start; start=$(now_ms)
+  while [ -n "$(links "$1")" ]; do [ $(since $start) -ge "$2" ] && return 1; nap 0.1; done
+  link_gone_ms=$(since $start)
+}
+readvertise() {  # the workaround for check (e): LE Set Advertising Enable on the lock's controller
+  [ "$READVERTISE" = 1 ] || return 0
+  hcitool -i hci0 cmd 0x08 0x000a 01 > "$t/readvertise.out" 2>&1
+  mark "test: LE Set Advertising Enable (hci0) re-sent by the test (wardend does not re-advertise)"
+}
+cleanup() {
+  [ -n "$wardend_pid" ] && kill -TERM "$wardend_pid" 2>/dev/null && wait "$wardend_pid" 2>/dev/null
+  [ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null
+  [ -n "$btmon_pid" ] && kill "$btmon_pid" 2>/dev/null
+  [ -n "$btvirt_pid" ] && kill "$btvirt_pid" 2>/dev/null
+  sim_down
+}
+trap cleanup EXIT
+
+# ----- (a) two virtual LE controllers -------------------------------------------------------------------------------
+t_a=$(now_ms)
+btmon -w "$t/btmon.snoop" > "$t/btmon.log" 2>&1 & btmon_pid=$!
+btvirt -L -l2 > "$t/btvirt.log" 2>&1 & btvirt_pid=$!
+for i in $(seq 100); do [ -e /sys/class/bluetooth/hci0 ] && [ -e /sys/class/bluetooth/hci1 ] && break; nap 0.1; done
+why="btvirt: $(tr '\n' ' ' < "$t/btvirt.log" | cut -c1-300); /sys/class/bluetooth: $(ls /sys/class/bluetooth | tr '\n' ' ')"
+check "(a) btvirt -L -l2 created two virtual controllers hci0 and hci1" [ -e /sys/class/bluetooth/hci0 -a -e /sys/class/bluetooth/hci1 ]
+[ -e /sys/class/bluetooth/hci1 ] || finish
+btmgmt --index 0 power on > "$t/power0.out" 2>&1
+LOCK_ADDR=$(addr_of hci0)
+why="btmgmt: $(tr '\n' ' ' < "$t/power0.out"); hciconfig: $(hciconfig hci0 2>&1 | tr -s ' \n' ' ')"
+check "(a) hci0 (the lock) powered on: $LOCK_ADDR" eval 'hciconfig hci0 | grep -q "UP RUNNING" && [ -n "$LOCK_ADDR" ]'
+note "controllers up in $(since $t_a) ms; hci1 stays down until wardend has picked its advertising adapter"
+
+# ----- the relay on gpio-sim, keys, config ---------------------------------------------------------------------------
+sim_up || { fail "cannot create the gpio-sim chip through configfs"; finish; }
+RELAY_GPIO=$(awk -v dev="$(cat $C/dev_name)" '/^gpiochip[0-9]+: GPIOs/ && index($0, dev) { split($3, r, "-"); print r[1] + 0; exit }' /sys/kernel/debug/gpio 2>/dev/null)
+RELAY_GPIO=$((RELAY_GPIO + RELAY))
+if [ -n "${HWTEST_KEYS:-}" ] && [ -f "$HWTEST_KEYS/alice.jws" ]; then cp -p "$HWTEST_KEYS"/* "$t"/
+else
+  "$ctl" dev authority-keygen --out "$t/authority.pem" >/dev/null &&
+  "$ctl" dev device-keygen --out "$t/device.pem" >/dev/null &&
+  "$ctl" dev lock-cert --authority "$t/authority.pem" --kid hw-2026 --lock-id $LOCK_ID --device-key "$t/device.pem.pub" --out "$t/lock.cert" >/dev/null &&
+  "$ctl" phone keygen --out "$t/alice.pem" >/dev/null &&
+  "$ctl" dev issue --authority "$t/authority.pem" --kid hw-2026 --holder "$t/alice.pem.pub" --user alice --id cred-alice --door hw-door --out "$t/alice.jws" >/dev/null ||
+  { fail "key setup with wardenctl dev failed"; finish; }
+fi
+cat > "$t/warden.yaml" <<YAML
+door: { id: hw-door, lock_id: $LOCK_ID, groups: [hw] }
+identity: { device_key: $t/device.pem, lock_certificate: $t/lock.cert }
+presentation: { ble: true, ble_psm: $CFG_PSM, unix: $t/present.sock }
+board: $board
+site: { time_zone: UTC }
+authority_keys: { hw-2026: $t/authority.pem.pub }
+state_dir: $t/state
+control_socket: $t/control.sock
+YAML
+trace_on
+monitor_start
+
+# ----- (b) wardend: L2CAP listener and advertising -------------------------------------------------------------------
+t_b=$(now_ms)
+"$wardend" --config "$t/warden.yaml" 2> "$t/wardend.log" & wardend_pid=$!
+for i in $(seq 300); do
+  grep -qE 'advertising the Warden service|BLE advertising failed|BLE presentations are off' "$t/wardend.log" && [ -S "$t/control.sock" ] && break
+  kill -0 $wardend_pid 2>/dev/null || break
+  nap 0.1
+done
+if ! kill -0 $wardend_pid 2>/dev/null; then
+  wait $wardend_pid; fail "wardend exited ($?) at start: $(tail -3 "$t/wardend.log" | tr '\n' ' ')"; wardend_pid=""; finish
+fi
+note "wardend up in $(since $t_b) ms (pid $wardend_pid)"
+why="wardend log: $(grep -iE 'ble|l2cap|bluetooth|error' "$t/wardend.log" | tail -3 | tr '\n' ' ')"
+check "(b) wardend: 'BLE L2CAP listener ready' on PSM $CFG_PSM" grep -qE "BLE L2CAP listener ready.*psm=$CFG_PSM" "$t/wardend.log"
+why="wardend log: $(grep -iE 'advertis' "$t/wardend.log" | tail -2 | tr '\n' ' ')"
+check "(b) wardend: 'advertising the Warden service' on the first controller (hci0)" \
+  grep -qE 'advertising the Warden service.*adapter=hci0' "$t/wardend.log"
+grep -E 'BLE|advertis|L2CAP' "$t/wardend.log" | sed 's/^/     wardend: /'
+v=$(val $RELAY); why="relay line $RELAY is $v"
+check "(b) relay line at its locked level ($LOCKED) with wardend running" [ "$v" = $LOCKED ]
+btmgmt --index 1 power on > "$t/power1.out" 2>&1
+PHONE_ADDR=$(addr_of hci1)
+why="$(tr '\n' ' ' < "$t/power1.out")"
+check "(b) hci1 (the phone) powered on: $PHONE_ADDR" eval 'hciconfig hci1 | grep -q "UP RUNNING" && [ -n "$PHONE_ADDR" ]'
+
+# ----- (c) the advertisement, scanned from hci1 ----------------------------------------------------------------------
+uuid_le=$(echo $UUID | tr -d - | fold -w2 | tac | tr -d '\n')
+tag=$(printf %s $LOCK_ID | sha256sum | cut -c1-16)
+psm_le=$(printf '%02x00' $((PHONE_PSM)))
+want_adv="0201061107$uuid_le"
+want_rsp="1c21${uuid_le}01${psm_le}${tag}"
+note "expected: UUID $UUID (LE $uuid_le), lock tag sha256('$LOCK_ID')[0..7] = $tag, PSM $PHONE_PSM = $psm_le"
+scan() {  # scan FILE SECONDS: reports from the lock's address
+  $client scan --dev 1 --seconds "$2" --addr "$LOCK_ADDR" > "$1" 2>&1
+}
+t_c=$(now_ms)
+scan "$t/scan1.out" 4
+note "scan from hci1: $(since $t_c) ms"
+sed 's/^/     /' "$t/scan1.out"
+adv=$(awk -v a="$LOCK_ADDR" '$1 == "report" && $2 == a && $4 == "ADV_IND" { sub(/^data=/, "", $5); print $5; exit }' "$t/scan1.out")
+rsp=$(awk -v a="$LOCK_ADDR" '$1 == "report" && $2 == a && $4 == "SCAN_RSP" { sub(/^data=/, "", $5); print $5; exit }' "$t/scan1.out")
+why="no ADV_IND from $LOCK_ADDR in the scan: $(tr '\n' ' ' < "$t/scan1.out" | cut -c1-300)"
+check "(c) hci1 sees connectable undirected advertising (ADV_IND) from the lock $LOCK_ADDR" [ -n "$adv" ]
+why="advertising data '$adv', expected flags 0x06 + complete 128-bit UUID list '$want_adv'"
+check "(c) advertising data: flags 0x06 and the complete list of 128-bit service UUIDs = $UUID" [ "$adv" = "$want_adv" ]
+# the scan response's AD structures: find Service Data - 128-bit UUID (type 0x21)
+sd="" s=$rsp
+while [ ${#s} -ge 4 ]; do
+  n=$((16#${s:0:2})); [ "$n" = 0 ] && break
+  [ "${s:2:2}" = 21 ] && { sd=${s:4:$(( (n - 1) * 2 ))}; break; }
+  s=${s:$(( 2 + n * 2 ))}
+done
+why="scan response '${rsp:-none}' has no Service Data - 128-bit UUID structure"
+check "(c) scan response carries Service Data - 128-bit UUID (AD type 0x21)" [ -n "$sd" ]
+why="service data UUID ${sd:0:32}, expected $uuid_le"
+check "(c) service data UUID = $UUID" [ "${sd:0:32}" = "$uuid_le" ]
+why="version byte ${sd:32:2}"
+check "(c) service data version = 1" [ "${sd:32:2}" = 01 ]
+why="PSM bytes '${sd:34:4}', expected '$psm_le' (PSM $PHONE_PSM, little-endian): the lock advertises PSM 0x${sd:36:2}${sd:34:2}"
+check "(c) service data PSM = 81 00 (0x0081, little-endian)" [ "${sd:34:4}" = "$psm_le" ]
+why="tag ${sd:38:16}, expected $tag"
+check "(c) service data lock tag = first 8 bytes of SHA-256('$LOCK_ID') = $tag" [ "${sd:38:16}" = "$tag" ]
+why="scan response '$rsp', expected '$want_rsp'"
+check "(c) whole scan response = docs/protocol.md section 4 layout (29 bytes)" [ "$rsp" = "$want_rsp" ]
+
+# ----- (d) wardenctl phone unlock --ble from hci1: granted, relay pulse --------------------------------------------
+t_d=$(now_ms)
+mark "wardenctl phone unlock --ble $LOCK_ADDR --psm $PHONE_PSM"
+n0=$(unlock_count)
+"$ctl" phone unlock --ble "$LOCK_ADDR" --psm $PHONE_PSM --lock $LOCK_ID --credential "$t/alice.jws" --key "$t/alice.pem" \
+  --authority "hw-2026=$t/authority.pem.pub" > "$t/unlock.out" 2>&1; urc=$?
+note "wardenctl phone unlock: exit $urc in $(since $t_d) ms (incl. process start): $(tr '\n' ' ' < "$t/unlock.out")"
+why="exit $urc: $(tr '\n' ' ' < "$t/unlock.out")"
+check "(d) wardenctl phone unlock --ble $LOCK_ADDR --psm $PHONE_PSM from hci1: granted" grep -q '^granted' "$t/unlock.out"
+if wait_val $RELAY $UNLOCKED 1500 || [ "$(unlock_count)" -gt "$n0" ]; then
+  ok "(d) relay line $RELAY -> $UNLOCKED (unlocked) on the gpio-sim chip after the BLE grant (kernel trace: $(trace_lines | grep "set $UNLOCKED" | tail -1 | awk '{print $1, $(NF-2), $(NF-1), $NF}'))"
+  if wait_val $RELAY $LOCKED $((PULSE_MS + 3000)); then
+    held=$(trace_pulse_ms)
+    why="the kernel trace shows the relay unlocked for ${held:-?} ms, expected pulse_ms $PULSE_MS (+0/+500)"
+    check "(d) relay back to $LOCKED after the pulse (unlocked ${held:-?} ms by the kernel trace)" \
+      [ "${held:-0}" -ge $((PULSE_MS - 20)) -a "${held:-0}" -le $((PULSE_MS + 500)) ]
+  else fail "(d) relay line still $(val $RELAY) $((PULSE_MS + 3000)) ms after the grant: no relock"; fi
+else fail "(d) relay line stayed $(val $RELAY) after the BLE presentation (expected $UNLOCKED)"; fi
+
+# ----- (e) after the phone left, the lock must be connectable again: is it still advertising? -----------------------
+# A controller stops legacy advertising when a connection is made from it (Core spec, LE Set Advertising Enable);
+# a lock that never re-enables it is unreachable for every phone after the first one.
+if wait_no_links hci1 10000; then note "LE link hci1 -> hci0 gone ${link_gone_ms} ms after the relock"
+else note "LE link still up after 10 s: $(links hci1)"; fi
+scan "$t/scan2.out" 3
+why="no ADV_IND from $LOCK_ADDR once the first phone had disconnected: wardend's LEAdvertiser enables advertising once at start and never again; the controller stopped advertising when the phone connected"
+check "(e) the lock advertises again after a phone disconnected" grep -qE "^report $LOCK_ADDR .* ADV_IND" "$t/scan2.out"
+[ "$READVERTISE" = 1 ] && note "(the test re-enables advertising on hci0 before each further connection: HWTEST_BLE_READVERTISE=1)"
+
+# ----- (f) a malformed frame over the real socket ----------------------------------------------------------------------
+readvertise
+mark "raw client: malformed frame 42 00 00"
+n0=$(unlock_count); t_f=$(now_ms)
+$client malformed --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --frame 420000 > "$t/malformed.out" 2>&1
+note "$(cat "$t/malformed.out") [$(since $t_f) ms incl. python start]"
+why="$(tr '\n' ' ' < "$t/malformed.out")"
+check "(f) malformed frame 42 00 00 over LE L2CAP -> ERROR bad_frame (7f 00 01 20), channel closed" \
+  grep -q 'malformed: sent 420000 -> 7f000120 (ERROR bad_frame); lock closed the channel: yes' "$t/malformed.out"
+why="relay line $(val $RELAY), unlock events in the kernel trace $n0 -> $(unlock_count)"
+check "(f) the relay did not move for the malformed frame" [ "$(val $RELAY)" = $LOCKED -a "$(unlock_count)" = "$n0" ]
+
+# ----- (g) a replayed session --------------------------------------------------------------------------------------
+wait_no_links hci1 10000 >/dev/null; readvertise
+mark "raw client: a granted session, recorded (HELLO + PRESENT)"
+t_g=$(now_ms)
+$client record --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --lock $LOCK_ID --credential "$t/alice.jws" \
+  --key "$t/alice.pem" --authority "hw-2026=$t/authority.pem.pub" --out "$t/session.rec" > "$t/record.out" 2>&1
+note "$(cat "$t/record.out") [$(since $t_g) ms incl. python start]"
+why="$(tr '\n' ' ' < "$t/record.out")"
+check "(g) raw L2CAP client (python phone) completes a granted session and records HELLO + PRESENT" grep -q '^record: granted' "$t/record.out"
+wait_val $RELAY $UNLOCKED 1500 >/dev/null; wait_val $RELAY $LOCKED $((PULSE_MS + 3000)) >/dev/null
+wait_no_links hci1 10000 >/dev/null; readvertise
+mark "raw client: replay of the recorded HELLO + PRESENT on a new connection"
+n0=$(unlock_count); t_r=$(now_ms)
+$client replay --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --in "$t/session.rec" > "$t/replay.out" 2>&1
+note "$(tr '\n' ' ' < "$t/replay.out") [$(since $t_r) ms incl. python start]"
+why="$(tr '\n' ' ' < "$t/replay.out")"
+check "(g) replayed HELLO + PRESENT on a new connection -> fresh LOCK_HELLO, then ERROR decrypt_failed (7f 00 01 22)" \
+  grep -q 'recorded PRESENT -> 7f000122 (ERROR decrypt_failed); lock closed the channel: yes' "$t/replay.out"
+nap 0.5
+why="relay line $(val $RELAY), unlock events in the kernel trace $n0 -> $(unlock_count)"
+check "(g) the relay did not move for the replay" [ "$(val $RELAY)" = $LOCKED -a "$(unlock_count)" = "$n0" ]
+
+# ----- (h) the audit, read after wardend stopped -------------------------------------------------------------------
+kill -TERM $wardend_pid; wait $wardend_pid; wrc=$?; wardend_pid=""
+why="exit $wrc"
+check "(h) wardend exits 0 on SIGTERM" [ $wrc = 0 ]
+"$ctl" audit list --db "$t/state/warden.sqlite" > "$t/audit.txt" 2>&1
+pa="peer=ble:$PHONE_ADDR"
+why="access_granted records: $(grep access_granted "$t/audit.txt" | tr '\n' ' ')"
+check "(h) audit: 2 grants, both from $pa (wardenctl's BDADDR_ANY connection was routed through hci1)" \
+  [ "$(grep -c "access_granted.*$pa" "$t/audit.txt")" = 2 -a "$(grep -c access_granted "$t/audit.txt")" = 2 ]
+why="$(grep -E 'relay grant' "$t/audit.txt" | tr '\n' ' ')"
+check "(h) audit: exactly 2 'relay grant' records (no relay action for the malformed frame or the replay)" \
+  [ "$(grep -c 'relay grant' "$t/audit.txt")" = 2 ]
+why="$(grep malformed "$t/audit.txt" | tr '\n' ' ')"
+check "(h) audit: malformed bad_frame [$pa ...]" grep -qE "malformed bad_frame \[$pa" "$t/audit.txt"
+check "(h) audit: malformed decrypt_failed [$pa ...]" grep -qE "malformed decrypt_failed \[$pa" "$t/audit.txt"
+
+# ----- console evidence ------------------------------------------------------------------------------------------------
+kill "$btmon_pid" 2>/dev/null; wait "$btmon_pid" 2>/dev/null; btmon_pid=""
+btmon -r "$t/btmon.snoop" > "$t/btmon.txt" 2>&1
+# blocks (a header line and its indented lines) about LE connections and LE credit-based L2CAP
+awk 'function flush() { if (b != "" && b ~ /(LE Connection Complete|LE Connection Request|LE Connection Response|Disconnect Complete)/) printf "%s", b; b = "" }
+     /^[<>@=]/ { flush() } { b = b $0 "\n" } END { flush() }' "$t/btmon.txt" > "$t/btmon-conn.txt"
+why="no 'LE Connection Request ... PSM: 129' / success response in the btmon capture"
+check "(i) btmon: LE credit-based L2CAP connection to PSM 0x0081, accepted" \
+  eval "grep -q 'PSM: 129 (0x0081)' $t/btmon-conn.txt && grep -q 'Result: Connection successful' $t/btmon-conn.txt"
+echo
+echo "== btmon (both controllers): the first LE connection and its L2CAP CoC (full decode: $t/btmon.txt)"
+awk '/LE Connection Complete/ { n++ } n >= 1 && n <= 2' "$t/btmon-conn.txt" | head -60 | sed 's/^/  /'
+echo "== btmon: the lock's advertising report as hci1 saw it (first ADV_IND and SCAN_RSP)"
+awk 'function flush() { if (b ~ /LE Advertising Report/ && ((b ~ /ADV_IND/ && !a++) || (b ~ /SCAN_RSP/ && !s++))) printf "%s", b; b = "" }
+     /^[<>@=]/ { flush() } { b = b $0 "\n" } END { flush() }' "$t/btmon.txt" | sed 's/^/  /' | head -40
+kill "$monitor_pid" 2>/dev/null; wait "$monitor_pid" 2>/dev/null; monitor_pid=""
+echo "== relay line $RELAY as seen on the simulator side (polled every 10 ms):"
+sed 's/^/  /' "$t/relay-monitor.log"
+echo "== kernel trace of the relay line (gpio $RELAY_GPIO = warden-sim line $RELAY):"
+trace_lines | sed 's/^/  /'
+echo "== audit (wardenctl audit list after wardend stopped):"
+grep -E 'access_granted|relay|malformed' "$t/audit.txt" | sed 's/^/  /'
+echo "== kernel log (bluetooth):"
+dmesg | grep -iE 'bluetooth|hci[01]|l2cap' | tail -12 | sed 's/^/  /'
+if [ $failed -gt 0 ] || [ "${HWTEST_VERBOSE:-}" ]; then
+  echo "== wardend log"; sed 's/^/  /' "$t/wardend.log" | tail -40
+fi
+finish
