@@ -1,0 +1,60 @@
+import Crypto
+import Foundation
+import Testing
+import WardenController
+import WardenKey
+
+/// The lock identity and presentation settings in warden.yaml: a key readable by others, a certificate for another
+/// lock or another key, and bad transport settings each stop start-up naming the key.
+@Suite struct IdentityConfigTests {
+    let dir = TempDir()
+    let authority = P256.Signing.PrivateKey()
+    let device = P256.Signing.PrivateKey()
+
+    func config(lockID: String = "lock-1", certFor certLock: String = "lock-1", certKey: P256.Signing.PrivateKey? = nil,
+                keyMode: mode_t = 0o600, presentation: String = "{unix: p.sock}") throws -> String {
+        _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
+        let keyPath = dir.write("device.pem", device.pemRepresentation)
+        chmod(keyPath, keyMode)
+        let cert = try LockCertificate.issue(lockID: certLock, deviceKey: (certKey ?? device).publicKey, notBefore: 0, notAfter: 4_000_000_000, keyID: "org", authority: authority)
+        _ = dir.write("lock.cert", Data(cert.bytes).base64EncodedString())
+        return dir.write("w.yaml", """
+            door: {id: front, lock_id: \(lockID)}
+            identity: {device_key: device.pem, lock_certificate: lock.cert}
+            presentation: \(presentation)
+            board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
+            site: {time_zone: UTC}
+            authority_keys: {org: authority.pub}
+            """)
+    }
+
+    func message(_ path: String) -> String {
+        do {
+            _ = try WardenConfig.load(path: path)
+            return "accepted"
+        } catch { return error.description }
+    }
+
+    @Test func goodIdentityLoads() throws {
+        let c = try WardenConfig.load(path: try config())
+        #expect(c.identity?.certificate.lockID == "lock-1")
+        #expect(c.presentation.unixPath?.hasSuffix("/p.sock") == true)
+        #expect(c.presentation.ble)
+    }
+
+    @Test func privateKeyReadableByOthersIsRefused() throws {
+        #expect(message(try config(keyMode: 0o644)).contains("identity.device_key: "))
+        #expect(message(try config(keyMode: 0o644)).contains("is readable by others (mode 644); run chmod 600 on it"))
+    }
+
+    @Test func certificateMustMatchLockAndKey() throws {
+        #expect(message(try config(certFor: "lock-2")).contains("identity.lock_certificate: the certificate is for lock 'lock-2', this door is 'lock-1'"))
+        #expect(message(try config(certKey: P256.Signing.PrivateKey())).contains("the certificate is for another device key"))
+    }
+
+    @Test func badPresentationSettings() throws {
+        #expect(message(try config(presentation: "{tcp: localhost}")).contains("presentation.tcp: 'localhost' is not HOST:PORT"))
+        #expect(message(try config(presentation: "{ble_psm: 5}")).contains("presentation.ble_psm: 5 is out of range (128...255)"))
+        #expect(message(try config(presentation: "{max_session: 3}")).contains("presentation.max_session: unknown key"))
+    }
+}
