@@ -16,7 +16,7 @@ struct PhoneUnlock: AsyncParsableCommand {
     @Option(help: "Lock's Unix seqpacket development transport.") var unix: String?
     @Option(help: "Lock's TCP development transport, HOST:PORT.") var tcp: String?
     @Option(help: "Lock's BLE address (AA:BB:CC:DD:EE:FF).") var ble: String?
-    @Option(help: "L2CAP PSM (from the lock's advertisement).") var psm: Int = 0x81
+    @Option(help: "L2CAP PSM from the lock's advertisement: decimal (129) or hex (0x81).") var psm: String = "0x81"
     @Flag(help: "The BLE address is a random (not public) address.") var randomAddress = false
 
     func run() async throws {
@@ -37,8 +37,9 @@ struct PhoneUnlock: AsyncParsableCommand {
             channel = try SocketFrameChannel.connect(tcpHost: String(parts[0]), port: port)
         case (nil, nil, let addr?):
             guard let address = BluetoothAddress(addr) else { throw ValidationError("'\(addr)' is not a Bluetooth address") }
-            guard (0x80...0xFF).contains(psm) else { throw ValidationError("--psm must be 0x80-0xFF (128-255)") }
-            channel = BLEFrameChannel(try await L2CAPConnector.connect(to: address, addressType: randomAddress ? .leRandom : .lePublic, psm: UInt16(psm)))
+            let value = psm.lowercased().hasPrefix("0x") ? Int(psm.dropFirst(2), radix: 16) : Int(psm)
+            guard let value, (0x80...0xFF).contains(value) else { throw ValidationError("--psm '\(psm)' must be 0x80-0xFF (128-255)") }
+            channel = BLEFrameChannel(try await L2CAPConnector.connect(to: address, addressType: randomAddress ? .leRandom : .lePublic, psm: UInt16(value)))
         default:
             throw ValidationError("give exactly one of --unix, --tcp, --ble")
         }
