@@ -40,6 +40,16 @@ public final class LEAdvertiser: Sendable {
         self.deviceID = deviceID
     }
 
+    /// Turns advertising back on. A controller stops connectable advertising when a central connects, so the lock
+    /// calls this after every session; "Command Disallowed" (already advertising) is harmless.
+    public func resume() {
+        dd.withLock { d in
+            guard d >= 0 else { return }
+            var status: UInt8 = 0
+            _ = warden_bt_le_adv_enable(d, 1, &status)
+        }
+    }
+
     public func stop() {
         dd.withLock { d in
             guard d >= 0 else { return }

@@ -20,23 +20,40 @@ enum BLETransport {
         }
         logger.info("BLE L2CAP listener ready", metadata: ["psm": "0x\(String(listener.psm, radix: 16))"])
         let ad = Advertisement(lockID: lockID, psm: listener.psm)
-        var advertiser: LEAdvertiser?
-        do {
-            let adapter = try BluetoothAdapter()
-            if LEAdvertiser.bluetoothdRunning {
-                logger.warning("bluetoothd runs on this board and may override raw HCI advertising; advertising through its D-Bus LEAdvertisingManager1 is not implemented yet (docs/hardware.md)")
+        let advertiser: LEAdvertiser? = {
+            do {
+                let adapter = try BluetoothAdapter()
+                if LEAdvertiser.bluetoothdRunning {
+                    logger.warning("bluetoothd runs on this board and may override raw HCI advertising; advertising through its D-Bus LEAdvertisingManager1 is not implemented yet (docs/hardware.md)")
+                }
+                let a = try LEAdvertiser(deviceID: adapter.deviceID, advertisingData: ad.advertisingData, scanResponse: ad.scanResponse)
+                logger.info("advertising the Warden service", metadata: ["adapter": "hci\(adapter.deviceID)", "uuid": "\(Advertisement.serviceUUIDString)"])
+                return a
+            } catch {
+                logger.warning("BLE advertising failed: \((error as? BluetoothError)?.message ?? "\(error)"); phones that know the address and PSM can still connect")
+                return nil
             }
-            advertiser = try LEAdvertiser(deviceID: adapter.deviceID, advertisingData: ad.advertisingData, scanResponse: ad.scanResponse)
-            logger.info("advertising the Warden service", metadata: ["adapter": "hci\(adapter.deviceID)", "uuid": "\(Advertisement.serviceUUIDString)"])
-        } catch {
-            logger.warning("BLE advertising failed: \(error.message); phones that know the address and PSM can still connect")
+        }()
+        // The controller stops advertising when a phone connects: turn it back on after each session, and every few
+        // seconds as a backstop (some controllers refuse while the link is still up).
+        let keepAdvertising = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(3))
+                advertiser?.resume()
+            }
         }
         return Task {
-            defer { advertiser?.stop() }
+            defer {
+                keepAdvertising.cancel()
+                advertiser?.stop()
+            }
             while !Task.isCancelled {
                 do {
                     let channel = try await listener.accept()
-                    Task { await service.handle(BLEFrameChannel(channel)) }
+                    Task {
+                        await service.handle(BLEFrameChannel(channel))
+                        advertiser?.resume()
+                    }
                 } catch {
                     if !Task.isCancelled { logger.error("BLE accept failed", metadata: ["error": "\(error)"]) }
                     break

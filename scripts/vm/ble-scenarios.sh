@@ -14,7 +14,7 @@
 #   HWTEST_BLE_PSM      ble_psm written into wardend's config (default 0x81; the phone side always uses 0x81):
 #                       set it to 0x83 to see the suite catch a lock on the wrong PSM
 #   HWTEST_BLE_TO_TYPE  address type the raw client connects to: public (default), random or bredr (breakages)
-#   HWTEST_BLE_READVERTISE  1 (default): re-enable advertising on hci0 (raw HCI) before each new phone connection,
+#   HWTEST_BLE_READVERTISE  0 (default; wardend re-advertises itself after each session). 1: re-enable advertising on hci0 (raw HCI) before each new phone connection,
 #                       because wardend does not do it itself after a connection (see check (e)); 0: don't
 # Ends with exactly "hwtest ble: N passed, M failed"; exit 1 if any failed.
 set -uo pipefail
@@ -23,11 +23,10 @@ bin=${WARDEN_BIN:-$repo/.build/debug}
 wardend=${WARDEND:-$bin/wardend}
 ctl=$bin/wardenctl
 board=${HWTEST_BOARD:-$repo/boards/gpio-sim.yaml}
-client="/usr/bin/python3 $repo/scripts/vm/ble_client.py"
 CFG_PSM=${HWTEST_BLE_PSM:-0x81}
 PHONE_PSM=0x81
 TO_TYPE=${HWTEST_BLE_TO_TYPE:-public}
-READVERTISE=${HWTEST_BLE_READVERTISE:-1}
+READVERTISE=${HWTEST_BLE_READVERTISE:-0}
 LOCK_ID=lock-hwtest
 UUID=3f1d0001-8a5c-4c44-9b7e-57415244454e
 RELAY=6 LOCKED=1 UNLOCKED=0 PULSE_MS=3000
@@ -127,7 +126,28 @@ readvertise() {  # the workaround for check (e): LE Set Advertising Enable on th
   hcitool -i hci0 cmd 0x08 0x000a 01 > "$t/readvertise.out" 2>&1
   mark "test: LE Set Advertising Enable (hci0) re-sent by the test (wardend does not re-advertise)"
 }
+# The raw client (scripts/vm/ble_client.py) runs as one coprocess for the whole suite: a Python start with the
+# cryptography import costs 5-15 s under TCG over 9p, so it is paid once, while wardend starts.
+py_start() { coproc PY { exec /usr/bin/python3 -u "$repo/scripts/vm/ble_client.py" serve 2>&1; }; py_pid=$PY_PID; }
+py() {  # py OUTFILE CMD ARGS...: one client command; its output in OUTFILE, its exit code returned
+  local out=$1 line; shift
+  : > "$out"
+  [ -n "${PY[1]:-}" ] || { echo "the python client is not running (see $t/py-start.out)" > "$out"; return 125; }
+  printf '%q ' "$@" >&"${PY[1]}"; echo >&"${PY[1]}"
+  while IFS= read -r -t 120 -u "${PY[0]}" line; do
+    case "$line" in "@@done "*) return "${line#@@done }";; "@@ready") continue;; esac
+    echo "$line" >> "$out"
+  done
+  echo "(no answer from the python client)" >> "$out"; return 125
+}
+py_wait_ready() {  # the coprocess prints @@ready once its imports are done
+  local line
+  while IFS= read -r -t 120 -u "${PY[0]}" line; do [ "$line" = "@@ready" ] && return 0; echo "$line" >> "$t/py-start.out"; done
+  return 1
+}
+py_pid=""
 cleanup() {
+  [ -n "$py_pid" ] && kill "$py_pid" 2>/dev/null
   [ -n "$wardend_pid" ] && kill -TERM "$wardend_pid" 2>/dev/null && wait "$wardend_pid" 2>/dev/null
   [ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null
   [ -n "$btmon_pid" ] && kill "$btmon_pid" 2>/dev/null
@@ -138,6 +158,7 @@ trap cleanup EXIT
 
 # ----- (a) two virtual LE controllers -------------------------------------------------------------------------------
 t_a=$(now_ms)
+py_start
 btmon -w "$t/btmon.snoop" > "$t/btmon.log" 2>&1 & btmon_pid=$!
 btvirt -L -l2 > "$t/btvirt.log" 2>&1 & btvirt_pid=$!
 for i in $(seq 100); do [ -e /sys/class/bluetooth/hci0 ] && [ -e /sys/class/bluetooth/hci1 ] && break; nap 0.1; done
@@ -188,6 +209,8 @@ if ! kill -0 $wardend_pid 2>/dev/null; then
   wait $wardend_pid; fail "wardend exited ($?) at start: $(tail -3 "$t/wardend.log" | tr '\n' ' ')"; wardend_pid=""; finish
 fi
 note "wardend up in $(since $t_b) ms (pid $wardend_pid)"
+py_wait_ready || { fail "the python client (ble_client.py serve) did not start: $(tr '\n' ' ' < "$t/py-start.out")"; finish; }
+note "python client ready $(since $t_a) ms after it was started"
 why="wardend log: $(grep -iE 'ble|l2cap|bluetooth|error' "$t/wardend.log" | tail -3 | tr '\n' ' ')"
 check "(b) wardend: 'BLE L2CAP listener ready' on PSM $CFG_PSM" grep -qE "BLE L2CAP listener ready.*psm=$CFG_PSM" "$t/wardend.log"
 why="wardend log: $(grep -iE 'advertis' "$t/wardend.log" | tail -2 | tr '\n' ' ')"
@@ -209,7 +232,7 @@ want_adv="0201061107$uuid_le"
 want_rsp="1c21${uuid_le}01${psm_le}${tag}"
 note "expected: UUID $UUID (LE $uuid_le), lock tag sha256('$LOCK_ID')[0..7] = $tag, PSM $PHONE_PSM = $psm_le"
 scan() {  # scan FILE SECONDS: reports from the lock's address
-  $client scan --dev 1 --seconds "$2" --addr "$LOCK_ADDR" > "$1" 2>&1
+  py "$1" scan --dev 1 --seconds "$2" --addr "$LOCK_ADDR"
 }
 t_c=$(now_ms)
 scan "$t/scan1.out" 4
@@ -245,11 +268,20 @@ check "(c) whole scan response = docs/protocol.md section 4 layout (29 bytes)" [
 t_d=$(now_ms)
 mark "wardenctl phone unlock --ble $LOCK_ADDR --psm $PHONE_PSM"
 n0=$(unlock_count)
-"$ctl" phone unlock --ble "$LOCK_ADDR" --psm $PHONE_PSM --lock $LOCK_ID --credential "$t/alice.jws" --key "$t/alice.pem" \
-  --authority "hw-2026=$t/authority.pem.pub" > "$t/unlock.out" 2>&1; urc=$?
+unlock_ble() {  # unlock_ble PSM_ARGUMENT
+  "$ctl" phone unlock --ble "$LOCK_ADDR" --psm "$1" --lock $LOCK_ID --credential "$t/alice.jws" --key "$t/alice.pem" \
+    --authority "hw-2026=$t/authority.pem.pub" > "$t/unlock.out" 2>&1
+}
+unlock_ble $PHONE_PSM; urc=$?
+psm_arg=$PHONE_PSM
+if grep -q "invalid for '--psm" "$t/unlock.out"; then
+  fail "(d) wardenctl phone unlock takes --psm $PHONE_PSM as docs/hardware.md writes it: $(head -1 "$t/unlock.out") (retrying with --psm $((PHONE_PSM)))"
+  psm_arg=$((PHONE_PSM)); t_d=$(now_ms)
+  unlock_ble $psm_arg; urc=$?
+fi
 note "wardenctl phone unlock: exit $urc in $(since $t_d) ms (incl. process start): $(tr '\n' ' ' < "$t/unlock.out")"
 why="exit $urc: $(tr '\n' ' ' < "$t/unlock.out")"
-check "(d) wardenctl phone unlock --ble $LOCK_ADDR --psm $PHONE_PSM from hci1: granted" grep -q '^granted' "$t/unlock.out"
+check "(d) wardenctl phone unlock --ble $LOCK_ADDR --psm $psm_arg from hci1: granted" grep -q '^granted' "$t/unlock.out"
 if wait_val $RELAY $UNLOCKED 1500 || [ "$(unlock_count)" -gt "$n0" ]; then
   ok "(d) relay line $RELAY -> $UNLOCKED (unlocked) on the gpio-sim chip after the BLE grant (kernel trace: $(trace_lines | grep "set $UNLOCKED" | tail -1 | awk '{print $1, $(NF-2), $(NF-1), $NF}'))"
   if wait_val $RELAY $LOCKED $((PULSE_MS + 3000)); then
@@ -274,8 +306,8 @@ check "(e) the lock advertises again after a phone disconnected" grep -qE "^repo
 readvertise
 mark "raw client: malformed frame 42 00 00"
 n0=$(unlock_count); t_f=$(now_ms)
-$client malformed --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --frame 420000 > "$t/malformed.out" 2>&1
-note "$(cat "$t/malformed.out") [$(since $t_f) ms incl. python start]"
+py "$t/malformed.out" malformed --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --frame 420000
+note "$(cat "$t/malformed.out") [$(since $t_f) ms]"
 why="$(tr '\n' ' ' < "$t/malformed.out")"
 check "(f) malformed frame 42 00 00 over LE L2CAP -> ERROR bad_frame (7f 00 01 20), channel closed" \
   grep -q 'malformed: sent 420000 -> 7f000120 (ERROR bad_frame); lock closed the channel: yes' "$t/malformed.out"
@@ -286,17 +318,17 @@ check "(f) the relay did not move for the malformed frame" [ "$(val $RELAY)" = $
 wait_no_links hci1 10000 >/dev/null; readvertise
 mark "raw client: a granted session, recorded (HELLO + PRESENT)"
 t_g=$(now_ms)
-$client record --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --lock $LOCK_ID --credential "$t/alice.jws" \
-  --key "$t/alice.pem" --authority "hw-2026=$t/authority.pem.pub" --out "$t/session.rec" > "$t/record.out" 2>&1
-note "$(cat "$t/record.out") [$(since $t_g) ms incl. python start]"
+py "$t/record.out" record --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --lock $LOCK_ID --credential "$t/alice.jws" \
+  --key "$t/alice.pem" --authority "hw-2026=$t/authority.pem.pub" --out "$t/session.rec"
+note "$(cat "$t/record.out") [$(since $t_g) ms]"
 why="$(tr '\n' ' ' < "$t/record.out")"
 check "(g) raw L2CAP client (python phone) completes a granted session and records HELLO + PRESENT" grep -q '^record: granted' "$t/record.out"
 wait_val $RELAY $UNLOCKED 1500 >/dev/null; wait_val $RELAY $LOCKED $((PULSE_MS + 3000)) >/dev/null
 wait_no_links hci1 10000 >/dev/null; readvertise
 mark "raw client: replay of the recorded HELLO + PRESENT on a new connection"
 n0=$(unlock_count); t_r=$(now_ms)
-$client replay --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --in "$t/session.rec" > "$t/replay.out" 2>&1
-note "$(tr '\n' ' ' < "$t/replay.out") [$(since $t_r) ms incl. python start]"
+py "$t/replay.out" replay --to "$LOCK_ADDR" --to-type "$TO_TYPE" --psm $PHONE_PSM --in "$t/session.rec"
+note "$(tr '\n' ' ' < "$t/replay.out") [$(since $t_r) ms]"
 why="$(tr '\n' ' ' < "$t/replay.out")"
 check "(g) replayed HELLO + PRESENT on a new connection -> fresh LOCK_HELLO, then ERROR decrypt_failed (7f 00 01 22)" \
   grep -q 'recorded PRESENT -> 7f000122 (ERROR decrypt_failed); lock closed the channel: yes' "$t/replay.out"
@@ -305,6 +337,8 @@ why="relay line $(val $RELAY), unlock events in the kernel trace $n0 -> $(unlock
 check "(g) the relay did not move for the replay" [ "$(val $RELAY)" = $LOCKED -a "$(unlock_count)" = "$n0" ]
 
 # ----- (h) the audit, read after wardend stopped -------------------------------------------------------------------
+kill "$monitor_pid" 2>/dev/null; wait "$monitor_pid" 2>/dev/null; monitor_pid=""   # (the released line falls to its pull)
+py /dev/null quit; py_pid=""
 kill -TERM $wardend_pid; wait $wardend_pid; wrc=$?; wardend_pid=""
 why="exit $wrc"
 check "(h) wardend exits 0 on SIGTERM" [ $wrc = 0 ]
@@ -323,19 +357,19 @@ check "(h) audit: malformed decrypt_failed [$pa ...]" grep -qE "malformed decryp
 # ----- console evidence ------------------------------------------------------------------------------------------------
 kill "$btmon_pid" 2>/dev/null; wait "$btmon_pid" 2>/dev/null; btmon_pid=""
 btmon -r "$t/btmon.snoop" > "$t/btmon.txt" 2>&1
-# blocks (a header line and its indented lines) about LE connections and LE credit-based L2CAP
-awk 'function flush() { if (b != "" && b ~ /(LE Connection Complete|LE Connection Request|LE Connection Response|Disconnect Complete)/) printf "%s", b; b = "" }
+art=""; [ -n "${KERNEL_VM_RUN:-}" ] && art=$KERNEL_VM_RUN/ble   # kept on the host: .cache/kernel-vm/runs/<id>/ble
+# blocks (a header line and its indented lines) about LE connections and LE credit-based L2CAP channels
+awk 'function flush() { if (b ~ /(\n +LE Connection Complete \(0x01\)|LE L2CAP: LE Connection (Request|Response)|HCI Event: Disconnect Complete)/) printf "%s", b; b = "" }
      /^[<>@=]/ { flush() } { b = b $0 "\n" } END { flush() }' "$t/btmon.txt" > "$t/btmon-conn.txt"
 why="no 'LE Connection Request ... PSM: 129' / success response in the btmon capture"
 check "(i) btmon: LE credit-based L2CAP connection to PSM 0x0081, accepted" \
   eval "grep -q 'PSM: 129 (0x0081)' $t/btmon-conn.txt && grep -q 'Result: Connection successful' $t/btmon-conn.txt"
 echo
-echo "== btmon (both controllers): the first LE connection and its L2CAP CoC (full decode: $t/btmon.txt)"
-awk '/LE Connection Complete/ { n++ } n >= 1 && n <= 2' "$t/btmon-conn.txt" | head -60 | sed 's/^/  /'
+echo "== btmon (both controllers): the first LE connection, its L2CAP CoC and the disconnection (full decode: ${art:-$t}/btmon.txt)"
+awk '/^[<>@=]/ { n++; p = (n <= 6) || (/Disconnect Complete/ && d++ < 2) } p' "$t/btmon-conn.txt" | grep -vE '^ +(Connection interval|Connection latency|Supervision timeout|Central clock)' | sed 's/^/  /'
 echo "== btmon: the lock's advertising report as hci1 saw it (first ADV_IND and SCAN_RSP)"
 awk 'function flush() { if (b ~ /LE Advertising Report/ && ((b ~ /ADV_IND/ && !a++) || (b ~ /SCAN_RSP/ && !s++))) printf "%s", b; b = "" }
      /^[<>@=]/ { flush() } { b = b $0 "\n" } END { flush() }' "$t/btmon.txt" | sed 's/^/  /' | head -40
-kill "$monitor_pid" 2>/dev/null; wait "$monitor_pid" 2>/dev/null; monitor_pid=""
 echo "== relay line $RELAY as seen on the simulator side (polled every 10 ms):"
 sed 's/^/  /' "$t/relay-monitor.log"
 echo "== kernel trace of the relay line (gpio $RELAY_GPIO = warden-sim line $RELAY):"
@@ -347,4 +381,5 @@ dmesg | grep -iE 'bluetooth|hci[01]|l2cap' | tail -12 | sed 's/^/  /'
 if [ $failed -gt 0 ] || [ "${HWTEST_VERBOSE:-}" ]; then
   echo "== wardend log"; sed 's/^/  /' "$t/wardend.log" | tail -40
 fi
+[ -n "$art" ] && mkdir -p "$art" && cp "$t"/*.txt "$t"/*.out "$t"/*.log "$t/btmon.snoop" "$t/warden.yaml" "$art"/ 2>/dev/null
 finish

@@ -12,6 +12,7 @@ plain sockets.
   ble_client.py malformed --to ADDR --psm P --frame HEX           sends HEX as one SDU; prints what the lock answered
   ble_client.py replay --to ADDR --psm P --in FILE                 sends the recorded HELLO, then after the lock's
         fresh LOCK_HELLO the recorded PRESENT; prints what the lock answered
+  ble_client.py serve     reads the commands above from stdin, one per line, answering each with "@@done RC"
 Common L2CAP options: --from ADDR (local controller address to bind; default BDADDR_ANY, like wardenctl),
   --to-type public|random|bredr (the lock's address type, default public = BDADDR_LE_PUBLIC; bredr = type 0 on both
   ends, i.e. BDADDR_LE_PUBLIC forgotten), --timeout S.
@@ -268,10 +269,43 @@ def cmd_replay(a) -> int:
     return 0
 
 
+COMMANDS = {}
+
+
+def cmd_serve(a) -> int:
+    """Reads one command line at a time (the other subcommands, shell-quoted) and answers each with its output and
+    a line "@@done RC": one Python start (slow under TCG over 9p) for the whole suite."""
+    import shlex
+    import warden_phone  # noqa: F401  (pay the cryptography import once, up front)
+    print("@@ready", flush=True)
+    for line in sys.stdin:
+        argv = shlex.split(line)
+        if not argv:
+            continue
+        if argv[0] == "quit":
+            break
+        try:
+            rc = run(a.parser.parse_args(argv))
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else 2
+        print(f"@@done {rc}", flush=True)
+    return 0
+
+
+def run(a) -> int:
+    try:
+        return COMMANDS[a.cmd](a)
+    except (OSError, TimeoutError) as e:
+        print(f"{a.cmd}: error: {e}")
+        return 2
+
+
 def main() -> int:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python-phone"))
+    sys.stdout.reconfigure(line_buffering=True)
     p = argparse.ArgumentParser(prog="ble_client.py")
     sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("serve")
     sc = sub.add_parser("scan")
     sc.add_argument("--dev", type=int, required=True)
     sc.add_argument("--seconds", type=float, default=4.0)
@@ -295,13 +329,11 @@ def main() -> int:
             c.add_argument("--frame", required=True)
         else:
             c.add_argument("--in", dest="inp", required=True)
+    COMMANDS.update({"scan": cmd_scan, "adv-enable": cmd_adv_enable, "record": cmd_record, "malformed": cmd_malformed,
+                     "replay": cmd_replay, "serve": cmd_serve})
     a = p.parse_args()
-    try:
-        return {"scan": cmd_scan, "adv-enable": cmd_adv_enable, "record": cmd_record, "malformed": cmd_malformed,
-                "replay": cmd_replay}[a.cmd](a)
-    except (OSError, TimeoutError) as e:
-        print(f"{a.cmd}: error: {e}")
-        return 2
+    a.parser = p
+    return run(a)
 
 
 if __name__ == "__main__":
