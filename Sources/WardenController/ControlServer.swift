@@ -25,22 +25,7 @@ public final class ControlServer: Sendable {
         self.watch = watch
         self.logger = logger
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ControlError("control socket: \(String(cString: strerror(errno)))") }
-        let addr: sockaddr_un
-        do { addr = try UnixSocketAddress.make(path) } catch {
-            close(fd)
-            throw error
-        }
-        let old = umask(0o177)
-        let rc = UnixSocketAddress.with(addr) { bind(fd, $0, $1) }
-        umask(old)
-        guard rc == 0, listen(fd, 16) == 0 else {
-            let e = String(cString: strerror(errno))
-            close(fd)
-            throw ControlError("control socket \(path): \(e); is another wardend running, and is the directory writable?")
-        }
+        let fd = try UnixSocketAddress.listen(path: path, type: Int32(SOCK_STREAM.rawValue), what: "control socket")
         self.fd = fd
         Thread.detachNewThread { [self] in self.acceptLoop() }
     }

@@ -12,22 +12,7 @@ public final class SocketListener: Sendable {
     private let fd: Int32
 
     public static func unix(path: String, onAccept: @escaping @Sendable (SocketFrameChannel) -> Void) throws(ControlError) -> SocketListener {
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlError("presentation socket: \(String(cString: strerror(errno)))") }
-        let addr: sockaddr_un
-        do { addr = try UnixSocketAddress.make(path) } catch {
-            close(fd)
-            throw error
-        }
-        let old = umask(0o177)
-        let rc = UnixSocketAddress.with(addr) { bind(fd, $0, $1) }
-        umask(old)
-        guard rc == 0, listen(fd, 16) == 0 else {
-            let e = String(cString: strerror(errno))
-            close(fd)
-            throw ControlError("presentation socket \(path): \(e)")
-        }
+        let fd = try UnixSocketAddress.listen(path: path, type: Int32(SOCK_SEQPACKET.rawValue), what: "presentation socket")
         let l = SocketListener(fd: fd, description: "unix:\(path)", port: nil)
         l.start(kind: .seqpacket, onAccept: onAccept)
         return l

@@ -22,4 +22,26 @@ enum UnixSocketAddress {
         var a = addr
         return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
     }
+
+    /// A listening Unix socket at `path`, created 0600 (root only): replaces a stale socket file, binds, listens.
+    /// `what` names the socket in errors ("control socket", "presentation socket").
+    static func listen(path: String, type: Int32, what: String) throws(ControlError) -> Int32 {
+        unlink(path)
+        let fd = socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlError("\(what): \(String(cString: strerror(errno)))") }
+        let addr: sockaddr_un
+        do { addr = try make(path) } catch {
+            close(fd)
+            throw error
+        }
+        let old = umask(0o177)
+        let rc = with(addr) { bind(fd, $0, $1) }
+        umask(old)
+        guard rc == 0, Glibc.listen(fd, 16) == 0 else {
+            let e = String(cString: strerror(errno))
+            close(fd)
+            throw ControlError("\(what) \(path): \(e); is another wardend running, and is the directory writable?")
+        }
+        return fd
+    }
 }
