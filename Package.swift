@@ -35,9 +35,11 @@ let package = Package(
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CBluetooth", pkgConfig: "bluez", providers: [.apt(["libbluetooth-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // sd-bus, for bluetoothd's D-Bus advertising API; used only by BlueZ (which wraps Bluetooth as a whole).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
         .target(name: "GPIOD", dependencies: ["CGPIOD"], swiftSettings: strict),
-        .target(name: "BlueZ", dependencies: ["CBluetooth"], swiftSettings: strict),
+        .target(name: "BlueZ", dependencies: ["CBluetooth", "CSystemd"], swiftSettings: strict),
         .target(name: "Mosquitto", dependencies: ["CMosquitto"], swiftSettings: strict),
 
         .target(

@@ -29,15 +29,19 @@ public final class BluetoothAdapter: Sendable {
         return true
     }
 
-    /// Opens the named adapter (`"hci1"` or its address), or the first available one (`hci_get_route`) when nil.
+    /// Opens the named adapter (`"hci1"` or its address), or when nil the lowest-numbered powered one (else the
+    /// lowest-numbered one). Not `hci_get_route`: it walks the kernel's list newest first, so with a USB dongle
+    /// plugged in next to the built-in controller it would pick whichever came up last.
     public init(named name: String? = nil) throws(BluetoothError) {
         let id: Int32
         if let name {
             id = hci_devid(name)
             if id < 0 { throw BluetoothError.fromErrno(errno == 0 ? ENODEV : errno, "hci_devid '\(name)'") }
         } else {
-            id = hci_get_route(nil)
-            if id < 0 { throw BluetoothError.fromErrno(errno == 0 ? ENODEV : errno, "hci_get_route") }
+            guard let first = Self.defaultDeviceID() else {
+                throw BluetoothError.fromErrno(Self.isSupportedByKernel ? ENODEV : EAFNOSUPPORT, "listing hci0...hci15")
+            }
+            id = first
         }
         var info = hci_dev_info()
         if hci_devinfo(id, &info) < 0 { throw BluetoothError.fromErrno(errno, "reading hci\(id) information") }
@@ -55,5 +59,17 @@ public final class BluetoothAdapter: Sendable {
 
     deinit {
         _ = hci_close_dev(descriptor)
+    }
+
+    /// The lowest-numbered powered adapter, else the lowest-numbered present one, else nil.
+    public static func defaultDeviceID() -> Int32? {
+        var present: Int32?
+        for id in Int32(0)..<16 {
+            var info = hci_dev_info()
+            guard hci_devinfo(id, &info) == 0 else { continue }
+            if warden_bt_dev_is_up(&info) != 0 { return id }
+            if present == nil { present = id }
+        }
+        return present
     }
 }

@@ -20,6 +20,8 @@ public struct BluetoothError: Error, Sendable, Equatable, CustomStringConvertibl
         case disconnected
         /// The listener or channel was closed locally (or its waiting task cancelled).
         case closed
+        /// bluetoothd's D-Bus API is unreachable or refused a request (advertising under bluetoothd).
+        case dbus
         case io
     }
 

@@ -61,19 +61,4 @@ public final class LEAdvertiser: Sendable {
     }
 
     deinit { stop() }
-
-    /// Whether bluetoothd is running (it then owns advertising on the adapter).
-    public static var bluetoothdRunning: Bool {
-        guard let dir = opendir("/proc") else { return false }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard name.allSatisfy(\.isNumber), let f = fopen("/proc/\(name)/comm", "r") else { continue }
-            var buf = [CChar](repeating: 0, count: 32)
-            let line = fgets(&buf, 32, f) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-            fclose(f)
-            if line.hasPrefix("bluetoothd") { return true }
-        }
-        return false
-    }
 }

@@ -8,7 +8,7 @@ enum BLETransport {
     /// Largest SDU the lock accepts: one whole frame.
     static let receiveMTU = UInt16(Frame.headerSize + Frame.maxPayload)
 
-    static func start<C: Clock>(service: PresentationService<C>, psm: Int, lockID: String, logger: Logger) -> Task<Void, Never>? {
+    static func start<C: Clock>(service: PresentationService<C>, psm: Int, adapter: String?, lockID: String, logger: Logger) -> Task<Void, Never>? {
         let listener: L2CAPListener
         do {
             listener = try L2CAPListener(psm: UInt16(psm), security: .low, receiveMTU: receiveMTU)
@@ -20,39 +20,15 @@ enum BLETransport {
         }
         logger.info("BLE L2CAP listener ready", metadata: ["psm": "0x\(String(listener.psm, radix: 16))"])
         let ad = Advertisement(lockID: lockID, psm: listener.psm)
-        let advertiser: LEAdvertiser? = {
-            do {
-                let adapter = try BluetoothAdapter()
-                if LEAdvertiser.bluetoothdRunning {
-                    logger.warning("bluetoothd runs on this board and may override raw HCI advertising; advertising through its D-Bus LEAdvertisingManager1 is not implemented yet (docs/hardware.md)")
-                }
-                let a = try LEAdvertiser(deviceID: adapter.deviceID, advertisingData: ad.advertisingData, scanResponse: ad.scanResponse)
-                logger.info("advertising the Warden service", metadata: ["adapter": "hci\(adapter.deviceID)", "uuid": "\(Advertisement.serviceUUIDString)"])
-                return a
-            } catch {
-                logger.warning("BLE advertising failed: \((error as? BluetoothError)?.message ?? "\(error)"); phones that know the address and PSM can still connect")
-                return nil
-            }
-        }()
-        // The controller stops advertising when a phone connects: turn it back on after each session, and every few
-        // seconds as a backstop (some controllers refuse while the link is still up).
-        let keepAdvertising = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(3))
-                advertiser?.resume()
-            }
-        }
+        let advertising = Advertising.start(ad, adapter: adapter, logger: logger)
         return Task {
-            defer {
-                keepAdvertising.cancel()
-                advertiser?.stop()
-            }
+            defer { advertising.stop() }
             while !Task.isCancelled {
                 do {
                     let channel = try await listener.accept()
                     Task {
                         await service.handle(BLEFrameChannel(channel))
-                        advertiser?.resume()
+                        advertising.resume()
                     }
                 } catch {
                     if !Task.isCancelled { logger.error("BLE accept failed", metadata: ["error": "\(error)"]) }

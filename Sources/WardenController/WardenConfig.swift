@@ -36,6 +36,8 @@ public struct WardenConfig: Sendable {
     public struct PresentationSettings: Sendable, Equatable {
         public var ble = true
         public var blePSM = 0x0081
+        /// The controller to advertise on (`hci0`); nil: the lowest-numbered powered one.
+        public var bleAdapter: String?
         public var unixPath: String?
         public var tcpHost: String?
         public var tcpPort: Int?
@@ -131,9 +133,15 @@ public struct WardenConfig: Sendable {
             identity = LockIdentity(deviceKey: key, certificate: cert, deviceKeyPath: keyPath)
         }
         var presentation = PresentationSettings()
-        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "unix", "tcp", "max_sessions", "session_timeout_ms", "max_failures_per_minute", "backoff_s"]) {
+        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "ble_adapter", "unix", "tcp", "max_sessions", "session_timeout_ms", "max_failures_per_minute", "backoff_s"]) {
             presentation.ble = try p.bool("ble", default: true)
             presentation.blePSM = try p.int("ble_psm", in: 0x80...0xFF, default: 0x81)
+            if let adapter = try p.optionalString("ble_adapter") {
+                guard adapter.hasPrefix("hci"), let n = Int(adapter.dropFirst(3)), (0...15).contains(n), adapter == "hci\(n)" else {
+                    throw p.fail("ble_adapter", "'\(adapter)' is not a controller name like hci0 (see `hciconfig` or `bluetoothctl list`)")
+                }
+                presentation.bleAdapter = adapter
+            }
             presentation.unixPath = try p.optionalString("unix").map(resolve)
             if let tcp = try p.optionalString("tcp") {
                 let parts = tcp.split(separator: ":")

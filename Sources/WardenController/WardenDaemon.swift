@@ -128,7 +128,8 @@ public enum WardenDaemon {
             }
             for l in listeners { logger.info("development transport listening", metadata: ["on": "\(l.description)"]) }
             if config.presentation.ble {
-                bleTask = BLETransport.start(service: service, psm: config.presentation.blePSM, lockID: config.lockID, logger: logger)
+                bleTask = BLETransport.start(
+                    service: service, psm: config.presentation.blePSM, adapter: config.presentation.bleAdapter, lockID: config.lockID, logger: logger)
             }
         } else {
             logger.warning("no lock identity (identity.device_key, identity.lock_certificate): phones cannot present keys until the board is provisioned")

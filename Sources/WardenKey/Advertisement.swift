@@ -9,6 +9,10 @@ public struct Advertisement: Sendable, Equatable {
         0x4e, 0x45, 0x44, 0x52, 0x41, 0x57, 0x7e, 0x9b, 0x44, 0x4c, 0x5c, 0x8a, 0x01, 0x00, 0x1d, 0x3f,
     ]
     public static let serviceUUIDString = "3f1d0001-8a5c-4c44-9b7e-57415244454e"
+    /// The PSM a lock listens on unless configured otherwise, and the one a phone connects to when it sees the service
+    /// UUID but no Warden service data (a lock advertising through a bluetoothd older than BlueZ 5.80, which cannot
+    /// put service data in the scan response; docs/protocol.md section 4).
+    public static let defaultPSM: UInt16 = 0x0081
 
     public var version: UInt8
     public var psm: UInt16
@@ -44,5 +48,35 @@ public struct Advertisement: Sendable, Equatable {
             i += 1 + len
         }
         return nil
+    }
+
+    /// What a phone makes of one device's advertising data and scan response (either may be empty): nil when it is
+    /// not a Warden lock; the advertised version, PSM and tag when the service data is there; otherwise, for a lock
+    /// whose bluetoothd cannot send service data (BlueZ < 5.80), version 1 on `defaultPSM` with no tag (the phone
+    /// then recognises the lock by its certificate). AD structures are read by type, in any order.
+    public static func discover(advertisingData: [UInt8], scanResponse: [UInt8]) -> Advertisement? {
+        if let a = parse(scanResponse: scanResponse) ?? parse(scanResponse: advertisingData) { return a }
+        guard let structures = adStructures(advertisingData + scanResponse) else { return nil }
+        let listsService = structures.contains { type, body in
+            (type == 0x06 || type == 0x07) && stride(from: 0, to: body.count - 15, by: 16).contains { Array(body[$0..<($0 + 16)]) == serviceUUIDLittleEndian }
+        }
+        guard listsService else { return nil }
+        var a = Advertisement(lockID: "", psm: defaultPSM, version: HandshakeCrypto.version)
+        a.lockTag = []
+        return a
+    }
+
+    /// The (type, body) AD structures of advertising data; nil when a length runs past the end.
+    static func adStructures(_ data: [UInt8]) -> [(UInt8, [UInt8])]? {
+        var out: [(UInt8, [UInt8])] = []
+        var i = 0
+        while i < data.count {
+            let len = Int(data[i])
+            if len == 0 { break }  // the rest is padding
+            guard i + 1 + len <= data.count else { return nil }
+            out.append((data[i + 1], Array(data[(i + 2)..<(i + 1 + len)])))
+            i += 1 + len
+        }
+        return out
     }
 }

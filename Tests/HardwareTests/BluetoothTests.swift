@@ -20,7 +20,7 @@ import Glibc
             } catch {
                 // A kernel with Bluetooth but no controller (a VM without a USB dongle) must say so clearly.
                 #expect(error.code == .noController)
-                #expect(error.message.contains("no Bluetooth controller found (hci_get_route)"))
+                #expect(error.message.contains("no Bluetooth controller found (listing hci0...hci15)"))
             }
         } else {
             do {
@@ -30,7 +30,7 @@ import Glibc
                 #expect(error.code == .notSupported)
                 #expect(error.message.contains("Bluetooth is not available"))
                 #expect(error.message.contains("AF_BLUETOOTH"))
-                #expect(error.message.contains("hci_get_route"))
+                #expect(error.message.contains("listing hci0...hci15"))
                 #expect(error.message.contains("bluetoothctl show"))
             }
         }

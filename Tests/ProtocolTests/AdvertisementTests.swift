@@ -22,4 +22,24 @@ import WardenKey
         #expect(Advertisement.parse(scanResponse: [0x05, 0x21, 0x00]) == nil, "truncated structure")
         #expect(Advertisement.parse(scanResponse: []) == nil)
     }
+
+    @Test func phoneDiscoversLocksOnBothAdvertisingPaths() throws {
+        let a = Advertisement(lockID: "lock-7f3a91", psm: 0x00C3)
+        // raw HCI: flags + UUID list, service data in the scan response
+        let raw = try #require(Advertisement.discover(advertisingData: a.advertisingData, scanResponse: a.scanResponse))
+        #expect(raw.psm == 0x00C3 && raw.version == 1 && raw.lockTag == Advertisement.tag(lockID: "lock-7f3a91"))
+        // bluetoothd 5.66, as scanned in the VM (scripts/vm/ble-scenarios.sh j): UUID list first, flags last, no scan response
+        let bluez566 = Hex.decode("11074e45445241577e9b444c5c8a01001d3f020106")
+        let fallback = try #require(Advertisement.discover(advertisingData: bluez566, scanResponse: []))
+        #expect(fallback.psm == Advertisement.defaultPSM && fallback.psm == 0x0081)
+        #expect(fallback.version == 1 && fallback.lockTag.isEmpty)
+        // a 128-bit UUID list with another service before ours
+        let two = [0x21, 0x07] + [UInt8](repeating: 0xAB, count: 16) + Advertisement.serviceUUIDLittleEndian
+        #expect(Advertisement.discover(advertisingData: two, scanResponse: [])?.psm == 0x0081)
+        // not a Warden lock: another 128-bit service, a 16-bit list, garbage
+        #expect(Advertisement.discover(advertisingData: [0x11, 0x07] + [UInt8](repeating: 0xAB, count: 16), scanResponse: []) == nil)
+        #expect(Advertisement.discover(advertisingData: [0x03, 0x03, 0x0f, 0x18], scanResponse: []) == nil)
+        #expect(Advertisement.discover(advertisingData: [0x11, 0x07, 0x4e], scanResponse: []) == nil, "truncated structure")
+        #expect(Advertisement.discover(advertisingData: [], scanResponse: []) == nil)
+    }
 }

@@ -56,5 +56,13 @@ import WardenKey
         #expect(message(try config(presentation: "{tcp: localhost}")).contains("presentation.tcp: 'localhost' is not HOST:PORT"))
         #expect(message(try config(presentation: "{ble_psm: 5}")).contains("presentation.ble_psm: 5 is out of range (128...255)"))
         #expect(message(try config(presentation: "{max_session: 3}")).contains("presentation.max_session: unknown key"))
+        #expect(message(try config(presentation: "{ble_adapter: usb0}")).contains("presentation.ble_adapter: 'usb0' is not a controller name like hci0"))
+        #expect(message(try config(presentation: "{ble_adapter: hci16}")).contains("presentation.ble_adapter: 'hci16' is not a controller name"))
+        #expect(message(try config(presentation: "{ble_adapter: hci01}")).contains("presentation.ble_adapter: 'hci01' is not a controller name"))
+    }
+
+    @Test func bleAdapterIsOptional() throws {
+        #expect(try WardenConfig.load(path: try config(presentation: "{ble_adapter: hci1}")).presentation.bleAdapter == "hci1")
+        #expect(try WardenConfig.load(path: try config(presentation: "{ble_psm: 0x81}")).presentation.bleAdapter == nil)
     }
 }

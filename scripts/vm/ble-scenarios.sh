@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The BLE scenarios against the real BlueZ kernel stack: runs INSIDE the kernel-vm guest (scripts/hwtest ble starts it
 # there, with bluetooth enable_ecred=1 and hci_vhci loaded). Two virtual LE controllers from btvirt (bluez-test-tools,
-# unpacked by scripts/kernel-vm) see each other; no bluetoothd runs, so wardend advertises with raw HCI commands.
+# unpacked by scripts/kernel-vm) see each other; no bluetoothd runs at first, so wardend advertises with raw HCI
+# commands (a-i); then (j) starts a system bus and bluetoothd and wardend must advertise through its D-Bus API.
 #   hci0  the lock: the debug-built wardend listens on an LE L2CAP CoC (BDADDR_ANY, PSM 0x81) and advertises on it;
 #         its relay is a gpio-sim line (boards/gpio-sim.yaml, line 6, locked = 1), read on the simulator side
 #   hci1  the phone: an active LE scan (raw HCI, scripts/vm/ble_client.py) checks the advertisement byte for byte;
@@ -338,7 +339,6 @@ check "(g) the relay did not move for the replay" [ "$(val $RELAY)" = $LOCKED -a
 
 # ----- (h) the audit, read after wardend stopped -------------------------------------------------------------------
 kill "$monitor_pid" 2>/dev/null; wait "$monitor_pid" 2>/dev/null; monitor_pid=""   # (the released line falls to its pull)
-py /dev/null quit; py_pid=""
 kill -TERM $wardend_pid; wait $wardend_pid; wrc=$?; wardend_pid=""
 why="exit $wrc"
 check "(h) wardend exits 0 on SIGTERM" [ $wrc = 0 ]
@@ -353,6 +353,157 @@ check "(h) audit: exactly 2 'relay grant' records (no relay action for the malfo
 why="$(grep malformed "$t/audit.txt" | tr '\n' ' ')"
 check "(h) audit: malformed bad_frame [$pa ...]" grep -qE "malformed bad_frame \[$pa" "$t/audit.txt"
 check "(h) audit: malformed decrypt_failed [$pa ...]" grep -qE "malformed decrypt_failed \[$pa" "$t/audit.txt"
+
+# ----- (j) under bluetoothd: advertising through its D-Bus LEAdvertisingManager1 --------------------------------------
+# Raspberry Pi OS runs bluetoothd; it owns the controller, so wardend must advertise through it. A system bus with
+# Debian's default-deny policy plus BlueZ's own bluetooth.conf, the bluetoothd of the same bluez package (5.66),
+# then the same wardend again: it must see org.bluez on the bus, register its LEAdvertisement1 object, be
+# advertised by bluetoothd, take a phone, survive a bluetoothd restart, and vanish from the air when it stops.
+bzusr=$(cd "$(dirname "$(command -v btvirt)")/.." && pwd)
+BLUETOOTHD=$bzusr/libexec/bluetooth/bluetoothd
+BZPOLICY=$bzusr/../etc/dbus-1/system.d/bluetooth.conf
+dbus_pid="" bluetoothd_pid=""
+stop_j() {
+  [ -n "$wardend_pid" ] && kill -TERM "$wardend_pid" 2>/dev/null && wait "$wardend_pid" 2>/dev/null; wardend_pid=""
+  [ -n "$bluetoothd_pid" ] && kill "$bluetoothd_pid" 2>/dev/null && wait "$bluetoothd_pid" 2>/dev/null; bluetoothd_pid=""
+  [ -n "$dbus_pid" ] && kill "$dbus_pid" 2>/dev/null && wait "$dbus_pid" 2>/dev/null; dbus_pid=""
+}
+trap 'stop_j; cleanup' EXIT
+ad_structs() {  # HEX -> one "TYPE:DATA" line per AD structure, sorted (bluetoothd orders them its own way)
+  local s=$1 n
+  while [ ${#s} -ge 4 ]; do
+    n=$((16#${s:0:2})); [ "$n" = 0 ] && break
+    echo "${s:2:2}:${s:4:$(( (n - 1) * 2 ))}"; s=${s:$(( 2 + n * 2 ))}
+  done | sort
+}
+want_structs=$(printf '01:06\n07:%s\n' "$uuid_le" | sort)
+adv_of() { awk -v a="$LOCK_ADDR" '$1 == "report" && $2 == a && $4 == "ADV_IND" { sub(/^data=/, "", $5); print $5; exit }' "$1"; }
+rsp_of() { awk -v a="$LOCK_ADDR" '$1 == "report" && $2 == a && $4 == "SCAN_RSP" { sub(/^data=/, "", $5); print $5; exit }' "$1"; }
+bus_has_bluez() { busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus NameHasOwner s org.bluez 2>/dev/null | grep -q true; }
+active_instances() { busctl --system get-property org.bluez /org/bluez/hci0 org.bluez.LEAdvertisingManager1 ActiveInstances 2>/dev/null | awk '{ print $2 }'; }
+start_bluetoothd() {  # LOGFILE: bluetoothd up with hci0's LE advertising manager on the bus
+  printf '[Policy]\nAutoEnable=true\n' > "$t/main.conf"   # Raspberry Pi OS ships the same
+  "$BLUETOOTHD" -n -d -f "$t/main.conf" > "$1" 2>&1 & bluetoothd_pid=$!
+  local i; for i in $(seq 200); do
+    busctl --system introspect org.bluez /org/bluez/hci0 org.bluez.LEAdvertisingManager1 >/dev/null 2>&1 && return 0
+    kill -0 $bluetoothd_pid 2>/dev/null || return 1; nap 0.1
+  done; return 1
+}
+wait_log() {  # PATTERN COUNT TIMEOUT_S: wardend's log has COUNT lines matching PATTERN
+  local i; for i in $(seq $(( $3 * 10 ))); do
+    [ "$(grep -cE "$1" "$t/wardend-j.log")" -ge "$2" ] && return 0
+    kill -0 $wardend_pid 2>/dev/null || return 1; nap 0.1
+  done; return 1
+}
+if [ ! -x "$BLUETOOTHD" ] || [ ! -f "$BZPOLICY" ]; then
+  fail "(j) bluetoothd ($BLUETOOTHD) or its D-Bus policy ($BZPOLICY) missing from the unpacked bluez package"
+elif ! command -v dbus-daemon >/dev/null || ! command -v busctl >/dev/null; then
+  fail "(j) dbus-daemon and busctl are needed on the host (scripts/bootstrap installs dbus-daemon and systemd)"
+else
+  mkdir -p /run/dbus
+  # bluetoothd keeps adapter settings in /var/lib/bluetooth; the guest's root is the host's, read-only
+  [ -d /var/lib/bluetooth ] || { mount -t tmpfs -o mode=755 tmpfs /var/lib && mkdir -p /var/lib/bluetooth; }
+  cat > "$t/system-bus.conf" <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <!-- Debian's system.conf: deny by default; bluez's bluetooth.conf punches its holes -->
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <include>$BZPOLICY</include>
+</busconfig>
+XML
+  dbus-daemon --config-file="$t/system-bus.conf" --nofork --nopidfile > "$t/dbus.log" 2>&1 & dbus_pid=$!
+  for i in $(seq 100); do [ -S /run/dbus/system_bus_socket ] && break; nap 0.1; done
+  t_j=$(now_ms)
+  start_bluetoothd "$t/bluetoothd.log"; brc=$?
+  why="bluetoothd: $(grep -vE 'DEBUG|^$' "$t/bluetoothd.log" | tail -4 | tr '\n' ' ' | cut -c1-400); dbus: $(tr '\n' ' ' < "$t/dbus.log" | cut -c1-200)"
+  check "(j) bluetoothd $("$BLUETOOTHD" -v 2>/dev/null) on the system bus, /org/bluez/hci0 has LEAdvertisingManager1" [ $brc = 0 ]
+  note "bluetoothd up in $(since $t_j) ms"
+  "$wardend" --config "$t/warden.yaml" 2> "$t/wardend-j.log" & wardend_pid=$!
+  wait_log 'advertising the Warden service|BLE advertising failed|BLE advertising through bluetoothd failed' 1 30
+  grep -E 'BLE|advertis|bluetoothd|L2CAP' "$t/wardend-j.log" | sed 's/^/     wardend: /'
+  check "(j) wardend sees bluetoothd and advertises through its D-Bus LEAdvertisingManager1 (not raw HCI)" \
+    grep -q 'bluetoothd owns the Bluetooth adapter: advertising through its D-Bus LEAdvertisingManager1' "$t/wardend-j.log"
+  why="wardend: $(grep -E 'advertis' "$t/wardend-j.log" | tail -2 | tr '\n' ' ')"
+  check "(j) bluetoothd accepted the advertisement: 'advertising the Warden service ... via=bluetoothd'" \
+    grep -qE 'advertising the Warden service.*via=bluetoothd' "$t/wardend-j.log"
+  why="bluetoothd log: $(grep -iE 'advertis' "$t/bluetoothd.log" | tail -3 | tr '\n' ' ' | cut -c1-300)"
+  check "(j) bluetoothd: 'Registered advertisement at path /org/warden/advertisement/hci0'" \
+    grep -q 'Registered advertisement at path /org/warden/advertisement/hci0' "$t/bluetoothd.log"
+  ai=$(active_instances); why="ActiveInstances = '${ai:-?}'"
+  check "(j) LEAdvertisingManager1.ActiveInstances on hci0 = 1" [ "$ai" = 1 ]
+
+  scan "$t/scan-j1.out" 4
+  sed 's/^/     /' "$t/scan-j1.out"
+  adv=$(adv_of "$t/scan-j1.out"); rsp=$(rsp_of "$t/scan-j1.out")
+  why="no ADV_IND from $LOCK_ADDR: $(tr '\n' ' ' < "$t/scan-j1.out" | cut -c1-300)"
+  check "(j) hci1 sees the lock's connectable advertising (ADV_IND) from bluetoothd" [ -n "$adv" ]
+  got=$(ad_structs "$adv" | tr '\n' ' '); why="AD structures '$got', expected '$(echo $want_structs)'"
+  check "(j) advertising data = flags 0x06 + complete list of 128-bit service UUIDs $UUID (in bluetoothd's order)" \
+    [ "$(ad_structs "$adv")" = "$want_structs" ]
+  note "advertising data from bluetoothd: $adv (raw HCI path: $want_adv)"
+  if [ "$rsp" = "$want_rsp" ]; then why2=" - the bytes raw HCI wrote in (c), still in the controller: 5.66 writes no scan response of its own"; else why2=""; fi
+  note "scan response seen under bluetoothd 5.66: '${rsp:-none}'$why2 (bluetoothd puts Warden service data in the scan response from BlueZ 5.80 on, with -E; without it phones connect on the default PSM 0x0081)"
+
+  mark "under bluetoothd: wardenctl phone unlock --ble $LOCK_ADDR (no --psm: the default 0x81)"
+  n0=$(unlock_count); t_u=$(now_ms)
+  "$ctl" phone unlock --ble "$LOCK_ADDR" --lock $LOCK_ID --credential "$t/alice.jws" --key "$t/alice.pem" \
+    --authority "hw-2026=$t/authority.pem.pub" > "$t/unlock-j.out" 2>&1; urc=$?
+  note "wardenctl phone unlock: exit $urc in $(since $t_u) ms: $(tr '\n' ' ' < "$t/unlock-j.out")"
+  why="exit $urc: $(tr '\n' ' ' < "$t/unlock-j.out")"
+  check "(j) wardenctl phone unlock --ble (default PSM) with bluetoothd running: granted" grep -q '^granted' "$t/unlock-j.out"
+  if wait_val $RELAY $UNLOCKED 1500 || [ "$(unlock_count)" -gt "$n0" ]; then
+    ok "(j) relay line $RELAY -> $UNLOCKED (unlocked) after the grant under bluetoothd"
+    wait_val $RELAY $LOCKED $((PULSE_MS + 3000)) >/dev/null
+  else fail "(j) relay line stayed $(val $RELAY) after the grant under bluetoothd"; fi
+  wait_no_links hci1 10000 >/dev/null
+  scan "$t/scan-j2.out" 3
+  why="no ADV_IND from $LOCK_ADDR after the phone disconnected"
+  check "(j) the lock advertises again after the phone left (the kernel re-enables bluetoothd's instance)" [ -n "$(adv_of "$t/scan-j2.out")" ]
+
+  # bluetoothd restarts (an upgrade, a crash): wardend registers again by itself.
+  kill "$bluetoothd_pid"; wait "$bluetoothd_pid" 2>/dev/null; bluetoothd_pid=""
+  wait_log 'bluetoothd left the system bus' 1 10
+  check "(j) wardend notices bluetoothd leaving the bus" grep -q 'bluetoothd left the system bus' "$t/wardend-j.log"
+  start_bluetoothd "$t/bluetoothd-2.log"
+  btmgmt --index 1 power on > /dev/null 2>&1   # the phone's controller, for the scan below (bluetoothd powered it off on exit)
+  wait_log 'advertising the Warden service.*via=bluetoothd' 2 30
+  why="wardend: $(grep -E 'advertis|bluetoothd' "$t/wardend-j.log" | tail -3 | tr '\n' ' ')"
+  check "(j) after bluetoothd restarted, wardend registered its advertisement again" \
+    [ "$(grep -cE 'advertising the Warden service.*via=bluetoothd' "$t/wardend-j.log")" -ge 2 ]
+  scan "$t/scan-j3.out" 3
+  why="no ADV_IND from $LOCK_ADDR after the bluetoothd restart: $(tr '\n' ' ' < "$t/scan-j3.out" | cut -c1-200)"
+  check "(j) hci1 sees the lock advertising again after the bluetoothd restart" [ -n "$(adv_of "$t/scan-j3.out")" ]
+
+  # wardend stops: its bus connection closes and bluetoothd drops the advertisement.
+  kill -TERM $wardend_pid; wait $wardend_pid; wrc=$?; wardend_pid=""
+  why="exit $wrc"; check "(j) wardend exits 0 on SIGTERM under bluetoothd" [ $wrc = 0 ]
+  for i in $(seq 30); do [ "$(active_instances)" = 0 ] && break; nap 0.1; done
+  ai=$(active_instances); why="ActiveInstances = '${ai:-?}'"
+  check "(j) with wardend stopped, bluetoothd dropped the advertisement (ActiveInstances = 0)" [ "$ai" = 0 ]
+  scan "$t/scan-j4.out" 3
+  why="$(grep "$LOCK_ADDR" "$t/scan-j4.out" | head -2 | tr '\n' ' ')"
+  check "(j) hci1 no longer sees the lock advertising" [ -z "$(adv_of "$t/scan-j4.out")" ]
+  stop_j
+fi
+py /dev/null quit; py_pid=""
 
 # ----- console evidence ------------------------------------------------------------------------------------------------
 kill "$btmon_pid" 2>/dev/null; wait "$btmon_pid" 2>/dev/null; btmon_pid=""
@@ -380,6 +531,8 @@ echo "== kernel log (bluetooth):"
 dmesg | grep -iE 'bluetooth|hci[01]|l2cap' | tail -12 | sed 's/^/  /'
 if [ $failed -gt 0 ] || [ "${HWTEST_VERBOSE:-}" ]; then
   echo "== wardend log"; sed 's/^/  /' "$t/wardend.log" | tail -40
+  [ -f "$t/wardend-j.log" ] && { echo "== wardend log under bluetoothd (j)"; sed 's/^/  /' "$t/wardend-j.log" | tail -40; }
+  [ -f "$t/bluetoothd.log" ] && { echo "== bluetoothd log (j), advertising lines"; grep -iE 'advertis|error|fail' "$t/bluetoothd.log" | tail -30 | sed 's/^/  /'; }
 fi
 [ -n "$art" ] && mkdir -p "$art" && cp "$t"/*.txt "$t"/*.out "$t"/*.log "$t/btmon.snoop" "$t/warden.yaml" "$art"/ 2>/dev/null
 finish
