@@ -56,7 +56,9 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             scope: DoorScope(doorID: config.doorID, groups: config.doorGroups), calendar: config.calendar,
             requireListed: config.requireListed)
         self.verifier = CredentialVerifier(authority: config.authority)
-        self.limiter = FailureLimiter(maxFailures: config.presentation.maxFailures, penalty: config.presentation.backoff)
+        self.limiter = FailureLimiter(
+            maxFailures: config.presentation.maxFailures, penalty: config.presentation.backoff,
+            globalMaxFailures: config.presentation.maxGlobalFailures)
         let mark = Double(try database.meta("time_high_water_mark") ?? "0") ?? 0
         self.time = TrustedTime(highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy)
     }
@@ -149,14 +151,17 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         } catch {
             decision = .denied(error.denyReason, credentialID: nil, userID: nil)
         }
-        _ = act(on: decision, peer: peer)
         switch decision {
         case .granted(let g):
+            _ = act(on: decision, peer: peer)
             limiter.recordSuccess(peer)
             let pulse = g.extendedTime ? profile.extendedPulse : profile.pulse
             return (decision, .granted, UInt32(pulse.components.seconds * 1000 + pulse.components.attoseconds / 1_000_000_000_000_000))
-        case .denied(let reason, _, _):
-            limiter.recordFailure(peer, at: now)
+        case .denied(let reason, let credentialID, _):
+            let outcome = limiter.recordFailure(peer, at: now)
+            // A denial of a verified credential is always audited; junk (no verified credential) only within budget.
+            _ = act(on: decision, peer: peer, audited: outcome.audit || credentialID != nil)
+            limiterAlarms(outcome, peer: peer)
             return (decision, ResultCode(name: reason.rawValue) ?? .internalError, 0)
         }
     }
@@ -180,17 +185,38 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         return c
     }
 
-    /// Whether a peer may start a presentation (per-peer back-off after failures).
-    public func admit(peer: String) -> Bool { limiter.allows(peer, at: now) }
+    /// Whether a peer may start a presentation: per-peer back-off after failures, and one session per second for
+    /// everyone while the lock is over its global failure budget (`FailureLimiter`).
+    public func admit(peer: String) -> Bool { limiter.admit(peer, at: now) }
 
     /// A session failed before a decision (malformed frame, bad version, tampered or replayed message, timeout).
     public func protocolFailure(_ error: ProtocolError, peer: String) {
-        let blocked = limiter.recordFailure(peer, at: now)
-        audit(AuditEvent(.malformed, door: config.doorID, reason: error.code.name, detail: "peer=\(peer) \(error.message)"))
-        logger.notice("presentation failed", metadata: ["peer": "\(peer)", "code": "\(error.code.name)"])
-        if blocked {
+        let outcome = limiter.recordFailure(peer, at: now)
+        if outcome.audit {
+            audit(AuditEvent(.malformed, door: config.doorID, reason: error.code.name, detail: "peer=\(peer) \(error.message)"))
+            logger.notice("presentation failed", metadata: ["peer": "\(peer)", "code": "\(error.code.name)"])
+        }
+        limiterAlarms(outcome, peer: peer)
+    }
+
+    /// The audit records a failure may add: its peer blocked, the global throttle starting, a summary of failures
+    /// counted instead of audited (also flushed once a minute by `everyMinute`).
+    private func limiterAlarms(_ outcome: FailureLimiter.Outcome, peer: String) {
+        if outcome.peerBlocked && outcome.audit {
             audit(AuditEvent(.alarm, door: config.doorID, reason: "rate_limited", detail: "peer=\(peer)"))
         }
+        if outcome.globalThrottleStarted {
+            let detail = "\(limiter.globalMaxFailures) failed presentations within \(limiter.window.components.seconds) s from all peers: one new session per second until it calms down"
+            audit(AuditEvent(.alarm, door: config.doorID, reason: "rate_limited_global", detail: detail))
+            logger.warning("failed presentations over the lock's budget: throttling all new sessions", metadata: ["detail": "\(detail)"])
+        }
+        if let summary = outcome.summary { auditSummary(summary) }
+    }
+
+    private func auditSummary(_ s: FailureLimiter.AuditSummary) {
+        audit(AuditEvent(
+            .alarm, door: config.doorID, reason: "failures_summarised",
+            detail: "\(s.failures) failed presentations from \(s.peers) peer addresses in \(s.over.components.seconds) s, over the budget: not audited one by one"))
     }
 
     /// Acts on a decision for an already verified credential (the benchmark's path).
@@ -204,7 +230,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         time.decisionTime(wallClock: wallClock())
     }
 
-    private func act(on decision: AccessDecision, peer: String? = nil) -> AccessDecision {
+    private func act(on decision: AccessDecision, peer: String? = nil, audited: Bool = true) -> AccessDecision {
         switch decision {
         case .granted(let g):
             perform(door.grant(extendedTime: g.extendedTime, at: now))
@@ -213,9 +239,11 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             Counter(label: "warden_decisions_total", dimensions: [("result", "granted")]).increment()
             logger.info("access granted", metadata: ["credential": "\(g.credentialID)", "user": "\(g.userID)"])
         case .denied(let reason, let cred, let user):
-            audit(AuditEvent(.accessDenied, door: config.doorID, credentialID: cred, userID: user, reason: reason.rawValue, detail: peer.map { "peer=\($0)" }))
+            if audited {
+                audit(AuditEvent(.accessDenied, door: config.doorID, credentialID: cred, userID: user, reason: reason.rawValue, detail: peer.map { "peer=\($0)" }))
+                logger.info("access denied", metadata: ["reason": "\(reason.rawValue)", "credential": "\(cred ?? "-")"])
+            }
             Counter(label: "warden_decisions_total", dimensions: [("result", "denied"), ("reason", reason.rawValue)]).increment()
-            logger.info("access denied", metadata: ["reason": "\(reason.rawValue)", "credential": "\(cred ?? "-")"])
         }
         return decision
     }
@@ -287,6 +315,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         if passageOverride == nil { evaluatePassageSchedule() }
         _ = time.assess(wallClock: wallClock())
         persistMark()
+        if let summary = limiter.takeSummary(at: now) { auditSummary(summary) }
         nonces = nonces.filter { $0.value > now }
         _ = try? journal.prune(now: wallClock())
     }

@@ -46,6 +46,9 @@ public struct WardenConfig: Sendable {
         /// Failed presentations from one peer within a minute before it must wait `backoff`.
         public var maxFailures = 5
         public var backoff: Duration = .seconds(30)
+        /// Failed presentations within a minute from all peers together before the lock admits only one new session
+        /// per second (BLE addresses rotate, so per-peer limits alone do not stop a flood).
+        public var maxGlobalFailures = 60
     }
 
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("warden.sqlite") }
@@ -133,7 +136,7 @@ public struct WardenConfig: Sendable {
             identity = LockIdentity(deviceKey: key, certificate: cert, deviceKeyPath: keyPath)
         }
         var presentation = PresentationSettings()
-        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "ble_adapter", "unix", "tcp", "max_sessions", "session_timeout_ms", "max_failures_per_minute", "backoff_s"]) {
+        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "ble_adapter", "unix", "tcp", "max_sessions", "session_timeout_ms", "max_failures_per_minute", "max_failures_global_per_minute", "backoff_s"]) {
             presentation.ble = try p.bool("ble", default: true)
             presentation.blePSM = try p.int("ble_psm", in: 0x80...0xFF, default: 0x81)
             if let adapter = try p.optionalString("ble_adapter") {
@@ -155,6 +158,7 @@ public struct WardenConfig: Sendable {
             presentation.sessionTimeout = .milliseconds(try p.int("session_timeout_ms", in: 500...60_000, default: 5000))
             presentation.maxFailures = try p.int("max_failures_per_minute", in: 1...10_000, default: 5)
             presentation.backoff = .seconds(try p.int("backoff_s", in: 1...3600, default: 30))
+            presentation.maxGlobalFailures = try p.int("max_failures_global_per_minute", in: 1...100_000, default: 60)
         }
         return WardenConfig(
             file: file, doorID: try door.string("id"), lockID: try door.string("lock_id"),

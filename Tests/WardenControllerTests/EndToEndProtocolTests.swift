@@ -18,7 +18,7 @@ import WardenStore
         let process = Process()
         var presentSocket: String { dir.path("present.sock") }
 
-        init(maxSessions: Int = 4, maxFailures: Int = 50) throws {
+        init(maxSessions: Int = 4, maxFailures: Int = 50, maxGlobalFailures: Int = 1000) throws {
             let now = UInt64(Date().timeIntervalSince1970)
             _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
             let keyPath = dir.write("device.pem", device.pemRepresentation)
@@ -31,7 +31,7 @@ import WardenStore
             let config = dir.write("warden.yaml", """
                 door: {id: front, lock_id: lock-e2e}
                 identity: {device_key: device.pem, lock_certificate: lock.cert}
-                presentation: {unix: present.sock, ble: false, max_sessions: \(maxSessions), session_timeout_ms: 4000, max_failures_per_minute: \(maxFailures)}
+                presentation: {unix: present.sock, ble: false, max_sessions: \(maxSessions), session_timeout_ms: 4000, max_failures_per_minute: \(maxFailures), max_failures_global_per_minute: \(maxGlobalFailures)}
                 board: board.yaml
                 site: {time_zone: Europe/Berlin}
                 authority_keys: {org: authority.pub}
@@ -186,6 +186,32 @@ import WardenStore
         try await lock.waitDurable()
         #expect(try lock.records().contains { $0.event.kind == .alarm && $0.event.reason == "rate_limited" })
         #expect(try lock.relayRecords() == 0)
+    }
+
+    /// Peers cannot be told apart on the development socket (one uid), so per-peer limits are set out of reach here:
+    /// only the global budget can act. Address rotation itself is modelled in FailureLimiterTests.
+    @Test func floodIsThrottledForEveryoneAndNotAuditedOneByOne() async throws {
+        let lock = try Lock(maxFailures: 10_000, maxGlobalFailures: 10)
+        var codes: [ResultCode?] = []
+        for _ in 0..<40 { codes.append(Self.errorCode(try await lock.raw([[0x42, 0x00, 0x00]]))) }
+        #expect(codes.prefix(10).allSatisfy { $0 == .badFrame }, "\(codes)")
+        #expect(codes.filter { $0 == .rateLimited }.count >= 20, "over the budget, new sessions are refused: \(codes)")
+        try await lock.waitDurable()
+        let records = try lock.records()
+        #expect(records.filter { $0.event.kind == .malformed }.count == 10, "only the failures within the budget are audited one by one")
+        #expect(records.contains { $0.event.kind == .alarm && $0.event.reason == "rate_limited_global" })
+        // A real user still gets in: one new session per second is admitted.
+        let valid = try await lock.token()
+        var result = ResultCode.rateLimited
+        var attempts = 0
+        let started = ContinuousClock.now
+        while result == .rateLimited && attempts < 30 {
+            attempts += 1
+            result = (try? await lock.unlock(valid).0) ?? .rateLimited
+            if result == .rateLimited { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(result == .granted, "after \(attempts) attempts in \(ContinuousClock.now - started)")
+        #expect(ContinuousClock.now - started < .seconds(3))
     }
 
     @Test func malformedFramesTimeoutsAndBusy() async throws {
