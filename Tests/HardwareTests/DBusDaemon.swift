@@ -9,24 +9,21 @@ import Glibc
 final class DBusDaemon: Sendable {
     static let executable = "/usr/bin/dbus-daemon"
 
-    let directory: URL
     let address: String
-    private let process: Process
+    private let server: ServerProcess
+    var directory: URL { server.directory }
 
     struct StartError: Error, CustomStringConvertible {
         var description: String
     }
 
-    private init(directory: URL, address: String, process: Process) {
-        self.directory = directory
+    private init(address: String, server: ServerProcess) {
         self.address = address
-        self.process = process
+        self.server = server
     }
 
     static func start() async throws -> DBusDaemon {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("warden-dbus-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try ServerProcess.makeDirectory("dbus")
         let socket = directory.appendingPathComponent("bus").path
         let config = directory.appendingPathComponent("bus.conf")
         try """
@@ -44,21 +41,13 @@ final class DBusDaemon: Sendable {
         </busconfig>
 
         """.write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--config-file=\(config.path)", "--nofork", "--nopidfile"]
-        let log = directory.appendingPathComponent("dbus.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try? handle.close()
-        let daemon = DBusDaemon(directory: directory, address: "unix:path=\(socket)", process: process)
+        let server = try ServerProcess(
+            executable: executable, arguments: ["--config-file=\(config.path)", "--nofork", "--nopidfile"], directory: directory, logName: "dbus.log")
+        let daemon = DBusDaemon(address: "unix:path=\(socket)", server: server)
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         while !FileManager.default.fileExists(atPath: socket) {
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            guard server.isRunning, ContinuousClock.now < deadline else {
+                let output = server.log
                 daemon.stop()
                 throw StartError(description: "dbus-daemon did not create \(socket):\n\(output)")
             }
@@ -81,16 +70,6 @@ final class DBusDaemon: Sendable {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Terminates the daemon (SIGKILL after 2 s: the test runner's threads block SIGTERM and children inherit it),
-    /// waits for it and removes its folder.
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = ContinuousClock.now.advanced(by: .seconds(2))
-            while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
-    }
+    /// Stops the daemon and removes its folder (`ServerProcess.stop`).
+    func stop() { server.stop() }
 }

@@ -15,26 +15,22 @@ final class MosquittoBroker: Sendable {
 
     let host = "127.0.0.1"
     let port: Int
-    let directory: URL
-    private let process: Process
+    private let server: ServerProcess
+    var directory: URL { server.directory }
 
     struct StartError: Error, CustomStringConvertible {
         var description: String
     }
 
-    private init(port: Int, directory: URL, process: Process) {
+    private init(port: Int, server: ServerProcess) {
         self.port = port
-        self.directory = directory
-        self.process = process
+        self.server = server
     }
 
     static func start() async throws -> MosquittoBroker {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("warden-mosquitto-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try ServerProcess.makeDirectory("mosquitto")
         let port = try freeLoopbackPort()
         let config = directory.appendingPathComponent("mosquitto.conf")
-        let log = directory.appendingPathComponent("mosquitto.log")
         try """
         listener \(port) 127.0.0.1
         allow_anonymous true
@@ -43,24 +39,13 @@ final class MosquittoBroker: Sendable {
         log_type all
 
         """.write(to: config, atomically: true, encoding: .utf8)
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-c", config.path]
-        // The broker may drop root privileges; the already-open descriptor keeps the log writable.
-        let logHandle = try FileHandle(forWritingTo: log)
-        process.standardError = logHandle
-        process.standardOutput = logHandle
-        try process.run()
-        try? logHandle.close()
-
-        let broker = MosquittoBroker(port: port, directory: directory, process: process)
+        let server = try ServerProcess(executable: executable, arguments: ["-c", config.path], directory: directory, logName: "mosquitto.log")
+        let broker = MosquittoBroker(port: port, server: server)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(10))
         while !acceptsConnections(port: port) {
-            guard process.isRunning, clock.now < deadline else {
-                let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            guard server.isRunning, clock.now < deadline else {
+                let output = server.log
                 broker.stop()
                 throw StartError(description: "mosquitto did not start listening on port \(port):\n\(output)")
             }
@@ -69,29 +54,11 @@ final class MosquittoBroker: Sendable {
         return broker
     }
 
-    /// Terminates the broker, waits for it to exit and removes its folder.
-    ///
-    /// The test runner's threads block SIGTERM and a spawned child inherits that mask, so `terminate()` alone may
-    /// never reach mosquitto; after a bounded wait it is killed (safe: `persistence false`, nothing to flush).
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = ContinuousClock.now.advanced(by: .seconds(2))
-            while process.isRunning, ContinuousClock.now < deadline {
-                usleep(10_000)
-            }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-            }
-        }
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
-    }
+    /// Stops the broker and removes its folder (`ServerProcess.stop`).
+    func stop() { server.stop() }
 
     /// The broker's log so far, for failure messages.
-    var log: String {
-        (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
-    }
+    var log: String { server.log }
 
     /// A port nobody listens on right now: bind port 0 and read back what the kernel chose.
     static func freeLoopbackPort() throws -> Int {
