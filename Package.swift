@@ -85,12 +85,19 @@ let package = Package(
         .executableTarget(name: "warden-gpio", dependencies: ["GPIOD"], swiftSettings: strict),
         .executableTarget(
             name: "warden-bench",
-            dependencies: ["WardenCore", "WardenStore", "WardenController", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "WardenCore", "WardenStore", "WardenController", .product(name: "Logging", package: "swift-log"),
+                // Only to measure the old parse path beside the new one.
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             path: "Benchmarks/WardenBench",
             swiftSettings: strict
         ),
 
-        .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: strict),
+        // jwt-kit here is the test oracle for CredentialParser (the decision path no longer parses with it).
+        .testTarget(
+            name: "WardenCoreTests", dependencies: ["WardenCore", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strict),
         .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore", "WardenCore"], swiftSettings: strict),
         .testTarget(
             name: "WardenControllerTests",

@@ -7,7 +7,7 @@ import WardenStore
 
 // warden-bench: decision latency with 100,000 stored credentials, on the real store and controller, simulated relay.
 //   1. verified -> relay: from a signature-checked credential to the relay write (policy, time, schedule, the
-//      indexed access-list lookup, state machine, relay) — the target is p99 < 1 ms;
+//      in-memory access-list lookup, state machine, relay) — the target is p99 < 1 ms;
 //   2. the full presentation (JWS parse + ES256 authority check + holder proof + the above), for comparison;
 //   3. wardend's resident memory with the 100,000-credential store (`--rss`, needs a built wardend).
 // Run: make bench  (release build). Results go to docs/benchmarks.md by hand, with the machine.
@@ -149,7 +149,18 @@ for i in 0..<iterations {
     _ = try db.listStatus(credentialID: "cred-\((i * 7919) % credentialCount)")
     lookups.append(micros(ContinuousClock.now - t0))
 }
-report("access-list lookup by credential id alone", lookups)
+report("access-list lookup by credential id alone (SQLite, before issue 5's index)", lookups)
+
+let indexLoadStart = ContinuousClock.now
+let index = try db.accessListIndex()
+print("in-memory access-list index: loaded \(index.activeCount) active ids in \(ContinuousClock.now - indexLoadStart), \(index.activeCount * 8 / 1024) KiB of hashes")
+var indexLookups: [Double] = []
+for i in 0..<iterations {
+    let t0 = ContinuousClock.now
+    _ = index.status(of: "cred-\((i * 7919) % credentialCount)")
+    indexLookups.append(micros(ContinuousClock.now - t0))
+}
+report("access-list lookup by credential id alone (in-memory index, the decision path)", indexLookups)
 await journal.flush()
 print("journal: \(try journal.count()) records durable")
 journal.finish()

@@ -32,6 +32,10 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private var watchers: [UUID: AsyncStream<AuditRecord>.Continuation] = [:]
     private var stopped = false
     private var limiter = FailureLimiter()
+    /// The access list in memory (`AccessListIndex`), so no decision reads SQLite. Loaded at start and after a
+    /// snapshot, changed in place by deltas right after they commit. `nil` if it could not be loaded: every id then
+    /// counts as revoked (fail closed) until a reload succeeds (retried every minute and on the next update).
+    private var accessIndex: AccessListIndex?
 
     public static var nonceLifetime: Duration { .seconds(30) }
 
@@ -61,6 +65,23 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             globalMaxFailures: config.presentation.maxGlobalFailures)
         let mark = Double(try database.meta("time_high_water_mark") ?? "0") ?? 0
         self.time = TrustedTime(highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy)
+        self.accessIndex = try database.accessListIndex()
+    }
+
+    /// The access-list status for a decision, from memory; fails closed when the index is not loaded.
+    private func listStatus(_ credentialID: String) -> AccessListStatus {
+        accessIndex?.status(of: credentialID) ?? .revoked
+    }
+
+    /// Reloads the whole index from the store (after a snapshot, or to recover from a failed load).
+    private func reloadAccessIndex() {
+        do {
+            accessIndex = try db.accessListIndex()
+        } catch {
+            accessIndex = nil  // fail closed: every presentation is denied as revoked until a reload works
+            audit(AuditEvent(.alarm, door: config.doorID, reason: "access_list_unavailable", detail: "\(error)"))
+            logger.error("access list could not be loaded; denying all credentials", metadata: ["error": "\(error)"])
+        }
     }
 
     private var now: Duration { start.duration(to: clock.now) }
@@ -128,7 +149,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             holderProofValid: { key, cred in
                 nonceValid && HolderProof.verify(proof, holderKey: key, lockID: lockID, nonce: nonce, credentialID: cred.credentialID)
             },
-            listStatus: { [db] id in (try? db.listStatus(credentialID: id)) ?? .revoked },  // store error: fail closed
+            listStatus: { id in listStatus(id) },  // index not loaded: fail closed
             lockdown: door.lockdown, at: decisionTime())
         return act(on: decision)
     }
@@ -145,8 +166,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             if !holderProofValid(credential.holderKey) {
                 decision = .denied(.holderProofInvalid, credentialID: credential.credentialID, userID: credential.userID)
             } else {
-                let status = (try? db.listStatus(credentialID: credential.credentialID)) ?? .revoked  // store error: fail closed
-                decision = policy.decide(credential, listStatus: status, lockdown: door.lockdown, at: decisionTime())
+                decision = policy.decide(
+                    credential, listStatus: listStatus(credential.credentialID), lockdown: door.lockdown, at: decisionTime())
             }
         } catch {
             decision = .denied(error.denyReason, credentialID: nil, userID: nil)
@@ -221,7 +242,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     /// Acts on a decision for an already verified credential (the benchmark's path).
     public func decide(_ credential: Credential) -> AccessDecision {
-        let status = (try? db.listStatus(credentialID: credential.credentialID)) ?? .revoked
+        let status = listStatus(credential.credentialID)
         return act(on: policy.decide(credential, listStatus: status, lockdown: door.lockdown, at: decisionTime()))
     }
 
@@ -263,7 +284,12 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     public func applyAccessList(token: String) throws -> Int64 {
         do {
             let update = try AccessListUpdate.verified(token, authority: config.authority)
-            try db.apply(update, scope: policy.scope)
+            let change = try db.apply(update, scope: policy.scope)
+            // Committed: the index follows before the next decision (the actor runs nothing in between).
+            switch change {
+            case .changed(let changes) where accessIndex != nil: accessIndex?.apply(changes)
+            case .changed, .replaced: reloadAccessIndex()
+            }
             audit(AuditEvent(.config, door: config.doorID, reason: "access_list", detail: "v\(update.ver) grant=\(update.grant.count) revoke=\(update.revoke.count)"))
             return update.ver
         } catch {
@@ -318,6 +344,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         if let summary = limiter.takeSummary(at: now) { auditSummary(summary) }
         nonces = nonces.filter { $0.value > now }
         _ = try? journal.prune(now: wallClock())
+        if accessIndex == nil { reloadAccessIndex() }
     }
 
     private func evaluatePassageSchedule() {

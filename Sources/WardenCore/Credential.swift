@@ -18,8 +18,10 @@ public struct Credential: Sendable, Equatable {
     public let extendedTime: Bool
 
     init(keyID: String, claims c: CredentialClaims) throws(CredentialError) {
-        guard c.cnf.jwk.kty == "EC", c.cnf.jwk.crv == "P-256", let x = Base64URL.decode(c.cnf.jwk.x),
-            let y = Base64URL.decode(c.cnf.jwk.y), x.count == 32, y.count == 32,
+        // Canonical base64url only (no padding, zero unused bits): one spelling per key, as the issuer writes it.
+        guard c.cnf.jwk.kty == "EC", c.cnf.jwk.crv == "P-256",
+            let x = Base64URL.decodeCanonical(Array(c.cnf.jwk.x.utf8)[...]),
+            let y = Base64URL.decodeCanonical(Array(c.cnf.jwk.y.utf8)[...]), x.count == 32, y.count == 32,
             let key = try? P256.Signing.PublicKey(rawRepresentation: x + y)
         else { throw CredentialError(.malformed, "cnf.jwk is not a P-256 public key") }
         guard !c.sub.isEmpty, !c.jti.isEmpty, c.jti.utf8.count <= 128 else {

@@ -50,6 +50,24 @@ public struct CredentialClaims: JWTPayload, Equatable {
         self.ext = extendedTime ? true : nil
     }
 
+    /// Field by field, as `CredentialParser` reads them off the wire (no conversions, no defaults).
+    init(
+        iss: String, sub: String, jti: String, iat: Int64, nbf: Int64, exp: Int64, cnf: Confirmation, doors: [String]?,
+        groups: [String]?, sched: [ScheduleWindow]?, ext: Bool?
+    ) {
+        self.iss = iss
+        self.sub = sub
+        self.jti = jti
+        self.iat = iat
+        self.nbf = nbf
+        self.exp = exp
+        self.cnf = cnf
+        self.doors = doors
+        self.groups = groups
+        self.sched = sched
+        self.ext = ext
+    }
+
     /// Claims are checked by `AccessPolicy` against the board's trusted time, not by jwt-kit against the wall clock.
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

@@ -102,14 +102,39 @@ public final class WardenDatabase: Sendable {
         } catch { throw StoreError(.io, "counting access list: \(error)") }
     }
 
+    /// The whole access list as an in-memory index for the decision path (`AccessListIndex`): one scan at start and
+    /// after a snapshot. Rows stream through a cursor, so the 100,000 ids are never all held as Strings at once.
+    public func accessListIndex() throws(StoreError) -> AccessListIndex {
+        let index: AccessListIndex
+        do {
+            index = try pool.read { db in
+                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM access_credential") ?? 0
+                let cursor = try Row.fetchCursor(db, sql: "SELECT id, status FROM access_credential")
+                return try AccessListIndex(capacity: count) { add in
+                    while let row = try cursor.next() {
+                        let status: String = row[1]
+                        add(row[0], status == "active" ? .active : .revoked)
+                    }
+                }
+            }
+        } catch { throw StoreError(.io, "loading the access list: \(error)") }
+        // The scan filled a reader connection's page cache (up to 2 MB) with pages no decision reads any more: close
+        // the readers, or the 40 MB RSS budget (docs/benchmarks.md) is gone.
+        pool.releaseMemory()
+        return index
+    }
+
     /// Applies a verified update in one transaction. A delta must start at the current version (else `.versionGap`:
-    /// ask the cloud for a snapshot); an update for another door is refused.
-    public func apply(_ update: AccessListUpdate, scope: DoorScope) throws(StoreError) {
+    /// ask the cloud for a snapshot); an update for another door is refused. Returns what changed, for the in-memory
+    /// index: `.replaced` for a snapshot, else each touched id with its status before (read in the same transaction)
+    /// and after.
+    @discardableResult
+    public func apply(_ update: AccessListUpdate, scope: DoorScope) throws(StoreError) -> AccessListIndex.Update {
         guard update.doors.contains(scope.doorID) || !scope.groups.isDisjoint(with: update.doors) else {
             throw StoreError(.wrongDoor, "access-list update v\(update.ver) is for \(update.doors), not door '\(scope.doorID)'")
         }
         do {
-            try pool.write { db in
+            return try pool.write { db in
                 let current = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'access_list_version'") ?? "0") ?? 0
                 if update.snapshot {
                     guard update.ver >= current else {
@@ -123,17 +148,43 @@ public final class WardenDatabase: Sendable {
                             "delta v\(update.base ?? -1)->v\(update.ver) does not start at the applied v\(current); request a snapshot")
                     }
                 }
+                // Each touched id's status before this update (first sight) and after (last write), for the index.
+                // Keyed by UTF-8 bytes: SQLite compares ids byte for byte, Swift `String` by canonical equivalence.
+                var before: [[UInt8]: AccessListStatus] = [:]
+                var after: [[UInt8]: AccessListStatus] = [:]
+                var order: [String] = []
+                let lookup = try db.cachedStatement(sql: "SELECT status FROM access_credential WHERE id = ?")
+                func touch(_ id: String, _ status: AccessListStatus) throws {
+                    guard !update.snapshot else { return }
+                    let key = Array(id.utf8)
+                    if before[key] == nil {
+                        let s = try String.fetchOne(lookup, arguments: [id])
+                        before[key] = s == "active" ? .active : s == "revoked" ? .revoked : .unlisted
+                        order.append(id)
+                    }
+                    after[key] = status
+                }
                 let upsert = try db.makeStatement(
                     sql: """
                         INSERT INTO access_credential(id, user_id, status, changed_version) VALUES (?, ?, ?, ?)
                         ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status,
                         changed_version = excluded.changed_version
                         """)
-                for e in update.grant { try upsert.execute(arguments: [e.id, e.user, "active", update.ver]) }
-                for e in update.revoke { try upsert.execute(arguments: [e.id, e.user, "revoked", update.ver]) }
+                for e in update.grant {
+                    try touch(e.id, .active)
+                    try upsert.execute(arguments: [e.id, e.user, "active", update.ver])
+                }
+                for e in update.revoke {
+                    try touch(e.id, .revoked)
+                    try upsert.execute(arguments: [e.id, e.user, "revoked", update.ver])
+                }
                 try db.execute(
                     sql: "INSERT INTO meta(key, value) VALUES ('access_list_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     arguments: [String(update.ver)])
+                if update.snapshot { return AccessListIndex.Update.replaced }
+                return .changed(order.map {
+                    AccessListIndex.Change(id: $0, before: before[Array($0.utf8)]!, after: after[Array($0.utf8)]!)
+                })
             }
         } catch let e as StoreError {
             throw e

@@ -157,6 +157,55 @@ import WardenStore
     }
 }
 
+@Suite struct AccessListIndexControllerTests {
+    /// Revocation through the normal update path (a signed delta to `applyAccessList`) takes effect on the very next
+    /// presentation, over both presentation paths and with the credential already cached; no restart.
+    @Test func deltaRevocationAppliesToTheNextPresentation() async throws {
+        let f = try Fixture()
+        await f.controller.run()
+        let holder = f.holder
+        let valid: @Sendable (P256.Signing.PublicKey) -> Bool = { $0.rawRepresentation == holder.publicKey.rawRepresentation }
+        func sign(_ ver: Int64, base: Int64?, grant: [String] = [], revoke: [String] = []) async throws -> String {
+            try await f.authority.sign(AccessListUpdate(
+                issuer: "org", doors: ["front"], version: ver, base: base, snapshot: base == nil,
+                grant: grant.map { .init(id: $0, user: "alice") }, revoke: revoke.map { .init(id: $0, user: "alice") },
+                issuedAt: f.wall.now))
+        }
+        _ = try await f.controller.applyAccessList(token: try await sign(1, base: nil, grant: ["c1", "c2"]))
+        let token = try await f.token(id: "c1")
+        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .granted)
+        await f.advance(.seconds(6))
+        _ = try await f.controller.applyAccessList(token: try await sign(2, base: 1, revoke: ["c1"]))
+        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .revoked)
+        #expect(try await f.present(token).denyReason == .revoked)
+        // Re-granted by the next delta: admitted again.
+        _ = try await f.controller.applyAccessList(token: try await sign(3, base: 2, grant: ["c1"]))
+        #expect(try await f.present(token).isGranted)
+        await f.advance(.seconds(6))
+        // A snapshot that no longer lists c1 and revokes c2.
+        _ = try await f.controller.applyAccessList(token: try await sign(4, base: nil, grant: ["c3"], revoke: ["c2"]))
+        #expect(try await f.present(try await f.token(id: "c2"), id: "c2").denyReason == .revoked)
+        #expect(try await f.present(token).isGranted, "unlisted is admitted in the default (offline-first) mode")
+    }
+
+    /// Allow-list mode: unlisted is refused, listed is admitted, following updates without restart; and the index
+    /// loaded at start (a new controller on the same store) agrees.
+    @Test func allowListModeFollowsUpdatesAndRestartAgrees() async throws {
+        let f = try Fixture(extraConfig: "access: {require_listed: true}")
+        await f.controller.run()
+        let token = try await f.token(id: "c1")
+        #expect(try await f.present(token).denyReason == .notListed)
+        let grant = try await f.authority.sign(AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [.init(id: "c1", user: "alice")], revoke: [], issuedAt: f.wall.now))
+        _ = try await f.controller.applyAccessList(token: grant)
+        #expect(try await f.present(token).isGranted)
+        await f.advance(.seconds(6))
+        let second = try DoorController(config: f.config, profile: f.profile, io: SimulatedDoorIO(), database: f.db, journal: f.journal, clock: f.clock, wallClock: { [wall = f.wall] in wall.now })
+        let nonce = await second.challenge()
+        let proof = try HolderProof.sign(holder: f.holder, lockID: "lock-1", nonce: nonce, credentialID: "c1")
+        #expect(await second.present(token: token, proof: proof, nonce: nonce).isGranted)
+    }
+}
+
 @Suite struct CredentialCacheTests {
     /// The verified-credential cache skips only the authority signature and parsing: a credential granted once is
     /// still refused after revocation, expiry or lockdown, and a forged token never enters the cache.

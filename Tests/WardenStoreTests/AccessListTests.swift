@@ -40,6 +40,39 @@ import WardenStore
         #expect(try db.accessListVersion() == 9)
     }
 
+    /// The in-memory index (decision path) says what the store says, after a snapshot and after deltas that grant,
+    /// revoke, re-grant and repeat ids, using the change list `apply` returns (as DoorController does).
+    @Test func inMemoryIndexAgreesWithTheStore() async throws {
+        let db = try WardenDatabase(path: dir.path("i.sqlite"))
+        #expect(try db.accessListIndex().status(of: "a") == .unlisted)
+        #expect(try db.apply(try await update(ver: 1, base: nil, snapshot: true, grant: ["a", "b", "c"], revoke: ["r"]), scope: scope) == .replaced)
+        var index = try db.accessListIndex()
+        let ids = ["a", "b", "c", "d", "r", "caf\u{E9}", "cafe\u{301}", "zzz"]
+        func check() throws {
+            let fresh = try db.accessListIndex()
+            for id in ids {
+                let stored = try db.listStatus(credentialID: id)
+                #expect(index.status(of: id) == stored, "\(id)")
+                #expect(fresh.status(of: id) == stored, "\(id)")
+            }
+        }
+        try check()
+        let deltas: [(grant: [String], revoke: [String])] = [
+            (["d"], ["a"]), (["a", "a"], ["b", "d"]), (["r", "caf\u{E9}"], ["r"]), (["b"], []), ([], ["cafe\u{301}", "c"]),
+        ]
+        for (i, d) in deltas.enumerated() {
+            let change = try db.apply(try await update(ver: Int64(i + 2), base: Int64(i + 1), grant: d.grant, revoke: d.revoke), scope: scope)
+            guard case .changed(let changes) = change else {
+                Issue.record("a delta reported \(change)")
+                return
+            }
+            index.apply(changes)
+            try check()
+        }
+        #expect(index.status(of: "caf\u{E9}") == .active)
+        #expect(index.status(of: "cafe\u{301}") == .revoked)
+    }
+
     @Test func forgedUpdateIsRefused() async throws {
         let forger = CredentialIssuer(keyID: "k1", privateKey: P256.Signing.PrivateKey())
         let token = try await forger.sign(
