@@ -190,19 +190,21 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// Verified credentials by SHA-256 of the token. A phone presents the same immutable token every time, so the
     /// authority signature and the JSON are checked once; holder proof, revocation, time, scope and schedule are
     /// still checked on every presentation. Bounded; emptied when the trusted authority keys change (restart).
-    private var credentialCache: [SHA256Digest: Credential] = [:]
-    private var credentialCacheOrder: [SHA256Digest] = []
+    /// Storage is reserved up front and evicted through a ring, so inserting on a first presentation never rehashes
+    /// the table or shifts an array on the decision path.
+    private var credentialCache: [SHA256Digest: Credential] = Dictionary(minimumCapacity: DoorController.credentialCacheSize)
+    private var credentialCacheRing: [SHA256Digest?] = Array(repeating: nil, count: DoorController.credentialCacheSize)
+    private var credentialCacheNext = 0
     static var credentialCacheSize: Int { 4096 }
 
     private func verifiedCredential(_ token: String) throws(CredentialError) -> Credential {
         let key = SHA256.hash(data: Array(token.utf8))
         if let c = credentialCache[key] { return c }
         let c = try verifier.verify(token)
+        if let oldest = credentialCacheRing[credentialCacheNext] { credentialCache[oldest] = nil }
         credentialCache[key] = c
-        credentialCacheOrder.append(key)
-        if credentialCacheOrder.count > Self.credentialCacheSize {
-            credentialCache[credentialCacheOrder.removeFirst()] = nil
-        }
+        credentialCacheRing[credentialCacheNext] = key
+        credentialCacheNext = (credentialCacheNext + 1) % Self.credentialCacheSize
         return c
     }
 
