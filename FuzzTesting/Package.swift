@@ -7,11 +7,14 @@ let package = Package(
     name: "warden-fuzz",
     platforms: [.macOS(.v15)],
     // "warden" is a symlink to the repository root, so the package identity is "warden" in any checkout.
-    dependencies: [.package(path: "warden")],
+    dependencies: [.package(path: "warden"), .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0")],
     targets: [
         .target(name: "CFuzzerDriver"),
         .executableTarget(name: "FuzzFrame", dependencies: ["CFuzzerDriver", .product(name: "WardenKey", package: "warden")]),
         .executableTarget(name: "FuzzLockSession", dependencies: ["CFuzzerDriver", .product(name: "WardenController", package: "warden"), .product(name: "WardenKey", package: "warden")]),
         .executableTarget(name: "FuzzPhoneSession", dependencies: ["CFuzzerDriver", .product(name: "WardenKey", package: "warden")]),
+        .executableTarget(
+            name: "FuzzCredential",
+            dependencies: ["CFuzzerDriver", .product(name: "WardenCore", package: "warden"), .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )
