@@ -40,7 +40,9 @@ import WardenStore
                 """)
             process.executableURL = URL(fileURLWithPath: Binaries.wardend)
             process.arguments = ["--config", config]
-            process.standardError = FileHandle.nullDevice
+            // wardend's log stays in the test's folder: `log` shows it when a test fails.
+            _ = dir.write("wardend.log", "")
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path("wardend.log")))
             try process.run()
             for _ in 0..<1000 where !FileManager.default.fileExists(atPath: presentSocket) { usleep(10_000) }
         }
@@ -95,6 +97,17 @@ import WardenStore
             return got
         }
 
+        /// wardend's log so far.
+        var log: String { (try? String(contentsOfFile: dir.path("wardend.log"), encoding: .utf8)) ?? "" }
+
+        /// Runs `body`; an error thrown out of it is recorded with wardend's log, then rethrown.
+        func diagnosing(_ body: () async throws -> Void) async throws {
+            do { try await body() } catch {
+                Issue.record("\(error); wardend's log:\n\(log)")
+                throw error
+            }
+        }
+
         func status() throws -> ControllerStatus { try ControlClient(path: dir.path("control.sock")).call(ControlRequest(cmd: "status")).status! }
 
         func records() throws -> [AuditRecord] {
@@ -123,14 +136,21 @@ import WardenStore
 
     @Test func validKeyPulsesTheRelayAndEveryAttackIsRefused() async throws {
         let lock = try Lock()
+        try await lock.diagnosing { try await validKeyPulsesTheRelayAndEveryAttackIsRefused(lock) }
+    }
+
+    func validKeyPulsesTheRelayAndEveryAttackIsRefused(_ lock: Lock) async throws {
         let valid = try await lock.token()
         let (code, recorded) = try await lock.unlock(valid)
         #expect(code == .granted)
-        #expect(try lock.status().relayUnlocked)
+        // (Not `status().relayUnlocked` here: the test board's pulse is 300 ms, and a loaded machine can take longer
+        // than that to ask. The audit trail says what the relay did.)
         try await lock.waitRelocked()
         try await lock.waitDurable()
         let relayBefore = try lock.relayRecords()
         #expect(relayBefore == 2, "one unlock, one relock")
+        let relayEvents = try lock.records().filter { $0.event.kind == .relay }.map { $0.event.detail ?? "" }
+        #expect(relayEvents.first == "unlocked" && relayEvents.last == "locked", "\(relayEvents)")
 
         // Replayed recorded session: HELLO and PRESENT as captured, against a fresh lock ephemeral.
         let replay = try await lock.raw(recorded)
