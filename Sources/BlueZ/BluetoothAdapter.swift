@@ -61,6 +61,14 @@ public final class BluetoothAdapter: Sendable {
         _ = hci_close_dev(descriptor)
     }
 
+    /// Powers the controller on, as `hciconfig hciN up` does. A lock that advertises without bluetoothd must do this
+    /// itself: nobody else will (and bluetoothd powers its adapters off when it exits). Already up is success.
+    public static func powerOn(deviceID: Int32) throws(BluetoothError) {
+        if warden_bt_dev_up(deviceID) < 0, errno != EALREADY {
+            throw BluetoothError.fromErrno(errno, "powering on hci\(deviceID)")
+        }
+    }
+
     /// The lowest-numbered powered adapter, else the lowest-numbered present one, else nil.
     public static func defaultDeviceID() -> Int32? {
         var present: Int32?

@@ -8,6 +8,8 @@
 #include <bluetooth/hci_lib.h>
 #include <bluetooth/l2cap.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 /* Macros and struct initialisers Swift cannot import directly. */
 static inline int warden_bt_af_bluetooth(void) { return AF_BLUETOOTH; }
@@ -25,6 +27,18 @@ static inline uint16_t warden_bt_btohs(uint16_t v) { return btohs(v); }
 
 /* HCI_UP flag of a device (hci_test_bit takes a non-const pointer). */
 static inline int warden_bt_dev_is_up(struct hci_dev_info *di) { return hci_test_bit(HCI_UP, &di->flags); }
+
+/* Powers a controller on (HCIDEVUP on a raw HCI control socket; needs CAP_NET_ADMIN). 0, or -1 with errno
+ * (EALREADY when it is already up). */
+static inline int warden_bt_dev_up(int dev_id) {
+    int ctl = socket(AF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC, BTPROTO_HCI);
+    if (ctl < 0) return -1;
+    int rc = ioctl(ctl, HCIDEVUP, dev_id);
+    int saved = errno;
+    close(ctl);
+    errno = saved;
+    return rc;
+}
 
 /* Wakes threads blocked in poll() when a socket is closed from another thread. */
 static inline int warden_bt_wake_fd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

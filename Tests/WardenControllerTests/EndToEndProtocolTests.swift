@@ -64,37 +64,49 @@ import WardenStore
                          now: UInt64(Date().timeIntervalSince1970))
         }
 
-        /// A full session; returns the result code and the frames the phone sent.
+        /// A full session; returns the result code and the frames the phone sent. (Client on its own thread:
+        /// `BlockingClient`.)
         func unlock(_ token: String, signer: P256.Signing.PrivateKey? = nil) async throws -> (ResultCode, [[UInt8]]) {
-            var s = phone(token, signer: signer)
-            let ch = try SocketFrameChannel.connect(unix: presentSocket)
-            defer { ch.close() }
-            var sent = [s.hello()]
-            try await ch.send(sent[0])
-            while true {
-                let f = try await ch.receive()
-                switch try s.receive(f) {
-                case .send(let out):
-                    sent.append(out)
-                    try await ch.send(out)
-                case .finished(let o):
-                    return (o.code, sent)
+            let s = phone(token, signer: signer)
+            let path = presentSocket
+            return try await BlockingClient.onThread {
+                var s = s
+                let ch = try BlockingClient(unix: path)
+                var sent = [s.hello()]
+                try ch.send(sent[0])
+                while true {
+                    switch try s.receive(try ch.receive()) {
+                    case .send(let out):
+                        sent.append(out)
+                        try ch.send(out)
+                    case .finished(let o):
+                        return (o.code, sent)
+                    }
                 }
             }
         }
 
-        /// Sends raw frames; returns the code of the lock's ERROR or RESULT-less close.
+        /// Sends raw frames, each after the lock's answer to the one before; returns the lock's answers, up to its
+        /// ERROR or its close.
         func raw(_ frames: [[UInt8]]) async throws -> [[UInt8]] {
-            let ch = try SocketFrameChannel.connect(unix: presentSocket)
-            defer { ch.close() }
-            var got: [[UInt8]] = []
-            for f in frames {
-                try await ch.send(f)
-                guard let r = try? await ch.receive() else { break }
-                got.append(r)
-                if r.first == FrameType.error.rawValue { break }
+            let path = presentSocket
+            return try await BlockingClient.onThread {
+                let ch = try BlockingClient(unix: path)
+                var got: [[UInt8]] = []
+                for f in frames {
+                    try ch.send(f)
+                    guard let r = try? ch.receive() else { break }
+                    got.append(r)
+                    if r.first == FrameType.error.rawValue { break }
+                }
+                return got
             }
-            return got
+        }
+
+        /// A session scripted by `body` (reflection, tampering), on the client's own thread.
+        func session<T: Sendable>(_ body: @escaping @Sendable (BlockingClient) throws -> T) async throws -> T {
+            let path = presentSocket
+            return try await BlockingClient.onThread { try body(try BlockingClient(unix: path)) }
         }
 
         /// wardend's log so far.
@@ -156,23 +168,24 @@ import WardenStore
         let replay = try await lock.raw(recorded)
         #expect(Self.errorCode(replay) == .decryptFailed)
         // Reflected: the lock's own LOCK_HELLO sent back to it.
-        var s = lock.phone(valid)
-        let ch = try SocketFrameChannel.connect(unix: lock.presentSocket)
-        try await ch.send(s.hello())
-        let lockHello = try await ch.receive()
-        try await ch.send(lockHello)
-        let reflected = try await ch.receive()
-        ch.close()
+        let reflecting = lock.phone(valid)
+        let reflected = try await lock.session { ch in
+            var s = reflecting
+            try ch.send(s.hello())
+            try ch.send(try ch.receive())  // the lock's own LOCK_HELLO, back to it
+            return try ch.receive()
+        }
         #expect(Self.errorCode([reflected]) == .unexpectedMessage)
         // Tampered ciphertext: one bit of PRESENT flipped in flight.
-        var t = lock.phone(valid)
-        let ch2 = try SocketFrameChannel.connect(unix: lock.presentSocket)
-        try await ch2.send(t.hello())
-        var present = try t.receive(try await ch2.receive()).frame!
-        present[present.count / 2] ^= 0x40
-        try await ch2.send(present)
-        let tampered = try await ch2.receive()
-        ch2.close()
+        let tampering = lock.phone(valid)
+        let tampered = try await lock.session { ch in
+            var t = tampering
+            try ch.send(t.hello())
+            var present = try t.receive(try ch.receive()).frame!
+            present[present.count / 2] ^= 0x40
+            try ch.send(present)
+            return try ch.receive()
+        }
         #expect(Self.errorCode([tampered]) == .decryptFailed)
 
         // Policy denials travel encrypted in RESULT.

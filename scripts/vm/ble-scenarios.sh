@@ -431,16 +431,22 @@ else
 XML
   dbus-daemon --config-file="$t/system-bus.conf" --nofork --nopidfile > "$t/dbus.log" 2>&1 & dbus_pid=$!
   for i in $(seq 100); do [ -S /run/dbus/system_bus_socket ] && break; nap 0.1; done
+  # wardend first, with the bus but no bluetoothd yet (bluetooth.service started late, or not at all): raw HCI.
+  "$wardend" --config "$t/warden.yaml" 2> "$t/wardend-j.log" & wardend_pid=$!
+  wait_log 'advertising the Warden service|BLE advertising failed' 1 40
+  why="wardend: $(grep -E 'advertis' "$t/wardend-j.log" | tail -2 | tr '\n' ' ')"
+  check "(j) wardend with a system bus but no bluetoothd: raw HCI ('advertising the Warden service ... via=hci')" \
+    grep -qE 'advertising the Warden service.*via=hci' "$t/wardend-j.log"
   t_j=$(now_ms)
   start_bluetoothd "$t/bluetoothd.log"; brc=$?
   why="bluetoothd: $(grep -vE 'DEBUG|^$' "$t/bluetoothd.log" | tail -4 | tr '\n' ' ' | cut -c1-400); dbus: $(tr '\n' ' ' < "$t/dbus.log" | cut -c1-200)"
   check "(j) bluetoothd $("$BLUETOOTHD" -v 2>/dev/null) on the system bus, /org/bluez/hci0 has LEAdvertisingManager1" [ $brc = 0 ]
   note "bluetoothd up in $(since $t_j) ms"
-  "$wardend" --config "$t/warden.yaml" 2> "$t/wardend-j.log" & wardend_pid=$!
-  wait_log 'advertising the Warden service|BLE advertising failed|BLE advertising through bluetoothd failed' 1 30
+  wait_log 'advertising the Warden service.*via=bluetoothd|BLE advertising through bluetoothd failed' 1 30
+  note "wardend moved to bluetoothd $(since $t_j) ms after bluetoothd was started"
   grep -E 'BLE|advertis|bluetoothd|L2CAP' "$t/wardend-j.log" | sed 's/^/     wardend: /'
-  check "(j) wardend sees bluetoothd and advertises through its D-Bus LEAdvertisingManager1 (not raw HCI)" \
-    grep -q 'bluetoothd owns the Bluetooth adapter: advertising through its D-Bus LEAdvertisingManager1' "$t/wardend-j.log"
+  check "(j) bluetoothd started after wardend: wardend moves from raw HCI to its D-Bus LEAdvertisingManager1" \
+    grep -q 'bluetoothd appeared on the system bus: advertising through it instead of raw HCI' "$t/wardend-j.log"
   why="wardend: $(grep -E 'advertis' "$t/wardend-j.log" | tail -2 | tr '\n' ' ')"
   check "(j) bluetoothd accepted the advertisement: 'advertising the Warden service ... via=bluetoothd'" \
     grep -qE 'advertising the Warden service.*via=bluetoothd' "$t/wardend-j.log"
@@ -491,6 +497,27 @@ XML
   scan "$t/scan-j3.out" 3
   why="no ADV_IND from $LOCK_ADDR after the bluetoothd restart: $(tr '\n' ' ' < "$t/scan-j3.out" | cut -c1-200)"
   check "(j) hci1 sees the lock advertising again after the bluetoothd restart" [ -n "$(adv_of "$t/scan-j3.out")" ]
+
+  # bluetoothd stopped for good: after the grace period raw HCI takes over (wardend powers the controller on: bluetoothd
+  # powered it off on exit), with the raw HCI bytes; then bluetoothd comes back and takes over again.
+  kill "$bluetoothd_pid"; wait "$bluetoothd_pid" 2>/dev/null; bluetoothd_pid=""
+  t_g=$(now_ms)
+  wait_log 'advertising the Warden service.*via=hci' 2 40
+  note "raw HCI took over $(since $t_g) ms after bluetoothd stopped"
+  why="wardend: $(grep -E 'advertis|bluetoothd' "$t/wardend-j.log" | tail -3 | tr '\n' ' ')"
+  check "(j) bluetoothd gone for good: raw HCI takes over ('gone for 10 s', 'advertising ... via=hci')" \
+    eval "grep -q 'bluetoothd has been gone for 10 s: advertising over raw HCI' $t/wardend-j.log && [ \$(grep -cE 'advertising the Warden service.*via=hci' $t/wardend-j.log) -ge 2 ]"
+  btmgmt --index 1 power on > /dev/null 2>&1
+  scan "$t/scan-j5.out" 4
+  adv=$(adv_of "$t/scan-j5.out"); rsp=$(rsp_of "$t/scan-j5.out")
+  why="ADV_IND '${adv:-none}', SCAN_RSP '${rsp:-none}': $(tr '\n' ' ' < "$t/scan-j5.out" | cut -c1-200)"
+  check "(j) hci1 sees the raw HCI advertisement again, byte for byte (ADV_IND and SCAN_RSP of section c)" \
+    [ "$adv" = "$want_adv" -a "$rsp" = "$want_rsp" ]
+  start_bluetoothd "$t/bluetoothd-3.log"
+  wait_log 'advertising the Warden service.*via=bluetoothd' 3 40
+  why="wardend: $(grep -E 'advertis|bluetoothd' "$t/wardend-j.log" | tail -3 | tr '\n' ' ')"
+  check "(j) bluetoothd back: wardend advertises through it again" \
+    [ "$(grep -cE 'advertising the Warden service.*via=bluetoothd' "$t/wardend-j.log")" -ge 3 ]
 
   # wardend stops: its bus connection closes and bluetoothd drops the advertisement.
   kill -TERM $wardend_pid; wait $wardend_pid; wrc=$?; wardend_pid=""
