@@ -190,10 +190,11 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// Verified credentials by SHA-256 of the token. A phone presents the same immutable token every time, so the
     /// authority signature and the JSON are checked once; holder proof, revocation, time, scope and schedule are
     /// still checked on every presentation. Bounded; emptied when the trusted authority keys change (restart).
-    /// Storage is reserved up front and evicted through a ring, so inserting on a first presentation never rehashes
-    /// the table or shifts an array on the decision path.
-    private var credentialCache: [SHA256Digest: Credential] = Dictionary(minimumCapacity: DoorController.credentialCacheSize)
-    private var credentialCacheRing: [SHA256Digest?] = Array(repeating: nil, count: DoorController.credentialCacheSize)
+    /// Evicted through a ring (oldest first, no array shifting). Grown on demand rather than reserved: reserving
+    /// 4,096 entries cost resident memory a board without many phones never uses, and made no measurable latency
+    /// difference (docs/benchmarks.md).
+    private var credentialCache: [SHA256Digest: Credential] = [:]
+    private var credentialCacheRing: [SHA256Digest] = []
     private var credentialCacheNext = 0
     static var credentialCacheSize: Int { 4096 }
 
@@ -201,10 +202,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         let key = SHA256.hash(data: Array(token.utf8))
         if let c = credentialCache[key] { return c }
         let c = try verifier.verify(token)
-        if let oldest = credentialCacheRing[credentialCacheNext] { credentialCache[oldest] = nil }
+        if credentialCacheRing.count < Self.credentialCacheSize {
+            credentialCacheRing.append(key)
+        } else {
+            credentialCache[credentialCacheRing[credentialCacheNext]] = nil
+            credentialCacheRing[credentialCacheNext] = key
+            credentialCacheNext = (credentialCacheNext + 1) % Self.credentialCacheSize
+        }
         credentialCache[key] = c
-        credentialCacheRing[credentialCacheNext] = key
-        credentialCacheNext = (credentialCacheNext + 1) % Self.credentialCacheSize
         return c
     }
 
