@@ -112,13 +112,7 @@ final class Advertising: Sendable {
 
     private func startOverHCI() {
         do {
-            let id: Int32
-            if let adapter {
-                id = try BluetoothAdapter(named: adapter).deviceID
-            } else {
-                guard let first = BluetoothAdapter.defaultDeviceID() else { _ = try BluetoothAdapter(); return }
-                id = first
-            }
+            let id = try BluetoothAdapter(named: adapter).deviceID  // nil: the lowest-numbered one, powered first
             try BluetoothAdapter.powerOn(deviceID: id)
             let a = try LEAdvertiser(deviceID: id, advertisingData: ad.advertisingData, scanResponse: ad.scanResponse)
             mode.withLock { $0 = .hci(a) }
@@ -152,22 +146,16 @@ final class Advertising: Sendable {
         }
         bluetoothdGoneSince.withLock { $0 = nil }
         let events = Task { [weak self, logger] in
-            var lastFailure = ""
             for await event in advertiser.events {
                 switch event {
                 case .registered(let adapter):
-                    lastFailure = ""
+                    self?.lastFailure.withLock { $0 = "" }
                     logger.info(
                         "advertising the Warden service",
                         metadata: ["adapter": "\(adapter)", "via": "bluetoothd", "uuid": "\(Advertisement.serviceUUIDString)"])
-                case .failed(let error, let retryIn):
+                case .failed(let error, _):
                     // The same refusal every 30 s is one warning, then debug lines.
-                    if error.message != lastFailure {
-                        logger.warning("BLE advertising through bluetoothd failed: \(error.message); retrying in \(retryIn) s")
-                    } else {
-                        logger.debug("BLE advertising through bluetoothd failed again", metadata: ["retry_s": "\(retryIn)"])
-                    }
-                    lastFailure = error.message
+                    self?.warnOnce("BLE advertising through bluetoothd failed: \(error.message); retrying (1 s, doubling to 30 s)")
                 case .released:
                     logger.warning("bluetoothd released the advertisement (adapter powered off or removed); registering again")
                 case .bluetoothdGone:
