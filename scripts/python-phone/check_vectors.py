@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Checks docs/protocol.md's Python phone (warden_phone.py) against the canonical vectors
-Tests/ProtocolTests/Vectors/handshake-v1.json, with Python's `cryptography` package only.
+"""Checks docs/protocol.md's Python phone (warden_phone.py) against the test vectors
+Tests/ProtocolTests/Vectors/handshake-v1.json, with Python's `cryptography` package only, and checks that the vectors
+written out in docs/protocol.md section 15 (and the advertising example of section 4) equal that file and that every
+value the document derives from them is right, so the document and the file cannot drift apart.
 
-    python3 scripts/python-phone/check_vectors.py [path/to/handshake-v1.json]
+    python3 scripts/python-phone/check_vectors.py [path/to/handshake-v1.json [path/to/protocol.md]]
 
 Ends with `python-phone vectors: N passed, M failed`; exits non-zero on any failure.
 """
@@ -14,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -27,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEFAULT_VECTORS = os.path.join(ROOT, "Tests", "ProtocolTests", "Vectors", "handshake-v1.json")
+DEFAULT_DOC = os.path.join(ROOT, "docs", "protocol.md")
 
 passed, failed = 0, 0
 
@@ -52,6 +56,11 @@ def eq(a, b, what: str):
     if a != b:
         ah = a.hex() if isinstance(a, bytes) else a
         bh = b.hex() if isinstance(b, bytes) else b
+        if isinstance(ah, str) and isinstance(bh, str) and max(len(ah), len(bh)) > 80:
+            i = next((j for j in range(min(len(ah), len(bh))) if ah[j] != bh[j]), min(len(ah), len(bh)))
+            lo = max(0, i - 16)
+            raise AssertionError(f"{what} differs at character {i} (lengths {len(ah)}, {len(bh)}):\n"
+                                 f"      got      ...{ah[lo:i + 48]}...\n      expected ...{bh[lo:i + 48]}...")
         raise AssertionError(f"{what} differs:\n      got      {ah}\n      expected {bh}")
 
 
@@ -142,8 +151,167 @@ def serve_one(listener: socket.socket, lock: MockLock, stream: bool, errors: lis
         errors.append(e)
 
 
+# --- the document's copy of the vectors (docs/protocol.md section 15) ----------------------------------------------
+
+# Values derived from the label SHA-256(label) (a prefix for phone_nonce): the document names the label next to each.
+LABELLED = ("authority_private", "device_private", "holder_private", "phone_ephemeral_private",
+            "lock_ephemeral_private", "phone_nonce", "lock_nonce")
+DECIMAL = ("now_unix", "unlock_ms")
+LABEL_RE = re.compile(r'SHA-256\("([^"]+)"\)(?:\[0\.\.(\d+)\])?')
+
+
+def is_text(name: str) -> bool:
+    return name.endswith("_utf8") or name.endswith("_json") or name in DECIMAL
+
+
+def section(doc: str, number: int) -> str:
+    start = re.search(rf"^## {number}\. ", doc, re.M)
+    if not start:
+        raise AssertionError(f"docs/protocol.md has no section {number}")
+    end = re.search(r"^## \d+\. ", doc[start.end():], re.M)
+    return doc[start.start():start.end() + end.start()] if end else doc[start.start():]
+
+
+def parse_doc_vectors(text: str) -> tuple[dict, dict]:
+    """The `name: value` entries of the fenced blocks of section 15: ({name: value}, {name: first-line comment}).
+    Hex values: spaces, line breaks and `#` comments are ignored. Text values (`_utf8`, `_json`, decimal): the
+    indented lines join with nothing between them; no comments."""
+    values: dict[str, str] = {}
+    comments: dict[str, str] = {}
+    fenced, name = False, None
+    for raw in text.splitlines():
+        if raw.startswith("```"):
+            fenced, name = not fenced, None
+            continue
+        if not fenced:
+            continue
+        if not raw.strip():
+            name = None
+            continue
+        m = re.match(r"^([a-z][a-z0-9_]*):(.*)$", raw)
+        if m:
+            name, rest = m.group(1), m.group(2)
+            if name in values:
+                raise AssertionError(f"{name} appears twice in section 15")
+            comment = ""
+            if not is_text(name) and "#" in rest:
+                rest, comment = rest.split("#", 1)
+            elif is_text(name) and re.search(r"\s{2,}#", rest):
+                rest, comment = re.split(r"\s{2,}#", rest, maxsplit=1)
+            values[name], comments[name] = rest.strip(), comment.strip()
+            continue
+        if name is None or not raw[:1].isspace():
+            raise AssertionError(f"section 15: line outside an entry: {raw!r}")
+        piece = raw.split("#", 1)[0] if not is_text(name) else raw
+        values[name] += piece.strip()
+    out = {}
+    for n, val in values.items():
+        if is_text(n):
+            out[n] = val
+        else:
+            h = re.sub(r"[\s|]", "", val)
+            if not re.fullmatch(r"(?:[0-9a-f]{2})*", h):
+                raise AssertionError(f"section 15: {n} is not lowercase hex: {h[:40]}...")
+            out[n] = h
+    return out, comments
+
+
+def derived_values(v: dict) -> dict:
+    """Everything section 15 shows beyond the file's own values, recomputed from the file."""
+    H = lambda k: bytes.fromhex(v[k])  # noqa: E731
+    hello, lock_hello, present, result = H("hello"), H("lock_hello"), H("present"), H("result")
+    cert, cred = H("lock_certificate"), v["credential_utf8"]
+    lock_eph, lock_nonce = lock_hello[3:68], lock_hello[68:100]
+    lock_tr = hello + lock_eph + lock_nonce + cert
+    holder_tr = hello + lock_hello + cred.encode()
+    h, c, sig = cred.split(".")
+    sha = lambda b: hashlib.sha256(b).digest()  # noqa: E731
+    d = {
+        "phone_ephemeral_public": wp.public_point(wp.private_from_scalar(v["phone_ephemeral_private"])),
+        "lock_ephemeral_public": wp.public_point(wp.private_from_scalar(v["lock_ephemeral_private"])),
+        "cert_signing_input": wp.CERT_LABEL + cert[:-64],
+        "credential_signature": b64u(sig),
+        "lock_transcript": lock_tr,
+        "lock_transcript_sha256": sha(lock_tr),
+        "lock_hello_plaintext": wp.u16(len(cert)) + cert + H("lock_signature"),
+        "gcm_nonce_counter_0": wp.gcm_nonce(0),
+        "lock_hello_aad": lock_hello[:100],
+        "holder_transcript": holder_tr,
+        "holder_transcript_sha256": sha(holder_tr),
+        "present_plaintext": wp.u16(len(cred)) + cred.encode() + H("holder_signature"),
+        "present_aad": present[:3],
+        "result_plaintext": H("result_code") + int(v["unlock_ms"]).to_bytes(4, "big"),
+        "gcm_nonce_counter_1": wp.gcm_nonce(1),
+        "result_aad": result[:3],
+    }
+    out = {k: b.hex() for k, b in d.items()}
+    out["credential_header_json"] = b64u(h).decode()
+    out["credential_claims_json"] = b64u(c).decode()
+    return out
+
+
+def check_document(v: dict, doc_path: str) -> None:
+    with open(doc_path, encoding="utf-8") as f:
+        doc = f.read()
+    rel = os.path.relpath(doc_path, ROOT)
+
+    @check(f"{rel} section 15: every file value written out, equal to the file")
+    def _():
+        values, _ = parse_doc_vectors(section(doc, 15))
+        missing = [k for k in v if k != "comment" and k not in values]
+        if missing:
+            raise AssertionError(f"not in the document: {', '.join(missing)}")
+        for k in v:
+            if k != "comment":
+                eq(values[k], v[k], f"section 15 {k}")
+
+    @check(f"{rel} section 15: every derived value (transcripts, plaintexts, AADs, nonces, JSON) recomputed")
+    def _():
+        values, _ = parse_doc_vectors(section(doc, 15))
+        derived = derived_values(v)
+        unknown = [k for k in values if k not in v and k not in derived]
+        if unknown:
+            raise AssertionError(f"the checker does not know (so does not check): {', '.join(unknown)}")
+        missing = [k for k in derived if k not in values]
+        if missing:
+            raise AssertionError(f"derived values missing from the document: {', '.join(missing)}")
+        for k, want in derived.items():
+            eq(values[k], want, f"section 15 {k}")
+
+    @check(f"{rel} section 15: each fixed scalar and nonce is SHA-256 of the label written next to it")
+    def _():
+        values, comments = parse_doc_vectors(section(doc, 15))
+        for k in LABELLED:
+            m = LABEL_RE.search(comments.get(k, ""))
+            if not m:
+                raise AssertionError(f"{k}: no SHA-256(\"label\") beside it")
+            digest = hashlib.sha256(m.group(1).encode()).digest()
+            want = digest[:int(m.group(2)) + 1] if m.group(2) else digest
+            eq(values[k], want.hex(), f"{k} = SHA-256({m.group(1)!r})")
+            eq(v[k], want.hex(), f"file {k} = SHA-256({m.group(1)!r})")
+        text = section(doc, 15)
+        for k in LABELLED:  # the prose lists every label too
+            label = LABEL_RE.search(comments[k]).group(1)
+            if f"`{label}`" not in text:
+                raise AssertionError(f"label {label!r} not listed in the text of section 15")
+
+    @check(f"{rel} section 4: advertising example (lock-7f3a91, PSM 0x0081) equals what the phone computes")
+    def _():
+        s4 = section(doc, 4)
+        m = re.search(r"Example \(informative\) for lock id `([^`]+)`, PSM `0x([0-9a-f]{4})`: tag `([0-9a-f]+)`;\s*"
+                      r"advertising data `([0-9a-f]+)`;\s*scan response `([0-9a-f]+)`", s4)
+        if not m:
+            raise AssertionError("section 4 example not found")
+        lock, psm = m.group(1), int(m.group(2), 16)
+        eq(m.group(3), wp.lock_tag(lock).hex(), "section 4 tag")
+        eq(m.group(4), wp.advertising_data().hex(), "section 4 advertising data")
+        eq(m.group(5), wp.scan_response(lock, psm).hex(), "section 4 scan response")
+        eq(len(bytes.fromhex(m.group(5))), 29, "scan response length")
+
+
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_VECTORS
+    doc_path = sys.argv[2] if len(sys.argv) > 2 else DEFAULT_DOC
     with open(path) as f:
         v = json.load(f)
     H = lambda k: bytes.fromhex(v[k])  # noqa: E731
@@ -160,6 +328,7 @@ def main() -> int:
     hello, lock_hello, present, result = H("hello"), H("lock_hello"), H("present"), H("result")
     lock_eph_pub, lock_nonce = lock_hello[3:68], lock_hello[68:100]
     print(f"vectors: {os.path.relpath(path, ROOT)}")
+    check_document(v, doc_path)
 
     @check("public keys are the public halves of the private scalars")
     def _():
@@ -306,6 +475,30 @@ def main() -> int:
         t = bytearray(result)
         t[5] ^= 1
         raises("decrypt_failed", lambda: s.receive(bytes(t)))
+
+    @check("section 11.2 step 1: version byte before layout; then layout (bad_frame); then key and UTF-8")
+    def _():
+        cert = H("lock_certificate")
+        raises("bad_frame", lambda: wp.LockCertificate.parse(b""))
+        raises("lock_certificate_invalid", lambda: wp.LockCertificate.parse(b"\x02"))  # any layout, even none
+        raises("lock_certificate_invalid", lambda: wp.LockCertificate.parse(b"\x02" + cert[1:] + b"junk"))
+        raises("bad_frame", lambda: wp.LockCertificate.parse(cert[:-1]))
+        raises("bad_frame", lambda: wp.LockCertificate.parse(cert + b"\x00"))
+        k = 3 + len(kid) + len(lock_id)
+        raises("lock_certificate_invalid", lambda: wp.LockCertificate.parse(cert[:k] + b"\x02" + cert[k + 1:]))
+        bad_utf8 = cert[:2] + b"\xff" + cert[3:]
+        raises("lock_certificate_invalid", lambda: wp.LockCertificate.parse(bad_utf8))
+
+    @check("section 7.2 order: bad_key (check 5) before a short sealed part (check 6), bad_frame before both")
+    def _():
+        raises("bad_frame", lambda: fresh().receive(wp.frame(wp.LOCK_HELLO, lock_eph_pub + lock_nonce[:31])))
+        bad_point = b"\x04" + bytes(64)
+        raises("bad_key", lambda: fresh().receive(wp.frame(wp.LOCK_HELLO, bad_point + lock_nonce + bytes(10))))
+        raises("bad_frame", lambda: fresh().receive(wp.frame(wp.LOCK_HELLO, lock_eph_pub + lock_nonce + bytes(10))))
+        raises("decrypt_failed", lambda: fresh().receive(wp.frame(wp.LOCK_HELLO, lock_eph_pub + lock_nonce + bytes(16))))
+        e = raises("rate_limited", lambda: fresh().receive(bytes([0x7F, 0, 2, 0x26, 0x99])))  # byte 0 only
+        if e.authenticated:
+            raise AssertionError("ERROR must be reported as unauthenticated")
 
     @check("byte budget: 86 + 349 + 586 + 24 = 1045 bytes")
     def _():

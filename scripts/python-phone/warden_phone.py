@@ -249,7 +249,9 @@ class LockCertificate:
     @classmethod
     def parse(cls, data: bytes) -> "LockCertificate":
         r = Reader(data)
-        version = r.u8("certificate version")
+        # Section 11.2 step 1: the version byte first (another version may have another layout), then the layout.
+        if r.u8("certificate version") != 1:
+            raise ProtocolError("lock_certificate_invalid", "unknown certificate version")
         kid = r.take(r.u8("kid length"), "kid")
         lock = r.take(r.u8("lock id length"), "lock id")
         point = r.take(POINT_BYTES, "device key")
@@ -257,8 +259,6 @@ class LockCertificate:
         body_len = r.off
         sig = r.take(SIG_BYTES, "certificate signature")
         r.end("lock certificate")
-        if version != 1:
-            raise ProtocolError("lock_certificate_invalid", "unknown certificate version")
         key = load_point(point, "lock_certificate_invalid")
         try:
             kid_s, lock_s = kid.decode("utf-8"), lock.decode("utf-8")
