@@ -10,6 +10,9 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "warden",
     platforms: [.macOS(.v15)],
@@ -17,7 +20,10 @@ let package = Package(
         .executable(name: "wardend", targets: ["wardend"]),
         .executable(name: "wardenctl", targets: ["wardenctl"]),
         .executable(name: "warden-gpio", targets: ["warden-gpio"]),
+        .library(name: "WardenWire", targets: ["WardenWire"]),
         .library(name: "WardenCore", targets: ["WardenCore"]),
+        .library(name: "WardenProtocol", targets: ["WardenProtocol"]),
+        .library(name: "WardenAuthority", targets: ["WardenAuthority"]),
         .library(name: "WardenKey", targets: ["WardenKey"]),
         .library(name: "WardenController", targets: ["WardenController"]),
     ],
@@ -42,51 +48,55 @@ let package = Package(
         .target(name: "BlueZ", dependencies: ["CBluetooth", "CSystemd"], swiftSettings: strict),
         .target(name: "Mosquitto", dependencies: ["CMosquitto"], swiftSettings: strict),
 
+        // Wire contracts other processes read (status, audit kinds, deny and alarm reasons, access-list updates,
+        // signed commands) and the one JWS verifier: board and cloud both import it. No I/O.
+        .target(name: "WardenWire", dependencies: [crypto], swiftSettings: strict),
+        // The domain core: credentials, policy, schedules, time, audit records, the door as a value. No I/O.
+        .target(name: "WardenCore", dependencies: ["WardenWire", crypto], swiftSettings: strict),
+        // The key-presentation protocol, both sides' state machines: swift-crypto only (an iOS app embeds it).
+        .target(name: "WardenProtocol", dependencies: [crypto], swiftSettings: strict),
+        // The phone-facing API on top of the protocol: nothing Linux-only.
+        .target(name: "WardenKey", dependencies: ["WardenProtocol", crypto], swiftSettings: strict),
+        // The authority's side: issuing credentials, signing updates and commands (jwt-kit). Never linked by wardend.
         .target(
-            name: "WardenCore",
-            dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "JWTKit", package: "jwt-kit"),
-            ],
+            name: "WardenAuthority",
+            dependencies: ["WardenWire", crypto, .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: strict
         ),
-        // The phone side of the key-presentation protocol: swift-crypto only, nothing Linux-only (an iOS app embeds it).
-        .target(name: "WardenKey", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(
             name: "WardenStore",
-            dependencies: [
-                "WardenCore",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["WardenCore", "WardenWire", .product(name: "GRDB", package: "GRDB.swift"), logging],
             swiftSettings: strict
         ),
         .target(
             name: "WardenController",
             dependencies: [
-                "WardenCore", "WardenKey", "WardenStore", "GPIOD", "BlueZ", "Mosquitto",
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                "WardenCore", "WardenWire", "WardenProtocol", "WardenStore", "GPIOD", "BlueZ",
+                .product(name: "Yams", package: "Yams"), logging, .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
+        // wardend's command line: links the board's modules only (no jwt-kit, no cloud).
+        .target(
+            name: "WardendCLI", dependencies: ["WardenController", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        // wardenctl: installer, operator and developer commands (the dev authority included).
         .target(
             name: "WardenCLI",
             dependencies: [
-                "WardenCore", "WardenKey", "WardenStore", "WardenController", "BlueZ",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority", "WardenStore",
+                "WardenController", "BlueZ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "wardend", dependencies: ["WardenCLI"], swiftSettings: strict),
+        .executableTarget(name: "wardend", dependencies: ["WardendCLI"], swiftSettings: strict),
         .executableTarget(name: "wardenctl", dependencies: ["WardenCLI"], swiftSettings: strict),
         .executableTarget(name: "warden-gpio", dependencies: ["GPIOD"], swiftSettings: strict),
         .executableTarget(
             name: "warden-bench",
             dependencies: [
-                "WardenCore", "WardenStore", "WardenController", .product(name: "Logging", package: "swift-log"),
+                "WardenCore", "WardenWire", "WardenProtocol", "WardenAuthority", "WardenStore", "WardenController",
+                crypto, logging,
                 // Only to measure the old parse path beside the new one.
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
@@ -96,16 +106,26 @@ let package = Package(
 
         // jwt-kit here is the test oracle for CredentialParser (the decision path no longer parses with it).
         .testTarget(
-            name: "WardenCoreTests", dependencies: ["WardenCore", .product(name: "JWTKit", package: "jwt-kit")],
+            name: "WardenCoreTests",
+            dependencies: ["WardenCore", "WardenWire", "WardenAuthority", crypto, .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: strict),
-        .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore", "WardenCore"], swiftSettings: strict),
+        .testTarget(
+            name: "WardenStoreTests", dependencies: ["WardenStore", "WardenCore", "WardenWire", "WardenAuthority", crypto],
+            swiftSettings: strict),
         .testTarget(
             name: "WardenControllerTests",
-            dependencies: ["WardenController", "WardenCore", "WardenKey", "WardenStore", "WardenCLI"],
+            dependencies: [
+                "WardenController", "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority",
+                "WardenStore", "WardenCLI", crypto, logging,
+            ],
             swiftSettings: strict
         ),
         .testTarget(
-            name: "ProtocolTests", dependencies: ["WardenKey", "WardenController", "WardenCore", "WardenStore"],
+            name: "ProtocolTests",
+            dependencies: [
+                "WardenProtocol", "WardenKey", "WardenController", "WardenCore", "WardenWire", "WardenAuthority",
+                "WardenStore", crypto, logging,
+            ],
             resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "HardwareTests", dependencies: ["GPIOD", "BlueZ", "Mosquitto"], swiftSettings: strict),
     ]

@@ -1,9 +1,11 @@
 import Crypto
 import Foundation
 import Logging
+import WardenAuthority
 import WardenController
 import WardenCore
 import WardenStore
+import WardenWire
 
 // warden-bench: decision latency with 100,000 stored credentials, on the real store and controller, simulated relay.
 //   1. verified -> relay: from a signature-checked credential to the relay write (policy, time, schedule, the

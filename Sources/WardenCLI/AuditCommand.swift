@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WardenCore
 import WardenStore
+import WardenWire
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit", abstract: "Read and verify the board's audit journal.", subcommands: [List.self, Verify.self])

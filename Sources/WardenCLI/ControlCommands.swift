@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WardenController
+import WardenWire
 
 func callDaemon(_ socket: String, _ request: ControlRequest) throws -> ControlResponse {
     let client = try ControlClient(path: socket)

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import WardenAuthority
 import WardenCore
-import WardenKey
+import WardenProtocol
 import WardenStore
+import WardenWire
 
 /// Stand-ins for the cloud while it does not exist yet, and developer harnesses.
 struct DevCommand: AsyncParsableCommand {

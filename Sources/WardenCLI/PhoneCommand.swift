@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import WardenController
 import WardenCore
+import WardenWire
 
 struct PhoneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

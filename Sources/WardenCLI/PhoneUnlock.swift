@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import WardenController
 import WardenKey
+import WardenProtocol
 
 /// `wardenctl phone unlock`: a phone built on WardenKey, over BLE (L2CAP CoC) or a development transport.
 struct PhoneUnlock: AsyncParsableCommand {
@@ -46,25 +47,10 @@ struct PhoneUnlock: AsyncParsableCommand {
         defer { channel.close() }
         let clock = ContinuousClock()
         let start = clock.now
-        var session = PhoneSession(
-            lockID: lock, credential: Array(token.utf8), holder: holder, authority: keys, now: UInt64(Date().timeIntervalSince1970))
-        var bytes = 0
-        let hello = session.hello()
-        bytes += hello.count
-        try await channel.send(hello)
-        var outcome: PhoneSession.Outcome?
+        let key = PhoneKey(lockID: lock, credential: token, holder: holder, authority: keys)
+        let presentation: PhoneKey.Presentation
         do {
-            while outcome == nil {
-                let frame = try await channel.receive()
-                bytes += frame.count
-                switch try session.receive(frame) {
-                case .send(let f):
-                    bytes += f.count
-                    try await channel.send(f)
-                case .finished(let o):
-                    outcome = o
-                }
-            }
+            presentation = try await key.present(over: channel, now: UInt64(Date().timeIntervalSince1970))
         } catch let e as ProtocolError {
             print("\(e.code.name) (\(e.message)) after \(Self.ms(clock.now - start)) ms")
             throw ExitCode(4)
@@ -72,7 +58,8 @@ struct PhoneUnlock: AsyncParsableCommand {
             print("the lock closed the connection after \(Self.ms(clock.now - start)) ms")
             throw ExitCode(4)
         }
-        let o = outcome!
+        let o = presentation.outcome
+        let bytes = presentation.bytes
         print("\(o.code.name) in \(Self.ms(clock.now - start)) ms\(o.granted ? ", unlocked for \(o.unlockMillis) ms" : "") (\(bytes) bytes exchanged)")
         if !o.granted { throw ExitCode(3) }
     }

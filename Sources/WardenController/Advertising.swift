@@ -1,7 +1,7 @@
 import BlueZ
 import Logging
 import Synchronization
-import WardenKey
+import WardenProtocol
 
 /// Keeps the lock advertised, whichever way the board allows (docs/hardware.md, "BLE"): through bluetoothd's D-Bus
 /// LEAdvertisingManager1 while bluetoothd is on the system bus (it owns the controller then, and raw HCI commands

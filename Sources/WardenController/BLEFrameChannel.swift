@@ -1,6 +1,6 @@
 import BlueZ
 import Synchronization
-import WardenKey
+import WardenProtocol
 
 /// A phone's LE L2CAP connection-oriented channel. Frames are reassembled by their 3-byte header, so a phone whose
 /// stack splits a frame over several SDUs (iOS and Android expose L2CAP channels as streams) is read correctly,

@@ -1,6 +1,6 @@
 import BlueZ
 import Logging
-import WardenKey
+import WardenProtocol
 
 /// The BLE side of wardend: an LE L2CAP CoC listener on the configured PSM feeding `PresentationService`. Where the
 /// kernel or the board has no Bluetooth it says so once, clearly, and wardend keeps serving its other transports.

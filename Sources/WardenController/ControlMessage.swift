@@ -1,3 +1,4 @@
+import WardenWire
 /// One request on wardend's local control socket (newline-delimited JSON). docs/operations.md lists the commands.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public var cmd: String

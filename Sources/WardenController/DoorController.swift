@@ -3,8 +3,9 @@ import Foundation
 import Logging
 import Metrics
 import WardenCore
-import WardenKey
+import WardenProtocol
 import WardenStore
+import WardenWire
 
 /// The door's owner: feeds decisions, input edges and time into `DoorStateMachine` and performs its actions on the
 /// hardware and the journal. Every event arrives on this actor, so there is one order of truth; nothing here waits
@@ -183,7 +184,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             // A denial of a verified credential is always audited; junk (no verified credential) only within budget.
             _ = act(on: decision, peer: peer, audited: outcome.audit || credentialID != nil)
             limiterAlarms(outcome, peer: peer)
-            return (decision, ResultCode(name: reason.rawValue) ?? .internalError, 0)
+            return (decision, ResultCode(reason), 0)
         }
     }
 
@@ -198,7 +199,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private var credentialCacheNext = 0
     static var credentialCacheSize: Int { 4096 }
 
-    private func verifiedCredential(_ token: String) throws(CredentialError) -> Credential {
+    private func verifiedCredential(_ token: String) throws(JWSError) -> Credential {
         let key = SHA256.hash(data: Array(token.utf8))
         if let c = credentialCache[key] { return c }
         let c = try verifier.verify(token)

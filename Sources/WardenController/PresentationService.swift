@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Synchronization
-import WardenKey
+import WardenProtocol
 
 /// Runs key-presentation sessions on any `FrameChannel` (BLE L2CAP, Unix seqpacket, TCP) against the door
 /// controller. Abuse handling lives here and in the controller: bounded concurrent sessions (`busy`), per-peer

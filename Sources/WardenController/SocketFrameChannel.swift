@@ -1,5 +1,5 @@
 import Foundation
-import WardenKey
+import WardenProtocol
 
 #if canImport(Glibc)
 import Glibc

@@ -1,8 +1,9 @@
 import Crypto
 import Foundation
-import WardenKey
+import WardenProtocol
 import WardenCore
 import WardenStore
+import WardenWire
 import Yams
 
 /// /etc/warden/warden.yaml: which door this board is, its board profile, the site calendar, the authority keys it

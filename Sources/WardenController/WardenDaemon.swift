@@ -6,6 +6,7 @@ import WardenStore
 
 #if canImport(Glibc)
 import Glibc
+import WardenWire
 #endif
 
 /// wardend's start-up, serving and shutdown. Order matters for safety: the GPIO lines are taken first with the relay

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenWire
 
 /// The offline decision: pure, synchronous, no I/O. Everything it needs comes in as values (the verified credential,
 /// the access-list status, the time) so every deny path is testable by construction, and an error anywhere is a deny.

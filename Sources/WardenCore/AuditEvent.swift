@@ -1,3 +1,4 @@
+import WardenWire
 /// An audit entry before the journal gives it a sequence number, time and chain hash.
 public struct AuditEvent: Sendable, Equatable, Codable {
     public var kind: AuditKind

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenWire
 
 /// One journal entry, sequence-numbered and hash-chained: `hash` covers every field and the previous record's hash,
 /// so editing, reordering or dropping a record in the middle breaks verification at that point.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import JWTKit
+import WardenWire
 
 /// A credential whose authority signature has been checked. Only `CredentialVerifier` makes these, so holding one
 /// means "the org authority issued this", nothing more: time, door and revocation are `AccessPolicy`'s job.
@@ -17,17 +17,17 @@ public struct Credential: Sendable, Equatable {
     public let schedule: WeeklySchedule
     public let extendedTime: Bool
 
-    init(keyID: String, claims c: CredentialClaims) throws(CredentialError) {
+    init(keyID: String, claims c: CredentialClaims) throws(JWSError) {
         // Canonical base64url only (no padding, zero unused bits): one spelling per key, as the issuer writes it.
         guard c.cnf.jwk.kty == "EC", c.cnf.jwk.crv == "P-256",
             let x = Base64URL.decodeCanonical(Array(c.cnf.jwk.x.utf8)[...]),
             let y = Base64URL.decodeCanonical(Array(c.cnf.jwk.y.utf8)[...]), x.count == 32, y.count == 32,
             let key = try? P256.Signing.PublicKey(rawRepresentation: x + y)
-        else { throw CredentialError(.malformed, "cnf.jwk is not a P-256 public key") }
+        else { throw JWSError(.malformed, "cnf.jwk is not a P-256 public key") }
         guard !c.sub.isEmpty, !c.jti.isEmpty, c.jti.utf8.count <= 128 else {
-            throw CredentialError(.malformed, "sub and jti must be non-empty (jti at most 128 bytes)")
+            throw JWSError(.malformed, "sub and jti must be non-empty (jti at most 128 bytes)")
         }
-        guard c.nbf <= c.exp else { throw CredentialError(.malformed, "nbf is after exp") }
+        guard c.nbf <= c.exp else { throw JWSError(.malformed, "nbf is after exp") }
         self.keyID = keyID
         self.issuer = c.iss
         self.userID = c.sub
@@ -47,29 +47,4 @@ public struct Credential: Sendable, Equatable {
             && a.holderKey.rawRepresentation == b.holderKey.rawRepresentation && a.doors == b.doors
             && a.groups == b.groups && a.schedule == b.schedule && a.extendedTime == b.extendedTime
     }
-}
-
-/// Why a token is not a credential. `code` maps onto the deny reason the phone is shown.
-public struct CredentialError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
-        case malformed, unsupportedAlgorithm, unknownKeyID, badSignature
-    }
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var denyReason: DenyReason {
-        switch code {
-        case .malformed: return .malformedCredential
-        case .unsupportedAlgorithm: return .unsupportedAlgorithm
-        case .unknownKeyID: return .unknownKeyID
-        case .badSignature: return .badSignature
-        }
-    }
-
-    public var description: String { message }
 }

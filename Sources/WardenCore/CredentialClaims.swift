@@ -1,10 +1,10 @@
 import Crypto
 import Foundation
-import JWTKit
+import WardenWire
 
 /// The JSON payload of a Warden credential (a JWS, ES256, signed by the org authority). Field names follow JWT
 /// conventions (`sub`, `jti`, `nbf`, `exp`, and RFC 7800 `cnf` for the holder key) so standard tools can read it.
-public struct CredentialClaims: JWTPayload, Equatable {
+public struct CredentialClaims: Codable, Sendable, Equatable {
     public struct Confirmation: Codable, Sendable, Equatable {
         public var jwk: HolderJWK
     }
@@ -67,7 +67,4 @@ public struct CredentialClaims: JWTPayload, Equatable {
         self.sched = sched
         self.ext = ext
     }
-
-    /// Claims are checked by `AccessPolicy` against the board's trusted time, not by jwt-kit against the wall clock.
-    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

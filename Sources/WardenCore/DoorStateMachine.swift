@@ -1,3 +1,4 @@
+import WardenWire
 /// The door: relay, inputs, alarms and modes as a value fed events and returning actions. No clock is read here:
 /// every event carries the monotonic time it happened at (time since the owner's start), so tests drive it exactly.
 ///

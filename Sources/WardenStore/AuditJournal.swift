@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import WardenCore
+import WardenWire
 
 /// The hash-chained audit journal with group commit. `append` assigns the sequence number and chain hash in memory
 /// and returns at once (the door never waits for a disk); a flusher writes everything pending in one transaction,

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import WardenCore
+import WardenWire
 
 /// The board's one SQLite file (WAL): access list, audit journal and small state. One front door: everything goes
 /// through this type and `AuditJournal`, SQL only with bound parameters, migrations frozen once released.

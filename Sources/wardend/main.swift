@@ -1,3 +1,3 @@
-import WardenCLI
+import WardendCLI
 
 await WardendCommand.start()

@@ -1,5 +1,5 @@
 import Testing
-import WardenKey
+import WardenProtocol
 
 /// The example in docs/protocol.md section 4, byte for byte.
 @Suite struct AdvertisementTests {

@@ -1,5 +1,5 @@
 import Testing
-import WardenKey
+import WardenProtocol
 
 @Suite struct FrameReassemblerTests {
     let a = Frame(.hello, [UInt8](repeating: 1, count: 83)).bytes

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import WardenController
-import WardenKey
+import WardenProtocol
 
 /// Attacks on the handshake itself, lock and phone state machines wired back to back (no sockets).
 @Suite struct SessionSecurityTests {

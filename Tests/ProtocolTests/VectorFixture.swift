@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import WardenKey
+import WardenProtocol
 
 /// Returns a recorded signature, after checking it is asked to sign exactly the recorded message. ECDSA signatures
 /// are randomised, so test vectors fix them this way: the vector states the signed message and the signature.

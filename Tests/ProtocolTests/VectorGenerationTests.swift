@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import WardenController
-import WardenKey
+import WardenProtocol
 
 /// Writes Vectors/handshake-v1.json when WARDEN_WRITE_VECTORS=1 (run once; the file is checked in and the other
 /// tests check the code against it). Without the variable it only checks the generator still agrees with the file.
@@ -27,8 +27,8 @@ import WardenKey
         }
         let cert = try LockCertificate.issue(lockID: "lock-7f3a91", deviceKey: device.publicKey, notBefore: now - 86_400, notAfter: now + 86_400 * 365, keyID: "org-2026", authority: authority)
         let credential = Array(try await WardenCoreBridge.credential(authority: authority, holder: holder.publicKey, now: now).utf8)
-        var phone = PhoneSession(lockID: "lock-7f3a91", credential: credential, holder: holder, authority: ["org-2026": authority.publicKey], now: now, ephemeral: phoneEph, nonce: phoneNonce)
-        var lock = LockSession(certificate: cert, deviceKey: device, ephemeral: lockEph, nonce: lockNonce)
+        var phone = PhoneSession(lockID: "lock-7f3a91", credential: credential, holder: holder, authority: ["org-2026": authority.publicKey], now: now, ephemeral: phoneEph, nonce: SessionNonce(phoneNonce, length: HandshakeCrypto.phoneNonceBytes)!)
+        var lock = LockSession(certificate: cert, deviceKey: device, ephemeral: lockEph, nonce: SessionNonce(lockNonce, length: HandshakeCrypto.lockNonceBytes)!)
         let hello = phone.hello()
         guard case .send(let lockHello) = lock.receive(hello).first else { Issue.record("no LOCK_HELLO"); return }
         let present = try phone.receive(lockHello).frame!
@@ -41,11 +41,11 @@ import WardenKey
         let lockEphPub = Array(lockEph.publicKey.x963Representation)
         let shared = try phoneEph.sharedSecretFromKeyAgreement(with: lockEph.publicKey).withUnsafeBytes { Array($0) }
         let salt = Array(SHA256.hash(data: HandshakeCrypto.saltLabel + hello + lockEphPub + lockNonce))
-        let keys = HandshakeCrypto.deriveKeys(shared: try phoneEph.sharedSecretFromKeyAgreement(with: lockEph.publicKey), hello: hello, lockEphemeral: lockEphPub, lockNonce: lockNonce)
-        let lockSigned = HandshakeCrypto.lockSignedMessage(hello: hello, lockEphemeral: lockEphPub, lockNonce: lockNonce, certificate: cert.bytes)
-        let lockBody = try HandshakeCrypto.open(Array(lockHello[(3 + 65 + 32)...]), key: keys.lockToPhone, counter: 0, aad: Array(lockHello[0..<(3 + 65 + 32)]))
+        let keys = HandshakeCrypto.deriveKeys(shared: try phoneEph.sharedSecretFromKeyAgreement(with: lockEph.publicKey), hello: hello, lockEphemeral: lockEphPub, lockNonce: SessionNonce(lockNonce, length: 32)!)
+        let lockSigned = HandshakeCrypto.lockSignedMessage(hello: hello, lockEphemeral: lockEphPub, lockNonce: SessionNonce(lockNonce, length: 32)!, certificate: cert.bytes)
+        let lockBody = try HandshakeCrypto.open(Array(lockHello[(3 + 65 + 32)...]), key: keys.lockToPhone, counter: .lockHello, aad: Array(lockHello[0..<(3 + 65 + 32)]))
         let holderSigned = HandshakeCrypto.holderSignedMessage(hello: hello, lockHello: lockHello, credential: Array(token.utf8))
-        let presentBody = try HandshakeCrypto.open(Array(present[3...]), key: keys.phoneToLock, counter: 0, aad: Array(present[0..<3]))
+        let presentBody = try HandshakeCrypto.open(Array(present[3...]), key: keys.phoneToLock, counter: .present, aad: Array(present[0..<3]))
         let out: [String: String] = [
             "comment": "Warden key-presentation protocol v1 test vectors (docs/protocol.md). Hex unless noted. ECDSA signatures are randomised: they were produced once and are fixed here with the exact message each covers.",
             "now_unix": String(now), "lock_id_utf8": "lock-7f3a91", "authority_kid_utf8": "org-2026",
@@ -56,7 +56,7 @@ import WardenKey
             "lock_ephemeral_private": Hex.encode(lockEph.rawRepresentation), "lock_nonce": Hex.encode(lockNonce),
             "lock_certificate": Hex.encode(cert.bytes), "credential_utf8": token,
             "hello": Hex.encode(hello), "ecdh_shared_x": Hex.encode(shared), "hkdf_salt": Hex.encode(salt),
-            "key_lock_to_phone": Hex.encode(keys.lockToPhone), "key_phone_to_lock": Hex.encode(keys.phoneToLock),
+            "key_lock_to_phone": Hex.encode(keys.lockToPhone.bytes), "key_phone_to_lock": Hex.encode(keys.phoneToLock.bytes),
             "lock_signed_message": Hex.encode(lockSigned), "lock_signature": Hex.encode(lockBody.suffix(64)),
             "lock_hello": Hex.encode(lockHello),
             "holder_signed_message": Hex.encode(holderSigned), "holder_signature": Hex.encode(presentBody.suffix(64)),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenAuthority
 import WardenCore
 
 /// Makes the vector's credential with the real issuer (WardenCore), so the vector carries a credential the lock's

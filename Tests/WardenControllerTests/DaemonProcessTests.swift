@@ -4,6 +4,7 @@ import Testing
 import WardenController
 import WardenCore
 import WardenStore
+import WardenWire
 
 /// wardend as installers and systemd run it: a real process, its exit codes and messages, signals.
 @Suite(.serialized) struct DaemonProcessTests {

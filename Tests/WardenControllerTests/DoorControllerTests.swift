@@ -1,10 +1,12 @@
 import Crypto
 import Foundation
 import Testing
+import WardenAuthority
 import WardenController
 import WardenCore
-import WardenKey
+import WardenProtocol
 import WardenStore
+import WardenWire
 
 @Suite struct DoorControllerTests {
     @Test func validCredentialPulsesForConfiguredTimeThenRelocks() async throws {

@@ -1,10 +1,12 @@
 import Crypto
 import Foundation
 import Testing
+import WardenAuthority
 import WardenController
 import WardenCore
-import WardenKey
+import WardenProtocol
 import WardenStore
+import WardenWire
 
 /// The key-presentation protocol against a running wardend on the simulated board, over the Unix seqpacket
 /// development transport (the same frames BLE carries). Every attack must be refused with the right code, audited,

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenAuthority
 import WardenController
 import WardenCore
 import WardenStore

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import WardenController
-import WardenKey
+import WardenProtocol
 
 /// The lock identity and presentation settings in warden.yaml: a key readable by others, a certificate for another
 /// lock or another key, and bad transport settings each stop start-up naming the key.

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import WardenCore
+import WardenWire
 
 @Suite struct AccessPolicyTests {
     let auth = TestAuthority()

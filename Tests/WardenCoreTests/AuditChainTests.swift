@@ -1,5 +1,6 @@
 import Testing
 import WardenCore
+import WardenWire
 
 @Suite struct AuditChainTests {
     func chain(_ n: Int) -> [AuditRecord] {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import WardenCore
+import WardenWire
 
 /// Hostile and malformed inputs for `CredentialParser` / `CredentialVerifier`, each signed by the trusted authority
 /// (so the parser, not the signature, is what refuses them) unless the test is about the signature.
@@ -32,7 +33,7 @@ import WardenCore
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + extra + "}"
     }
 
-    func code(_ token: String) -> CredentialError.Code? {
+    func code(_ token: String) -> JWSError.Code? {
         do {
             _ = try verifier.verify(token)
             return nil
@@ -89,8 +90,8 @@ import WardenCore
 
     @Test func int64BoundsAreRead() throws {
         let c = try CredentialParser.parse(Array(signed(Array(claims(["iat": "-9223372036854775808", "exp": "9223372036854775807"]).utf8)).utf8))
-        #expect(c.claims.iat == Int64.min)
-        #expect(c.claims.exp == Int64.max)
+        #expect(c.payload.iat == Int64.min)
+        #expect(c.payload.exp == Int64.max)
     }
 
     @Test func nonUTF8AndBadEscapesAreMalformed() {

@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
 import Testing
+import WardenAuthority
 import WardenCore
+import WardenWire
 
 @Suite struct CredentialVerifierTests {
     let auth = TestAuthority()
@@ -21,7 +23,7 @@ import WardenCore
     @Test func otherAuthoritySameKidIsBadSignature() async throws {
         let forger = TestAuthority(kid: "auth-2026")
         let token = try await forger.token()
-        #expect(throws: CredentialError.self) { try auth.verifier.verify(token) }
+        #expect(throws: JWSError.self) { try auth.verifier.verify(token) }
         do { _ = try auth.verifier.verify(token) } catch { #expect(error.code == .badSignature) }
     }
 

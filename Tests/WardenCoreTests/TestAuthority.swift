@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenAuthority
 import WardenCore
 
 /// An org authority and holders for tests: real keys, real signatures.

@@ -1,8 +1,10 @@
 import Crypto
 import Foundation
 import Testing
+import WardenAuthority
 import WardenCore
 import WardenStore
+import WardenWire
 
 @Suite struct AccessListTests {
     let dir = TempDir()

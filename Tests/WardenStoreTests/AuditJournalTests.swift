@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import WardenCore
 import WardenStore
+import WardenWire
 
 @Suite struct AuditJournalTests {
     let dir = TempDir()

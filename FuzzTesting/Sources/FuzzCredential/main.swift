@@ -2,6 +2,7 @@ import CFuzzerDriver
 import Crypto
 import Foundation
 import WardenCore
+import WardenWire
 
 /// The credential parser (CredentialParser + StrictJSONReader) on arbitrary input, two ways: the bytes as a whole
 /// token, and the bytes as the claims JSON inside a token (so the fuzzer reaches the JSON reader without having to

@@ -1,5 +1,5 @@
 import CFuzzerDriver
-import WardenKey
+import WardenProtocol
 
 /// Frame and lock-certificate parsers on arbitrary bytes: must throw or succeed, never trap.
 func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

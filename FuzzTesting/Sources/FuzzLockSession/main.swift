@@ -1,7 +1,7 @@
 import CFuzzerDriver
 import Crypto
 import WardenController
-import WardenKey
+import WardenProtocol
 
 let authority = P256.Signing.PrivateKey()
 let device = P256.Signing.PrivateKey()

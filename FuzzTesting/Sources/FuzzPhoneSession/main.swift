@@ -1,6 +1,6 @@
 import CFuzzerDriver
 import Crypto
-import WardenKey
+import WardenProtocol
 
 let authority = P256.Signing.PrivateKey()
 let holder = P256.Signing.PrivateKey()

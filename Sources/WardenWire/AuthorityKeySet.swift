@@ -9,11 +9,11 @@ public struct AuthorityKeySet: Sendable {
     public init(_ keys: [String: P256.Signing.PublicKey] = [:]) { self.keys = keys }
 
     /// Keys from PEM text (SubjectPublicKeyInfo), as provisioning writes them.
-    public init(pems: [String: String]) throws(CredentialError) {
+    public init(pems: [String: String]) throws(JWSError) {
         var keys: [String: P256.Signing.PublicKey] = [:]
         for (kid, pem) in pems {
             guard let key = try? P256.Signing.PublicKey(pemRepresentation: pem) else {
-                throw CredentialError(.malformed, "authority key '\(kid)' is not a P-256 public key in PEM form")
+                throw JWSError(.malformed, "authority key '\(kid)' is not a P-256 public key in PEM form")
             }
             keys[kid] = key
         }

@@ -36,7 +36,7 @@ public struct PhoneSession: Sendable {
     let authority: [String: P256.Signing.PublicKey]
     let now: UInt64
     let ephemeral: P256.KeyAgreement.PrivateKey
-    let nonce: [UInt8]
+    let nonce: SessionNonce
     var state = State.start
     var helloFrame: [UInt8] = []
     var keys: HandshakeCrypto.SessionKeys?
@@ -49,7 +49,7 @@ public struct PhoneSession: Sendable {
     public init(
         lockID: String, credential: [UInt8], holder: any MessageSigner, authority: [String: P256.Signing.PublicKey],
         now: UInt64, ephemeral: P256.KeyAgreement.PrivateKey = .init(),
-        nonce: [UInt8] = (0..<HandshakeCrypto.phoneNonceBytes).map { _ in UInt8.random(in: 0...255) }
+        nonce: SessionNonce = .phone()
     ) {
         self.lockID = lockID
         self.credential = credential
@@ -64,7 +64,7 @@ public struct PhoneSession: Sendable {
     public mutating func hello() -> [UInt8] {
         precondition(state == .start, "hello() is the first message")
         state = .awaitingLockHello
-        helloFrame = Frame(.hello, [HandshakeCrypto.version, 0] + Array(ephemeral.publicKey.x963Representation) + nonce).bytes
+        helloFrame = Frame(.hello, [HandshakeCrypto.version, 0] + Array(ephemeral.publicKey.x963Representation) + nonce.bytes).bytes
         return helloFrame
     }
 
@@ -88,12 +88,12 @@ public struct PhoneSession: Sendable {
         state = .done  // any failure below ends the session
         var r = ByteReader(frame.payload)
         let lockEphemeral = try r.take(65, "lock ephemeral key")
-        let lockNonce = try r.take(HandshakeCrypto.lockNonceBytes, "lock nonce")
+        let lockNonce = SessionNonce(unchecked: try r.take(HandshakeCrypto.lockNonceBytes, "lock nonce"))
         let sealed = try r.take(r.remaining, "sealed lock identity")
         let shared = try HandshakeCrypto.ecdh(ephemeral, lockEphemeral)
         let keys = HandshakeCrypto.deriveKeys(shared: shared, hello: helloFrame, lockEphemeral: lockEphemeral, lockNonce: lockNonce)
-        let aad = Frame.header(.lockHello, frame.payload.count) + lockEphemeral + lockNonce
-        var body = ByteReader(try HandshakeCrypto.open(sealed, key: keys.lockToPhone, counter: 0, aad: aad))
+        let aad = Frame.header(.lockHello, frame.payload.count) + lockEphemeral + lockNonce.bytes
+        var body = ByteReader(try HandshakeCrypto.open(sealed, key: keys.lockToPhone, counter: .lockHello, aad: aad))
         let certBytes = try body.take(try body.u16("certificate length"), "certificate")
         let lockSig = try body.take(64, "lock signature")
         try body.end("lock identity")
@@ -114,7 +114,7 @@ public struct PhoneSession: Sendable {
         plain += credential + holderSig
         let length = plain.count + HandshakeCrypto.tagBytes
         guard length <= Frame.maxPayload else { throw ProtocolError(.badFrame, "credential too large for one frame") }
-        let sealedPresent = try HandshakeCrypto.seal(plain, key: keys.phoneToLock, counter: 0, aad: Frame.header(.present, length))
+        let sealedPresent = try HandshakeCrypto.seal(plain, key: keys.phoneToLock, counter: .present, aad: Frame.header(.present, length))
         self.keys = keys
         state = .awaitingResult
         return Frame(.present, sealedPresent).bytes
@@ -124,7 +124,7 @@ public struct PhoneSession: Sendable {
         state = .done
         guard let keys else { throw ProtocolError(.unexpectedMessage, "no session") }
         var r = ByteReader(
-            try HandshakeCrypto.open(frame.payload, key: keys.lockToPhone, counter: 1, aad: Frame.header(.result, frame.payload.count)))
+            try HandshakeCrypto.open(frame.payload, key: keys.lockToPhone, counter: .result, aad: Frame.header(.result, frame.payload.count)))
         let code = ResultCode(rawValue: try r.u8("result code"))
         let ms = try r.take(4, "unlock time").reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         try r.end("result")

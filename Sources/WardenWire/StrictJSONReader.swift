@@ -11,16 +11,16 @@
 /// - nesting deeper than `maxDepth` is an error (no stack-exhaustion from `[[[[...`);
 /// - no byte-order mark, nothing but whitespace after the top-level value.
 /// Unknown keys are the caller's choice: `skipValue()` validates the value's syntax and moves past it.
-struct StrictJSONReader {
+public struct StrictJSONReader {
     static let maxDepth = 32
 
     private let bytes: [UInt8]
     private(set) var index: Int
     /// Where the caller is (`"claims"`) and the key being read (`"nbf"`), for error messages only.
-    let path: String
-    var field: String?
+    public let path: String
+    public var field: String?
 
-    init(_ bytes: [UInt8], path: String) throws(CredentialError) {
+    public init(_ bytes: [UInt8], path: String) throws(JWSError) {
         self.bytes = bytes
         self.index = 0
         self.path = path
@@ -29,8 +29,8 @@ struct StrictJSONReader {
 
     // MARK: errors
 
-    func fail(_ what: String) -> CredentialError {
-        CredentialError(.malformed, "\(path)\(field.map { "." + $0 } ?? ""): \(what) (JSON byte \(index))")
+    public func fail(_ what: String) -> JWSError {
+        JWSError(.malformed, "\(path)\(field.map { "." + $0 } ?? ""): \(what) (JSON byte \(index))")
     }
 
     // MARK: structure
@@ -44,24 +44,24 @@ struct StrictJSONReader {
         }
     }
 
-    private mutating func peek() throws(CredentialError) -> UInt8 {
+    private mutating func peek() throws(JWSError) -> UInt8 {
         skipWhitespace()
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         return bytes[index]
     }
 
     /// Whether the next value is `null` (consumed if so): optional fields accept null as absent, like `JSONDecoder`.
-    mutating func consumeNull() throws(CredentialError) -> Bool {
+    public mutating func consumeNull() throws(JWSError) -> Bool {
         guard try peek() == UInt8(ascii: "n") else { return false }
         try literal("null")
         return true
     }
 
     /// Walks an object: `body` is called once per key and must consume that key's value. A repeated key is an error.
-    mutating func object(
+    public mutating func object(
         depth: Int = 1,
-        _ body: (inout StrictJSONReader, String) throws(CredentialError) -> Void
-    ) throws(CredentialError) {
+        _ body: (inout StrictJSONReader, String) throws(JWSError) -> Void
+    ) throws(JWSError) {
         guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth)") }
         guard try peek() == UInt8(ascii: "{") else { throw fail("expected an object") }
         index += 1
@@ -98,10 +98,10 @@ struct StrictJSONReader {
     }
 
     /// Walks an array: `body` is called once per element and must consume it.
-    mutating func array(
+    public mutating func array(
         depth: Int = 1,
-        _ body: (inout StrictJSONReader) throws(CredentialError) -> Void
-    ) throws(CredentialError) {
+        _ body: (inout StrictJSONReader) throws(JWSError) -> Void
+    ) throws(JWSError) {
         guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth)") }
         guard try peek() == UInt8(ascii: "[") else { throw fail("expected an array") }
         index += 1
@@ -123,21 +123,21 @@ struct StrictJSONReader {
     }
 
     /// After the top-level value: only whitespace may follow.
-    mutating func end() throws(CredentialError) {
+    public mutating func end() throws(JWSError) {
         skipWhitespace()
         guard index == bytes.count else { throw fail("data after the end of the JSON value") }
     }
 
     // MARK: values
 
-    private mutating func literal(_ word: StaticString) throws(CredentialError) {
+    private mutating func literal(_ word: StaticString) throws(JWSError) {
         let n = word.utf8CodeUnitCount
         guard index + n <= bytes.count else { throw fail("unexpected end of JSON") }
         for k in 0..<n where bytes[index + k] != word.utf8Start[k] { throw fail("invalid literal") }
         index += n
     }
 
-    mutating func bool() throws(CredentialError) -> Bool {
+    public mutating func bool() throws(JWSError) -> Bool {
         switch try peek() {
         case UInt8(ascii: "t"):
             try literal("true")
@@ -150,7 +150,7 @@ struct StrictJSONReader {
     }
 
     /// A canonical JSON integer within Int64.
-    mutating func int64() throws(CredentialError) -> Int64 {
+    public mutating func int64() throws(JWSError) -> Int64 {
         let start = try peek()
         let negative = start == UInt8(ascii: "-")
         if negative { index += 1 }
@@ -184,7 +184,7 @@ struct StrictJSONReader {
         return -value
     }
 
-    mutating func string() throws(CredentialError) -> String {
+    public mutating func string() throws(JWSError) -> String {
         guard try peek() == UInt8(ascii: "\"") else { throw fail("expected a string") }
         index += 1
         let start = index
@@ -245,7 +245,7 @@ struct StrictJSONReader {
         throw fail("unterminated string")
     }
 
-    private mutating func hex4() throws(CredentialError) -> UInt16 {
+    private mutating func hex4() throws(JWSError) -> UInt16 {
         guard index + 4 <= bytes.count else { throw fail("unexpected end of JSON") }
         var v: UInt16 = 0
         for _ in 0..<4 {
@@ -264,12 +264,12 @@ struct StrictJSONReader {
     }
 
     /// Validates and moves past any JSON value (an unknown claim or header field).
-    mutating func skipValue(depth: Int = 1) throws(CredentialError) {
+    public mutating func skipValue(depth: Int = 1) throws(JWSError) {
         switch try peek() {
         case UInt8(ascii: "{"):
-            try object(depth: depth) { (r, _) throws(CredentialError) in try r.skipValue(depth: depth + 1) }
+            try object(depth: depth) { (r, _) throws(JWSError) in try r.skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):
-            try array(depth: depth) { (r) throws(CredentialError) in try r.skipValue(depth: depth + 1) }
+            try array(depth: depth) { (r) throws(JWSError) in try r.skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""): _ = try string()
         case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
         case UInt8(ascii: "n"): try literal("null")
@@ -278,7 +278,7 @@ struct StrictJSONReader {
     }
 
     /// RFC 8259 number syntax; the value itself is not needed.
-    private mutating func skipNumber() throws(CredentialError) {
+    private mutating func skipNumber() throws(JWSError) {
         func digits(_ r: inout StrictJSONReader) -> Int {
             let s = r.index
             while r.index < r.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(r.bytes[r.index]) {

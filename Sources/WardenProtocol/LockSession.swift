@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import WardenKey
 
 /// The lock's side of one key presentation, I/O-free (docs/protocol.md). Frames in, actions out; it never throws and
 /// never traps on peer input: every failure becomes an ERROR frame with a result code, then `.close`. It does not
@@ -19,7 +18,7 @@ public struct LockSession: Sendable {
     let certificate: [UInt8]
     let deviceKey: any MessageSigner
     let ephemeral: P256.KeyAgreement.PrivateKey
-    let nonce: [UInt8]
+    let nonce: SessionNonce
     var state = State.awaitingHello
     var helloFrame: [UInt8] = []
     var lockHelloFrame: [UInt8] = []
@@ -31,7 +30,7 @@ public struct LockSession: Sendable {
 
     public init(
         certificate: LockCertificate, deviceKey: any MessageSigner, ephemeral: P256.KeyAgreement.PrivateKey = .init(),
-        nonce: [UInt8] = (0..<HandshakeCrypto.lockNonceBytes).map { _ in UInt8.random(in: 0...255) }
+        nonce: SessionNonce = .lock()
     ) {
         self.certificate = certificate.bytes
         self.deviceKey = deviceKey
@@ -62,7 +61,7 @@ public struct LockSession: Sendable {
         state = .done
         let plain: [UInt8] = [code.rawValue, UInt8(unlockMillis >> 24 & 0xFF), UInt8(unlockMillis >> 16 & 0xFF), UInt8(unlockMillis >> 8 & 0xFF), UInt8(unlockMillis & 0xFF)]
         let length = plain.count + HandshakeCrypto.tagBytes
-        guard let sealed = try? HandshakeCrypto.seal(plain, key: keys.lockToPhone, counter: 1, aad: [FrameType.result.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)]) else {
+        guard let sealed = try? HandshakeCrypto.seal(plain, key: keys.lockToPhone, counter: .result, aad: [FrameType.result.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)]) else {
             return fail(ProtocolError(.internalError, "sealing RESULT failed"))
         }
         return [.send(Frame(.result, sealed).bytes), .close]
@@ -95,10 +94,10 @@ public struct LockSession: Sendable {
         do { sig = try deviceKey.sign(signed) } catch { throw ProtocolError(.internalError, "device key could not sign") }
         var plain: [UInt8] = [UInt8(certificate.count >> 8), UInt8(certificate.count & 0xFF)]
         plain += certificate + sig
-        let length = 65 + nonce.count + plain.count + HandshakeCrypto.tagBytes
-        let aad = [FrameType.lockHello.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)] + lockEphemeral + nonce
-        let sealed = try HandshakeCrypto.seal(plain, key: keys.lockToPhone, counter: 0, aad: aad)
-        lockHelloFrame = Frame(.lockHello, lockEphemeral + nonce + sealed).bytes
+        let length = 65 + nonce.bytes.count + plain.count + HandshakeCrypto.tagBytes
+        let aad = [FrameType.lockHello.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)] + lockEphemeral + nonce.bytes
+        let sealed = try HandshakeCrypto.seal(plain, key: keys.lockToPhone, counter: .lockHello, aad: aad)
+        lockHelloFrame = Frame(.lockHello, lockEphemeral + nonce.bytes + sealed).bytes
         self.keys = keys
         state = .awaitingPresent
         return lockHelloFrame
@@ -107,7 +106,7 @@ public struct LockSession: Sendable {
     private mutating func present(_ frame: Frame) throws(ProtocolError) -> String {
         guard let keys else { throw ProtocolError(.unexpectedMessage, "no session") }
         let aad = [FrameType.present.rawValue, UInt8(frame.payload.count >> 8), UInt8(frame.payload.count & 0xFF)]
-        let plain = try HandshakeCrypto.open(frame.payload, key: keys.phoneToLock, counter: 0, aad: aad)
+        let plain = try HandshakeCrypto.open(frame.payload, key: keys.phoneToLock, counter: .present, aad: aad)
         guard plain.count >= 2 else { throw ProtocolError(.badFrame, "PRESENT body too short") }
         let n = Int(plain[0]) << 8 | Int(plain[1])
         guard plain.count == 2 + n + 64 else { throw ProtocolError(.badFrame, "PRESENT body length does not match") }

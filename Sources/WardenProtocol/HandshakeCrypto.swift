@@ -15,46 +15,39 @@ public enum HandshakeCrypto {
 
     public struct SessionKeys: Sendable, Equatable {
         /// Lock-to-phone and phone-to-lock AES-256-GCM keys.
-        public var lockToPhone: [UInt8]
-        public var phoneToLock: [UInt8]
+        public var lockToPhone: SessionKey
+        public var phoneToLock: SessionKey
     }
 
     /// salt = SHA-256("warden-v1 handshake" || HELLO frame || lock ephemeral (65) || lock nonce (32));
     /// keys = HKDF-SHA256(ECDH x-coordinate, salt, "warden-v1 session keys", 64) = lock->phone (32) || phone->lock (32).
-    public static func deriveKeys(shared: SharedSecret, hello: [UInt8], lockEphemeral: [UInt8], lockNonce: [UInt8]) -> SessionKeys {
-        let salt = Array(SHA256.hash(data: saltLabel + hello + lockEphemeral + lockNonce))
+    public static func deriveKeys(shared: SharedSecret, hello: [UInt8], lockEphemeral: [UInt8], lockNonce: SessionNonce) -> SessionKeys {
+        let salt = Array(SHA256.hash(data: saltLabel + hello + lockEphemeral + lockNonce.bytes))
         let okm = shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: salt, sharedInfo: keyInfo, outputByteCount: 64)
         let bytes = okm.withUnsafeBytes { Array($0) }
-        return SessionKeys(lockToPhone: Array(bytes[0..<32]), phoneToLock: Array(bytes[32..<64]))
+        return SessionKeys(lockToPhone: SessionKey(bytes[0..<32]), phoneToLock: SessionKey(bytes[32..<64]))
     }
 
-    /// 12-byte nonce: four zero bytes then the per-direction message counter, big-endian.
-    static func nonce(_ counter: UInt64) -> [UInt8] {
-        var n: [UInt8] = [0, 0, 0, 0]
-        n.appendU64(counter)
-        return n
-    }
-
-    public static func seal(_ plaintext: [UInt8], key: [UInt8], counter: UInt64, aad: [UInt8]) throws(ProtocolError) -> [UInt8] {
+    public static func seal(_ plaintext: [UInt8], key: SessionKey, counter: MessageCounter, aad: [UInt8]) throws(ProtocolError) -> [UInt8] {
         do {
             let box = try AES.GCM.seal(
-                plaintext, using: SymmetricKey(data: key), nonce: try AES.GCM.Nonce(data: nonce(counter)), authenticating: aad)
+                plaintext, using: key.key, nonce: try AES.GCM.Nonce(data: counter.nonce), authenticating: aad)
             return Array(box.ciphertext) + Array(box.tag)
         } catch { throw ProtocolError(.internalError, "sealing failed") }
     }
 
-    public static func open(_ sealed: [UInt8], key: [UInt8], counter: UInt64, aad: [UInt8]) throws(ProtocolError) -> [UInt8] {
+    public static func open(_ sealed: [UInt8], key: SessionKey, counter: MessageCounter, aad: [UInt8]) throws(ProtocolError) -> [UInt8] {
         guard sealed.count >= tagBytes else { throw ProtocolError(.badFrame, "ciphertext shorter than its tag") }
         do {
             let box = try AES.GCM.SealedBox(
-                nonce: try AES.GCM.Nonce(data: nonce(counter)), ciphertext: sealed.dropLast(tagBytes), tag: sealed.suffix(tagBytes))
-            return Array(try AES.GCM.open(box, using: SymmetricKey(data: key), authenticating: aad))
+                nonce: try AES.GCM.Nonce(data: counter.nonce), ciphertext: sealed.dropLast(tagBytes), tag: sealed.suffix(tagBytes))
+            return Array(try AES.GCM.open(box, using: key.key, authenticating: aad))
         } catch { throw ProtocolError(.decryptFailed, "message does not authenticate (tampered, replayed or wrong session)") }
     }
 
     /// Lock signature input: label || SHA-256(HELLO || lock ephemeral || lock nonce || certificate).
-    public static func lockSignedMessage(hello: [UInt8], lockEphemeral: [UInt8], lockNonce: [UInt8], certificate: [UInt8]) -> [UInt8] {
-        lockSignatureLabel + Array(SHA256.hash(data: hello + lockEphemeral + lockNonce + certificate))
+    public static func lockSignedMessage(hello: [UInt8], lockEphemeral: [UInt8], lockNonce: SessionNonce, certificate: [UInt8]) -> [UInt8] {
+        lockSignatureLabel + Array(SHA256.hash(data: hello + lockEphemeral + lockNonce.bytes + certificate))
     }
 
     /// Holder signature input: label || SHA-256(HELLO || LOCK_HELLO frame || credential).

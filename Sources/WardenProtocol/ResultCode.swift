@@ -47,9 +47,4 @@ public struct ResultCode: RawRepresentable, Sendable, Hashable, CustomStringConv
     /// The snake_case name, identical to the controller's deny-reason strings for 0x01-0x0E.
     public var name: String { Self.names[rawValue] ?? "unknown_0x" + String(rawValue, radix: 16) }
     public var description: String { name }
-
-    public init?(name: String) {
-        guard let v = Self.names.first(where: { $0.value == name })?.key else { return nil }
-        self.rawValue = v
-    }
 }

@@ -1,0 +1,38 @@
+/// What a board reports about itself: `wardenctl status` shows it and the cloud's state topic carries it.
+public struct ControllerStatus: Sendable, Codable, Equatable {
+    public var door: String
+    public var lockID: String
+    public var board: String
+    public var relayUnlocked: Bool
+    public var relayEnergized: Bool
+    public var doorClosed: Bool
+    public var rexActive: Bool
+    public var tamperActive: Bool
+    public var passage: Bool
+    public var lockdown: Bool
+    public var alarms: [String]
+    public var accessListVersion: Int64
+    public var auditLastSeq: Int64
+    public var auditDurableSeq: Int64
+    public var timeTrusted: Bool
+
+    public init(
+        door: String, lockID: String, board: String, relayUnlocked: Bool, relayEnergized: Bool, doorClosed: Bool, rexActive: Bool, tamperActive: Bool, passage: Bool, lockdown: Bool, alarms: [String], accessListVersion: Int64, auditLastSeq: Int64, auditDurableSeq: Int64, timeTrusted: Bool
+    ) {
+        self.door = door
+        self.lockID = lockID
+        self.board = board
+        self.relayUnlocked = relayUnlocked
+        self.relayEnergized = relayEnergized
+        self.doorClosed = doorClosed
+        self.rexActive = rexActive
+        self.tamperActive = tamperActive
+        self.passage = passage
+        self.lockdown = lockdown
+        self.alarms = alarms
+        self.accessListVersion = accessListVersion
+        self.auditLastSeq = auditLastSeq
+        self.auditDurableSeq = auditDurableSeq
+        self.timeTrusted = timeTrusted
+    }
+}
