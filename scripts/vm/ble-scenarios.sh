@@ -15,8 +15,9 @@
 #   HWTEST_BLE_PSM      ble_psm written into wardend's config (default 0x81; the phone side always uses 0x81):
 #                       set it to 0x83 to see the suite catch a lock on the wrong PSM
 #   HWTEST_BLE_TO_TYPE  address type the raw client connects to: public (default), random or bredr (breakages)
-#   HWTEST_BLE_READVERTISE  0 (default; wardend re-advertises itself after each session). 1: re-enable advertising on hci0 (raw HCI) before each new phone connection,
-#                       because wardend does not do it itself after a connection (see check (e)); 0: don't
+#   HWTEST_BLE_READVERTISE  1: the test itself re-enables advertising on hci0 (raw HCI) before each new phone
+#                       connection, for bisecting check (e) against a wardend that does not re-advertise after a
+#                       session; 0 (default): it does not, so (e) sees what wardend does
 # Ends with exactly "hwtest ble: N passed, M failed"; exit 1 if any failed.
 set -uo pipefail
 repo=${KERNEL_VM_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -32,86 +33,22 @@ LOCK_ID=lock-hwtest
 UUID=3f1d0001-8a5c-4c44-9b7e-57415244454e
 RELAY=6 LOCKED=1 UNLOCKED=0 PULSE_MS=3000
 
-pass=0 failed=0
-ok()   { pass=$((pass + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-why=""
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what${why:+: $why}"; fi; why=""; }
-note() { echo "     $*"; }
-finish() { echo "hwtest ble: $pass passed, $failed failed"; [ $failed = 0 ]; exit $?; }
-
-t=$(mktemp -d /tmp/hwtest-ble.XXXXXX)
-mkfifo "$t/.sleep"; exec 9<>"$t/.sleep"
-nap() { read -r -t "$1" -u 9 _ || true; }
-now_ms() { local up; read -r up _ < /proc/uptime; up=${up/./}; echo $((10#$up * 10)); }
-since() { echo $(( $(now_ms) - $1 )); }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # ok/fail/check/note, nap/now_ms/since, the gpio-sim chip, the trace, the monitor
 
 [ "${KERNEL_VM:-}" = 1 ] || { echo "run me in the VM: scripts/hwtest ble"; exit 2; }
+vm_init ble
 echo "== hwtest ble: $(uname -r), binaries $bin, config ble_psm $CFG_PSM, phone PSM $PHONE_PSM"
 
 # ----- prerequisites -------------------------------------------------------------------------------------------------
 missing=""
 for c in btvirt btmgmt btmon hcitool hciconfig; do command -v $c >/dev/null || missing="$missing $c"; done
-[ -z "$missing" ] || { fail "bluez tools missing in the guest:$missing (scripts/kernel-vm unpacks bluez + bluez-test-tools into .cache/kernel-vm/bluez and puts them on PATH)"; finish; }
+[ -z "$missing" ] || { fail "bluez tools missing in the guest:$missing (scripts/kernel-vm unpacks bluez + bluez-test-tools into .cache/kernel-vm/bluez and puts them on PATH)"; vm_finish; }
 /usr/bin/python3 -c 'import socket; socket.AF_BLUETOOTH' 2>/dev/null ||
-  { fail "/usr/bin/python3 has no socket.AF_BLUETOOTH"; finish; }
-[ -d /sys/class/bluetooth ] || { fail "no /sys/class/bluetooth: bluetooth.ko not loaded (scripts/hwtest ble loads it)"; finish; }
+  { fail "/usr/bin/python3 has no socket.AF_BLUETOOTH"; vm_finish; }
+[ -d /sys/class/bluetooth ] || { fail "no /sys/class/bluetooth: bluetooth.ko not loaded (scripts/hwtest ble loads it)"; vm_finish; }
 note "enable_ecred=$(cat /sys/module/bluetooth/parameters/enable_ecred 2>/dev/null || echo ?)"
 
-# ----- the gpio-sim chip (as in gpio-scenarios.sh) ------------------------------------------------------------------
-C=/sys/kernel/config/gpio-sim/warden-hwtest-ble
-sim_up() {
-  mkdir $C $C/bank0 || return 1
-  echo 8 > $C/bank0/num_lines; echo warden-sim > $C/bank0/label
-  local i names=(spare0 door rex tamper led spare5 relay spare7)
-  for i in 0 1 2 3 4 5 6 7; do mkdir $C/bank0/line$i; echo "${names[$i]}" > $C/bank0/line$i/name; done
-  echo 1 > $C/live || return 1
-  S=/sys/devices/platform/$(cat $C/dev_name)/$(cat $C/bank0/chip_name)
-}
-sim_down() {
-  [ -d $C ] || return 0
-  echo 0 > $C/live 2>/dev/null
-  local i; for i in 0 1 2 3 4 5 6 7; do rmdir $C/bank0/line$i 2>/dev/null; done
-  rmdir $C/bank0 $C 2>/dev/null
-}
-val() { local v; read -r v < "$S/sim_gpio$1/value"; echo "$v"; }
-wait_val() {  # LINE VALUE TIMEOUT_MS
-  local start; start=$(now_ms)
-  while :; do
-    [ "$(val "$1")" = "$2" ] && { waited_ms=$(since $start); return 0; }
-    [ $(since $start) -ge "$3" ] && { waited_ms=$(since $start); return 1; }
-    nap 0.01
-  done
-}
-stays() { local start; start=$(now_ms); while [ $(since $start) -lt "$3" ]; do [ "$(val "$1")" = "$2" ] || return 1; nap 0.02; done; }
-TR=/sys/kernel/tracing
-[ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
-trace_on() {
-  echo 0 > $TR/tracing_on; : > $TR/trace
-  echo "gpio == $RELAY_GPIO" > $TR/events/gpio/gpio_value/filter 2>/dev/null
-  echo 1 > $TR/events/gpio/gpio_value/enable; echo 1 > $TR/tracing_on
-}
-trace_lines() { grep -E 'gpio_value:' $TR/trace 2>/dev/null | sed 's/^ *//'; }
 unlock_count() { trace_lines | grep -c "gpio_value: $RELAY_GPIO set $UNLOCKED"; }
-trace_pulse_ms() { trace_lines | awk -v u="set $UNLOCKED" -v l="set $LOCKED" '
-  { ts = $0; sub(/: gpio_value.*/, "", ts); n = split(ts, f, " "); ts = f[n] + 0 }
-  index($0, u) { t0 = ts; t1 = "" } index($0, l) && t0 != "" && t1 == "" { t1 = ts }
-  END { if (t0 != "" && t1 != "") printf "%d\n", (t1 - t0) * 1000 }'; }
-monitor_pid=""
-monitor_start() {
-  ( last=$(val $RELAY); read -r up _ < /proc/uptime; echo "[gpio-sim] t=${up}s relay line $RELAY (sim_gpio$RELAY) = $last"
-    while :; do
-      read -r v < "$S/sim_gpio$RELAY/value"
-      if [ "$v" != "$last" ]; then
-        read -r up _ < /proc/uptime
-        case $v in $LOCKED) s=locked;; *) s=unlocked;; esac
-        echo "[gpio-sim] t=${up}s relay line $RELAY (sim_gpio$RELAY) $last -> $v ($s)"; last=$v
-      fi
-      read -r -t 0.01 -u 9 _
-    done ) >> "$t/relay-monitor.log" 2>&1 &
-  monitor_pid=$!
-}
-mark() { read -r up _ < /proc/uptime; echo "  -- t=${up}s $*" >> "$t/relay-monitor.log"; }
 
 # ----- Bluetooth helpers --------------------------------------------------------------------------------------------
 btvirt_pid="" btmon_pid="" wardend_pid=""
@@ -122,10 +59,10 @@ wait_no_links() {  # DEV TIMEOUT_MS: the LE link(s) on DEV are gone (the kernel 
   while [ -n "$(links "$1")" ]; do [ $(since $start) -ge "$2" ] && return 1; nap 0.1; done
   link_gone_ms=$(since $start)
 }
-readvertise() {  # the workaround for check (e): LE Set Advertising Enable on the lock's controller
+readvertise() {  # HWTEST_BLE_READVERTISE=1: LE Set Advertising Enable on the lock's controller, sent by the test
   [ "$READVERTISE" = 1 ] || return 0
   hcitool -i hci0 cmd 0x08 0x000a 01 > "$t/readvertise.out" 2>&1
-  mark "test: LE Set Advertising Enable (hci0) re-sent by the test (wardend does not re-advertise)"
+  mark "test: LE Set Advertising Enable (hci0) re-sent by the test (HWTEST_BLE_READVERTISE=1)"
 }
 # The raw client (scripts/vm/ble_client.py) runs as one coprocess for the whole suite: a Python start with the
 # cryptography import costs 5-15 s under TCG over 9p, so it is paid once, while wardend starts.
@@ -165,7 +102,7 @@ btvirt -L -l2 > "$t/btvirt.log" 2>&1 & btvirt_pid=$!
 for i in $(seq 100); do [ -e /sys/class/bluetooth/hci0 ] && [ -e /sys/class/bluetooth/hci1 ] && break; nap 0.1; done
 why="btvirt: $(tr '\n' ' ' < "$t/btvirt.log" | cut -c1-300); /sys/class/bluetooth: $(ls /sys/class/bluetooth | tr '\n' ' ')"
 check "(a) btvirt -L -l2 created two virtual controllers hci0 and hci1" [ -e /sys/class/bluetooth/hci0 -a -e /sys/class/bluetooth/hci1 ]
-[ -e /sys/class/bluetooth/hci1 ] || finish
+[ -e /sys/class/bluetooth/hci1 ] || vm_finish
 btmgmt --index 0 power on > "$t/power0.out" 2>&1
 LOCK_ADDR=$(addr_of hci0)
 why="btmgmt: $(tr '\n' ' ' < "$t/power0.out"); hciconfig: $(hciconfig hci0 2>&1 | tr -s ' \n' ' ')"
@@ -173,18 +110,9 @@ check "(a) hci0 (the lock) powered on: $LOCK_ADDR" eval 'hciconfig hci0 | grep -
 note "controllers up in $(since $t_a) ms; hci1 stays down until wardend has picked its advertising adapter"
 
 # ----- the relay on gpio-sim, keys, config ---------------------------------------------------------------------------
-sim_up || { fail "cannot create the gpio-sim chip through configfs"; finish; }
-RELAY_GPIO=$(awk -v dev="$(cat $C/dev_name)" '/^gpiochip[0-9]+: GPIOs/ && index($0, dev) { split($3, r, "-"); print r[1] + 0; exit }' /sys/kernel/debug/gpio 2>/dev/null)
-RELAY_GPIO=$((RELAY_GPIO + RELAY))
-if [ -n "${HWTEST_KEYS:-}" ] && [ -f "$HWTEST_KEYS/alice.jws" ]; then cp -p "$HWTEST_KEYS"/* "$t"/
-else
-  "$ctl" dev authority-keygen --out "$t/authority.pem" >/dev/null &&
-  "$ctl" dev device-keygen --out "$t/device.pem" >/dev/null &&
-  "$ctl" dev lock-cert --authority "$t/authority.pem" --kid hw-2026 --lock-id $LOCK_ID --device-key "$t/device.pem.pub" --out "$t/lock.cert" >/dev/null &&
-  "$ctl" phone keygen --out "$t/alice.pem" >/dev/null &&
-  "$ctl" dev issue --authority "$t/authority.pem" --kid hw-2026 --holder "$t/alice.pem.pub" --user alice --id cred-alice --door hw-door --out "$t/alice.jws" >/dev/null ||
-  { fail "key setup with wardenctl dev failed"; finish; }
-fi
+sim_up warden-hwtest-ble || { fail "cannot create the gpio-sim chip through configfs"; vm_finish; }
+RELAY_GPIO=$(( $(sim_base) + RELAY ))
+setup_keys || { fail "key setup with wardenctl dev failed"; vm_finish; }
 cat > "$t/warden.yaml" <<YAML
 door: { id: hw-door, lock_id: $LOCK_ID, groups: [hw] }
 identity: { device_key: $t/device.pem, lock_certificate: $t/lock.cert }
@@ -207,10 +135,10 @@ for i in $(seq 300); do
   nap 0.1
 done
 if ! kill -0 $wardend_pid 2>/dev/null; then
-  wait $wardend_pid; fail "wardend exited ($?) at start: $(tail -3 "$t/wardend.log" | tr '\n' ' ')"; wardend_pid=""; finish
+  wait $wardend_pid; fail "wardend exited ($?) at start: $(tail -3 "$t/wardend.log" | tr '\n' ' ')"; wardend_pid=""; vm_finish
 fi
 note "wardend up in $(since $t_b) ms (pid $wardend_pid)"
-py_wait_ready || { fail "the python client (ble_client.py serve) did not start: $(tr '\n' ' ' < "$t/py-start.out")"; finish; }
+py_wait_ready || { fail "the python client (ble_client.py serve) did not start: $(tr '\n' ' ' < "$t/py-start.out")"; vm_finish; }
 note "python client ready $(since $t_a) ms after it was started"
 why="wardend log: $(grep -iE 'ble|l2cap|bluetooth|error' "$t/wardend.log" | tail -3 | tr '\n' ' ')"
 check "(b) wardend: 'BLE L2CAP listener ready' on PSM $CFG_PSM" grep -qE "BLE L2CAP listener ready.*psm=$CFG_PSM" "$t/wardend.log"
@@ -562,4 +490,4 @@ if [ $failed -gt 0 ] || [ "${HWTEST_VERBOSE:-}" ]; then
   [ -f "$t/bluetoothd.log" ] && { echo "== bluetoothd log (j), advertising lines"; grep -iE 'advertis|error|fail' "$t/bluetoothd.log" | tail -30 | sed 's/^/  /'; }
 fi
 [ -n "$art" ] && mkdir -p "$art" && cp "$t"/*.txt "$t"/*.out "$t"/*.log "$t/btmon.snoop" "$t/warden.yaml" "$art"/ 2>/dev/null
-finish
+vm_finish

@@ -26,100 +26,15 @@ RELAY=6 DOOR=1 REX=2 TAMPER=3 LED=4
 LOCKED=1 UNLOCKED=0
 PULSE_MS=3000 HELD_OPEN_S=3         # boards/gpio-sim.yaml's times, for the timing windows
 
-pass=0 failed=0
-ok()   { pass=$((pass + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what${why:+: $why}"; fi; why=""; }
-why=""
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # ok/fail/check/note, nap/now_ms, the gpio-sim chip, the trace, the monitor
 want() { case " $only " in *" $1 "*) return 0;; esac; return 1; }
-note() { echo "     $*"; }
 
-# --- timing helpers without forks (every fork costs milliseconds under TCG) ---------------------------------------
-t=$(mktemp -d /tmp/hwtest-gpio.XXXXXX)
-mkfifo "$t/.sleep"; exec 9<>"$t/.sleep"
-nap() { read -r -t "$1" -u 9 _ || true; }                       # sleep, as a builtin
-now_ms() { local up; read -r up _ < /proc/uptime; up=${up/./}; echo $((10#$up * 10)); }
-
-# --- the gpio-sim chip ----------------------------------------------------------------------------------------------
 [ "${KERNEL_VM:-}" = 1 ] || { echo "run me in the VM: scripts/hwtest gpio"; exit 2; }
+vm_init gpio
 G=/sys/kernel/config/gpio-sim
-[ -d $G ] || { echo "FAIL - no $G: gpio-sim module not loaded or configfs not mounted"; echo "hwtest gpio: 0 passed, 1 failed"; exit 1; }
-C=$G/warden-hwtest
-sim_up() {
-  mkdir $C $C/bank0 || return 1
-  echo 8 > $C/bank0/num_lines
-  echo warden-sim > $C/bank0/label
-  local i names=(spare0 door rex tamper led spare5 relay spare7)
-  for i in 0 1 2 3 4 5 6 7; do mkdir $C/bank0/line$i; echo "${names[$i]}" > $C/bank0/line$i/name; done
-  echo 1 > $C/live || return 1
-  S=/sys/devices/platform/$(cat $C/dev_name)/$(cat $C/bank0/chip_name)
-  CHIPDEV=/dev/$(cat $C/bank0/chip_name)
-}
-sim_down() {
-  [ -d $C ] || return 0
-  echo 0 > $C/live 2>/dev/null
-  local i; for i in 0 1 2 3 4 5 6 7; do rmdir $C/bank0/line$i 2>/dev/null; done
-  rmdir $C/bank0 $C 2>/dev/null
-}
-val() { local v; read -r v < "$S/sim_gpio$1/value"; echo "$v"; }
-pull() { echo "pull-$2" > "$S/sim_gpio$1/pull"; }
-getpull() { local v; read -r v < "$S/sim_gpio$1/pull"; echo "$v"; }
-# wait_val LINE VALUE TIMEOUT_MS: 0 when the line shows VALUE in time; sets waited_ms
-wait_val() {
-  local start; start=$(now_ms)
-  while :; do
-    [ "$(val "$1")" = "$2" ] && { waited_ms=$(( $(now_ms) - start )); return 0; }
-    [ $(( $(now_ms) - start )) -ge "$3" ] && { waited_ms=$(( $(now_ms) - start )); return 1; }
-    nap 0.01
-  done
-}
-# stays LINE VALUE MS: the line keeps VALUE for MS
-stays() { local start; start=$(now_ms); while [ $(( $(now_ms) - start )) -lt "$3" ]; do [ "$(val "$1")" = "$2" ] || return 1; nap 0.02; done; }
-
-# --- kernel trace of the levels driven on the relay line ------------------------------------------------------------
-TR=/sys/kernel/tracing
-[ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
-trace_on() {
-  [ -d $TR/events/gpio ] || { note "(no gpio trace events in this kernel)"; return 0; }
-  echo 0 > $TR/tracing_on; : > $TR/trace
-  echo "gpio == $RELAY_GPIO" > $TR/events/gpio/gpio_value/filter 2>/dev/null
-  echo "gpio == $RELAY_GPIO" > $TR/events/gpio/gpio_direction/filter 2>/dev/null
-  echo 1 > $TR/events/gpio/gpio_value/enable; echo 1 > $TR/events/gpio/gpio_direction/enable
-  echo 1 > $TR/tracing_on
-}
-trace_lines() { grep -E 'gpio_(value|direction):' $TR/trace 2>/dev/null | sed 's/^ *//'; }
-# trace_pulse_ms: ms between the last "set UNLOCKED" and the "set LOCKED" after it
-trace_pulse_ms() { trace_lines | awk -v u="set $UNLOCKED" -v l="set $LOCKED" '
-  { ts = $0; sub(/: gpio_value.*/, "", ts); n = split(ts, f, " "); ts = f[n] + 0 }
-  index($0, u) { t0 = ts; t1 = "" } index($0, l) && t0 != "" && t1 == "" { t1 = ts }
-  END { if (t0 != "" && t1 != "") printf "%d\n", (t1 - t0) * 1000 }'; }
-last_driven() { trace_lines | grep -E "gpio_value: $RELAY_GPIO set " | tail -1 | awk '{print $NF}'; }
-
-# --- relay monitor: logs every level change seen on the simulator side ----------------------------------------------
-monitor_pid=""
-monitor_start() {
-  ( last=$(val $RELAY); read -r up _ < /proc/uptime; echo "[gpio-sim] t=${up}s relay line $RELAY (sim_gpio$RELAY) = $last"
-    while :; do
-      read -r v < "$S/sim_gpio$RELAY/value"
-      if [ "$v" != "$last" ]; then
-        read -r up _ < /proc/uptime
-        case $v in $LOCKED) s=locked;; *) s=unlocked;; esac
-        echo "[gpio-sim] t=${up}s relay line $RELAY (sim_gpio$RELAY) $last -> $v ($s)"; last=$v
-      fi
-      read -r -t 0.01 -u 9 _
-    done ) >> "$t/relay-monitor.log" 2>&1 &
-  monitor_pid=$!
-}
+[ -d $G ] || { fail "no $G: gpio-sim module not loaded or configfs not mounted"; vm_finish; }
 
 # --- keys, credentials, config ---------------------------------------------------------------------------------------
-setup_keys() {  # HWTEST_KEYS: a folder where scripts/hwtest made them on the host (saves ~20 s of TCG)
-  if [ -n "${HWTEST_KEYS:-}" ] && [ -f "$HWTEST_KEYS/alice.jws" ]; then cp -p "$HWTEST_KEYS"/* "$t"/; return; fi
-  "$ctl" dev authority-keygen --out "$t/authority.pem" >/dev/null &&
-  "$ctl" dev device-keygen --out "$t/device.pem" >/dev/null &&
-  "$ctl" dev lock-cert --authority "$t/authority.pem" --kid hw-2026 --lock-id lock-hwtest --device-key "$t/device.pem.pub" --out "$t/lock.cert" >/dev/null &&
-  "$ctl" phone keygen --out "$t/alice.pem" >/dev/null &&
-  "$ctl" dev issue --authority "$t/authority.pem" --kid hw-2026 --holder "$t/alice.pem.pub" --user alice --id cred-alice --door hw-door --out "$t/alice.jws" >/dev/null
-}
 write_config() {  # write_config FILE STATE_DIR
   cat > "$1" <<YAML
 door: { id: hw-door, lock_id: lock-hwtest, groups: [hw] }
@@ -168,11 +83,10 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== hwtest gpio: $(uname -r), board $(basename "$board"), binaries $bin"
-sim_up || { fail "cannot create the gpio-sim chip through configfs"; echo "hwtest gpio: $pass passed, $failed failed"; exit 1; }
-RELAY_GPIO=$(awk -v dev="$(cat $C/dev_name)" '/^gpiochip[0-9]+: GPIOs/ && index($0, dev) { split($3, r, "-"); print r[1] + 0; exit }' /sys/kernel/debug/gpio 2>/dev/null)
-RELAY_GPIO=$((RELAY_GPIO + RELAY))
+sim_up warden-hwtest || { fail "cannot create the gpio-sim chip through configfs"; vm_finish; }
+RELAY_GPIO=$(( $(sim_base) + RELAY ))
 echo "== gpio-sim chip $CHIPDEV label warden-sim, simulator side $S (relay = global gpio $RELAY_GPIO)"
-setup_keys || { fail "key setup with wardenctl dev failed"; echo "hwtest gpio: $pass passed, $failed failed"; exit 1; }
+setup_keys || { fail "key setup with wardenctl dev failed"; vm_finish; }
 write_config "$t/warden.yaml" "$t/state"
 
 # Inputs start at the level opposite to wardend's bias, so the checks below see whether the bias reached the kernel.
@@ -184,8 +98,7 @@ nap 0.1
 # ===== (a) start: the relay at its locked level, inputs idle through the bias =====================================
 t_start=$(now_ms)
 if ! start_wardend; then
-  fail "wardend did not start on the gpio-sim chip: $(tail -3 "$t/wardend.log" | tr '\n' ' ')"
-  echo "hwtest gpio: $pass passed, $failed failed"; exit 1
+  fail "wardend did not start on the gpio-sim chip: $(tail -3 "$t/wardend.log" | tr '\n' ' ')"; vm_finish
 fi
 note "wardend up in $(( $(now_ms) - t_start )) ms (pid $wardend_pid)"
 start_watch
@@ -359,5 +272,4 @@ if [ $failed -gt 0 ] || [ "${HWTEST_VERBOSE:-}" ]; then
   echo "== wardend log"; sed 's/^/  /' "$t/wardend.log"
   echo "== audit records seen by wardenctl watch"; sed 's/^/  /' "$t/watch.log"
 fi
-echo "hwtest gpio: $pass passed, $failed failed"
-[ $failed = 0 ]
+vm_finish

@@ -4,23 +4,22 @@
 #     label, by name and by /dev path, with the right line count.
 #  2. If a v2-linked wardend exists (.build-gpiod-v2/swift/debug/wardend), the door scenarios of gpio-scenarios.sh
 #     run with it (wardenctl from the default build: it only talks to the control socket).
-# Ends with "hwtest gpio-v2: N passed, M failed".
+# Ends with "hwtest gpio-v2: N passed, M failed". Without the v2 build it fails (scripts/hwtest leaves gpio-v2 out,
+# saying so, unless it is asked for by name, as make test does).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 prefix=${HWTEST_V2_PREFIX:-$repo/.build-gpiod-v2/prefix}
 v2bin=$repo/.build-gpiod-v2/swift/debug
-pass=0 failed=0
-ok()   { pass=$((pass + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+. scripts/vm/lib.sh   # ok/fail, vm_finish, the gpio-sim chip
+[ "${KERNEL_VM:-}" = 1 ] || { echo "run me in the VM: scripts/hwtest gpio-v2"; exit 2; }
+vm_init gpio-v2
 
 [ -x "$v2bin/warden-gpio" ] && [ -f "$prefix/lib/libgpiod.so" ] ||
-  { echo "hwtest gpio-v2: SKIPPED: no v2 build (run scripts/check-libgpiod-v2)"; exit 0; }
+  { fail "no libgpiod v2 build ($v2bin/warden-gpio, $prefix/lib/libgpiod.so): run scripts/check-libgpiod-v2"; vm_finish; }
 
-C=/sys/kernel/config/gpio-sim/warden-v2probe
-mkdir $C $C/bank0 && echo 8 > $C/bank0/num_lines && echo warden-sim > $C/bank0/label && echo 1 > $C/live ||
-  { echo "FAIL - cannot create a gpio-sim chip"; echo "hwtest gpio-v2: 0 passed, 1 failed"; exit 1; }
-name=$(cat $C/bank0/chip_name)
+sim_up warden-v2probe || { fail "cannot create a gpio-sim chip"; vm_finish; }
+name=$(cat "$C/bank0/chip_name")
 probe() { LD_LIBRARY_PATH="$prefix/lib" "$v2bin/warden-gpio" "$@" 2>&1; }
 
 ver=$(probe version)
@@ -35,7 +34,7 @@ done
 out=$(probe probe warden-missing-chip); rc=$?
 case "$rc:$out" in 1:*"no such GPIO chip"*) ok "warden-gpio (v2) probe of a missing chip fails clearly: $out";;
   *) fail "warden-gpio (v2) probe of a missing chip: exit $rc: $out";; esac
-echo 0 > $C/live; rmdir $C/bank0 $C
+sim_down
 
 if [ -x "$v2bin/wardend" ]; then
   echo "-- door scenarios with the libgpiod v2 wardend ($v2bin/wardend)"
@@ -52,5 +51,4 @@ else
   echo "     (no v2-linked wardend in $v2bin: the door scenarios ran with the v1 build only; build one with"
   echo "      PKG_CONFIG_PATH=$prefix/lib/pkgconfig swift build --scratch-path .build-gpiod-v2/swift --product wardend)"
 fi
-echo "hwtest gpio-v2: $pass passed, $failed failed"
-[ $failed = 0 ]
+vm_finish

@@ -3,7 +3,6 @@
 # Started by scripts/hwtest; arguments: suite names (gpio, gpio-v2, ble).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-repo=$PWD
 results=() worst=0
 for s in "$@"; do
   start=$(cut -d' ' -f1 /proc/uptime)
@@ -11,8 +10,7 @@ for s in "$@"; do
   case "$s" in
     gpio)    scripts/vm/gpio-scenarios.sh;;
     gpio-v2) scripts/vm/gpio-v2.sh;;
-    ble)     if [ -x scripts/vm/ble-scenarios.sh ]; then scripts/vm/ble-scenarios.sh
-             else echo "hwtest ble: SKIPPED: scripts/vm/ble-scenarios.sh does not exist yet (the BLE half of issue 6)"; true; fi;;
+    ble)     scripts/vm/ble-scenarios.sh;;
     *)       echo "unknown suite $s"; false;;
   esac
   rc=$?
