@@ -65,13 +65,13 @@ let package = Package(
         ),
         .target(
             name: "WardenStore",
-            dependencies: ["WardenCore", "WardenWire", .product(name: "GRDB", package: "GRDB.swift"), logging],
+            dependencies: ["WardenCore", "WardenWire", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .target(
             name: "WardenController",
             dependencies: [
-                "WardenCore", "WardenWire", "WardenProtocol", "WardenStore", "GPIOD", "BlueZ",
+                "WardenCore", "WardenWire", "WardenProtocol", "WardenStore", "GPIOD", "BlueZ", crypto,
                 .product(name: "Yams", package: "Yams"), logging, .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
@@ -85,7 +85,7 @@ let package = Package(
             name: "WardenCLI",
             dependencies: [
                 "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority", "WardenStore",
-                "WardenController", "BlueZ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "WardenController", "BlueZ", crypto, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
@@ -110,23 +110,28 @@ let package = Package(
             dependencies: ["WardenCore", "WardenWire", "WardenAuthority", crypto, .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: strict),
         .testTarget(
-            name: "WardenStoreTests", dependencies: ["WardenStore", "WardenCore", "WardenWire", "WardenAuthority", crypto],
+            name: "WardenStoreTests",
+            dependencies: [
+                "WardenStore", "WardenCore", "WardenWire", "WardenAuthority", crypto,
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "WardenControllerTests",
             dependencies: [
-                "WardenController", "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority",
-                "WardenStore", "WardenCLI", crypto, logging,
+                "WardenController", "WardenCore", "WardenWire", "WardenProtocol", "WardenAuthority", "WardenStore",
+                crypto,
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ProtocolTests",
             dependencies: [
-                "WardenProtocol", "WardenKey", "WardenController", "WardenCore", "WardenWire", "WardenAuthority",
-                "WardenStore", crypto, logging,
+                "WardenProtocol", "WardenController", "WardenCore", "WardenAuthority", crypto,
             ],
             resources: [.copy("Vectors")], swiftSettings: strict),
+        // Reads Package.swift and every import: fails when a layer rule is broken (docs/architecture.md).
+        .testTarget(name: "LayerTests", swiftSettings: strict),
         .testTarget(name: "HardwareTests", dependencies: ["GPIOD", "BlueZ", "Mosquitto"], swiftSettings: strict),
     ]
 )

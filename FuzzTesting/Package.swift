@@ -10,11 +10,17 @@ let package = Package(
     dependencies: [.package(path: "warden"), .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0")],
     targets: [
         .target(name: "CFuzzerDriver"),
-        .executableTarget(name: "FuzzFrame", dependencies: ["CFuzzerDriver", .product(name: "WardenKey", package: "warden")]),
-        .executableTarget(name: "FuzzLockSession", dependencies: ["CFuzzerDriver", .product(name: "WardenController", package: "warden"), .product(name: "WardenKey", package: "warden")]),
-        .executableTarget(name: "FuzzPhoneSession", dependencies: ["CFuzzerDriver", .product(name: "WardenKey", package: "warden")]),
+        .executableTarget(name: "FuzzFrame", dependencies: ["CFuzzerDriver", .product(name: "WardenProtocol", package: "warden")]),
+        // The lock side links the protocol module alone: what a peer reaches before any door code.
+        .executableTarget(name: "FuzzLockSession", dependencies: ["CFuzzerDriver", .product(name: "WardenProtocol", package: "warden"), .product(name: "Crypto", package: "swift-crypto")]),
+        .executableTarget(
+            name: "FuzzPhoneSession",
+            dependencies: ["CFuzzerDriver", .product(name: "WardenProtocol", package: "warden"), .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "FuzzCredential",
-            dependencies: ["CFuzzerDriver", .product(name: "WardenCore", package: "warden"), .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "CFuzzerDriver", .product(name: "WardenCore", package: "warden"), .product(name: "WardenWire", package: "warden"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ]
 )

@@ -1,6 +1,5 @@
 import CFuzzerDriver
 import Crypto
-import WardenController
 import WardenProtocol
 
 let authority = P256.Signing.PrivateKey()
