@@ -44,9 +44,12 @@ let package = Package(
         // sd-bus, for bluetoothd's D-Bus advertising API; used only by BlueZ (which wraps Bluetooth as a whole).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
-        .target(name: "GPIOD", dependencies: ["CGPIOD"], swiftSettings: strict),
-        .target(name: "BlueZ", dependencies: ["CBluetooth", "CSystemd"], swiftSettings: strict),
-        .target(name: "Mosquitto", dependencies: ["CMosquitto"], swiftSettings: strict),
+        // The one home of blocking POSIX I/O: sockets, listeners, the epoll reactor, detached threads.
+        .target(name: "CEpoll"),
+        .target(name: "POSIXIO", dependencies: ["CEpoll"], swiftSettings: strict),
+        .target(name: "GPIOD", dependencies: ["CGPIOD", "POSIXIO"], swiftSettings: strict),
+        .target(name: "BlueZ", dependencies: ["CBluetooth", "CSystemd", "POSIXIO"], swiftSettings: strict),
+        .target(name: "Mosquitto", dependencies: ["CMosquitto", "POSIXIO"], swiftSettings: strict),
 
         // Wire contracts other processes read (status, audit kinds, deny and alarm reasons, access-list updates,
         // signed commands) and the one JWS verifier: board and cloud both import it. No I/O.
@@ -71,7 +74,7 @@ let package = Package(
         .target(
             name: "WardenController",
             dependencies: [
-                "WardenCore", "WardenWire", "WardenProtocol", "WardenStore", "GPIOD", "BlueZ", crypto,
+                "WardenCore", "WardenWire", "WardenProtocol", "WardenStore", "GPIOD", "BlueZ", "POSIXIO", crypto,
                 .product(name: "Yams", package: "Yams"), logging, .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
@@ -95,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "warden-bench",
             dependencies: [
-                "WardenCore", "WardenWire", "WardenProtocol", "WardenAuthority", "WardenStore", "WardenController",
+                "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority", "WardenStore", "WardenController",
                 crypto, logging,
                 // Only to measure the old parse path beside the new one.
                 .product(name: "JWTKit", package: "jwt-kit"),

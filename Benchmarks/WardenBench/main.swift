@@ -4,6 +4,8 @@ import Logging
 import WardenAuthority
 import WardenController
 import WardenCore
+import WardenKey
+import WardenProtocol
 import WardenStore
 import WardenWire
 
@@ -45,6 +47,15 @@ defer { try? FileManager.default.removeItem(at: dir) }
 
 let authority = CredentialIssuer(keyID: "org-1", privateKey: P256.Signing.PrivateKey())
 try authority.privateKey.publicKey.pemRepresentation.write(to: dir.appendingPathComponent("authority.pub"), atomically: true, encoding: .utf8)
+// The lock identity, so `--rss` presents over the key-presentation protocol (the one way in).
+let device = P256.Signing.PrivateKey()
+let devicePath = dir.appendingPathComponent("device.pem").path
+_ = FileManager.default.createFile(atPath: devicePath, contents: Data(device.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+let now = UInt64(Date().timeIntervalSince1970)
+let lockCert = try LockCertificate.issue(
+    lockID: "lock-1", deviceKey: device.publicKey, notBefore: now - 3600, notAfter: now + 86_400, keyID: "org-1",
+    authority: authority.privateKey)
+try Data(lockCert.bytes).base64EncodedString().write(to: dir.appendingPathComponent("lock.cert"), atomically: true, encoding: .utf8)
 let configPath = dir.appendingPathComponent("warden.yaml").path
 let boards = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("boards/sim.yaml").path
 try """
@@ -54,6 +65,8 @@ site: {time_zone: Europe/Berlin}
 authority_keys: {org-1: authority.pub}
 state_dir: state
 control_socket: control.sock
+identity: {device_key: device.pem, lock_certificate: lock.cert}
+presentation: {unix: present.sock, ble: false}
 """.write(toFile: configPath, atomically: true, encoding: .utf8)
 let config = try WardenConfig.load(path: configPath)
 try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
@@ -75,14 +88,19 @@ if args.contains("--rss") {
     try p.run()
     let sock = dir.appendingPathComponent("control.sock").path
     for _ in 0..<400 where !FileManager.default.fileExists(atPath: sock) { try await Task.sleep(for: .milliseconds(25)) }
-    let client = try ControlClient(path: sock)
+    let present = dir.appendingPathComponent("present.sock").path
+    for _ in 0..<400 where !FileManager.default.fileExists(atPath: present) { try await Task.sleep(for: .milliseconds(25)) }
+    var granted = 0
     for i in 0..<200 {
         let holder = P256.Signing.PrivateKey()
         let token = try await authority.sign(CredentialClaims(issuer: "org", userID: "u", credentialID: "cred-\(i * 397)", issuedAt: Date(), notBefore: Date().addingTimeInterval(-60), expires: Date().addingTimeInterval(3600), holderKey: holder.publicKey, doors: ["front"]))
-        let nonce = try client.call(ControlRequest(cmd: "challenge")).nonce!
-        let proof = try HolderProof.sign(holder: holder, lockID: "lock-1", nonce: Array(Base64URL.decode(nonce)!), credentialID: "cred-\(i * 397)")
-        _ = try client.call(ControlRequest(cmd: "present", token: token, proof: Base64URL.encode(proof), nonce: nonce))
+        let channel = try SocketFrameChannel.connect(unix: present)
+        let key = PhoneKey(lockID: "lock-1", credential: token, holder: holder, authority: ["org-1": authority.privateKey.publicKey])
+        if try await key.present(over: channel, now: UInt64(Date().timeIntervalSince1970)).outcome.granted { granted += 1 }
+        channel.close()
+        try await Task.sleep(for: .milliseconds(20))  // under the lock's per-second session budget
     }
+    guard granted == 200 else { fatalError("only \(granted) of 200 presentations were granted") }
     let status = try String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)
     let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? "?"
     let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM") } ?? "?"
@@ -133,11 +151,12 @@ report("verified credential -> relay written (100k stored)", verifiedToRelay)
 var fullPresentation: [Double] = []
 for i in 0..<2_000 {
     let token = tokens[i % tokens.count]
-    let cred = credentials[i % credentials.count]
-    let nonce = await controller.challenge()
-    let proof = try HolderProof.sign(holder: holder, lockID: "lock-1", nonce: nonce, credentialID: cred.credentialID)
+    // The holder's transcript signature, as a session would check it (a fresh message each time).
+    let transcript = (0..<32).map { _ in UInt8.random(in: 0...255) }
+    let signature = try holder.signature(for: transcript)
     let t0 = ContinuousClock.now
-    let d = await controller.present(token: token, proof: proof, nonce: nonce)
+    let (d, _, _) = await controller.presentOverSession(
+        credential: token, holderProofValid: { $0.isValidSignature(signature, for: transcript) }, peer: "bench")
     guard d.isGranted, let t1 = io.lastWrite else { fatalError("expected a grant: \(d)") }
     fullPresentation.append(micros(t0.duration(to: t1)))
     await controller.setLockdown(true)

@@ -1,4 +1,5 @@
 import CSystemd
+import POSIXIO
 import Synchronization
 
 #if canImport(Glibc)

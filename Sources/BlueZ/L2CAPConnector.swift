@@ -1,4 +1,5 @@
 import CBluetooth
+import POSIXIO
 
 #if canImport(Glibc)
 import Glibc

@@ -41,7 +41,6 @@ static inline int warden_bt_dev_up(int dev_id) {
 }
 
 /* Wakes threads blocked in poll() when a socket is closed from another thread. */
-static inline int warden_bt_wake_fd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 /* LE legacy advertising through raw HCI commands (used when bluetoothd does not manage the adapter). Each returns
    0, or -1 with errno; `status` receives the controller's HCI status byte (0 = success). */
 static inline int warden_bt_le_adv_params(int dd, uint16_t min_interval, uint16_t max_interval, uint8_t *status) {

@@ -1,3 +1,4 @@
+import POSIXIO
 import Synchronization
 
 #if canImport(Glibc)
@@ -5,7 +6,8 @@ import Glibc
 #endif
 
 /// Waits on every input line's fd with one `poll` in one thread (not a thread per line) and delivers edges as an
-/// async stream. `stop()` wakes the poll through a pipe.
+/// async stream. `stop()` wakes the poll through a pipe. A transient `poll` failure (EINTR, ENOMEM, EAGAIN) backs
+/// off and retries; any other ends the loop and `isAlive` turns false, which stops the daemon's watchdog.
 public final class GPIOEventLoop: Sendable {
     public struct Event: Sendable, Equatable {
         /// Index into the `lines` passed to `init`.
@@ -18,6 +20,9 @@ public final class GPIOEventLoop: Sendable {
     private let lines: [GPIOInputLine]
     private let wake: (read: Int32, write: Int32)
     private let stopped = Atomic<Bool>(false)
+    private let alive = Atomic<Bool>(true)
+    /// Errnos the next polls fail with (tests only).
+    public static let pollFault = Mutex<[Int32]>([])
 
     public init(lines: [GPIOInputLine]) throws(GPIOError) {
         var fds: [Int32] = [0, 0]
@@ -25,19 +30,31 @@ public final class GPIOEventLoop: Sendable {
         self.wake = (fds[0], fds[1])
         self.lines = lines
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(1024))
-        let thread = Thread { [self] in self.run() }
-        thread.start()
+        DetachedThread.start { [self] in self.run() }
     }
+
+    /// False once the loop has ended for a reason other than `stop()`.
+    public var isAlive: Bool { alive.load(ordering: .acquiring) }
 
     private func run() {
         var pfds = lines.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         pfds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
+        var backoff: UInt32 = 10_000
         while !stopped.load(ordering: .acquiring) {
-            let rc = poll(&pfds, nfds_t(pfds.count), -1)
+            let injected = Self.pollFault.withLock { f in f.isEmpty ? nil : f.removeFirst() }
+            let rc = injected == nil ? poll(&pfds, nfds_t(pfds.count), -1) : -1
             if rc < 0 {
-                if errno == EINTR { continue }
+                let err = injected ?? errno
+                if err == EINTR { continue }
+                if err == ENOMEM || err == EAGAIN {
+                    usleep(backoff)
+                    backoff = min(backoff * 2, 1_000_000)
+                    continue
+                }
+                alive.store(false, ordering: .releasing)
                 break
             }
+            backoff = 10_000
             if pfds[pfds.count - 1].revents != 0 { break }
             for i in 0..<lines.count where pfds[i].revents != 0 {
                 pfds[i].revents = 0
@@ -54,22 +71,5 @@ public final class GPIOEventLoop: Sendable {
         var b: UInt8 = 1
         _ = write(wake.write, &b, 1)
         close(wake.write)
-    }
-}
-
-/// A minimal detached OS thread (Foundation-free, so this module stays small).
-final class Thread: Sendable {
-    private let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-
-    func start() {
-        let box = Unmanaged.passRetained(self)
-        var tid = pthread_t()
-        pthread_create(&tid, nil, { ctx in
-            let me = Unmanaged<Thread>.fromOpaque(ctx!).takeRetainedValue()
-            me.body()
-            return nil
-        }, box.toOpaque())
-        pthread_detach(tid)
     }
 }

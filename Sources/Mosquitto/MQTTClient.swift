@@ -1,4 +1,5 @@
 import CMosquitto
+import POSIXIO
 import Synchronization
 
 #if canImport(Glibc)

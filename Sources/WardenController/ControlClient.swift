@@ -1,4 +1,5 @@
 import Foundation
+import POSIXIO
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ public final class ControlClient {
         let addr: sockaddr_un
         do { addr = try UnixSocketAddress.make(path) } catch {
             close(fd)
-            throw error
+            throw ControlError(error.message)
         }
         let rc = UnixSocketAddress.with(addr) { connect(fd, $0, $1) }
         guard rc == 0 else {

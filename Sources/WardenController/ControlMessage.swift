@@ -6,20 +6,16 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var on: Bool?
     public var mode: String?
     public var token: String?
-    public var proof: String?
-    public var nonce: String?
     public var input: String?
     public var active: Bool?
 
     public init(cmd: String, seconds: Double? = nil, on: Bool? = nil, mode: String? = nil, token: String? = nil,
-                proof: String? = nil, nonce: String? = nil, input: String? = nil, active: Bool? = nil) {
+                input: String? = nil, active: Bool? = nil) {
         self.cmd = cmd
         self.seconds = seconds
         self.on = on
         self.mode = mode
         self.token = token
-        self.proof = proof
-        self.nonce = nonce
         self.input = input
         self.active = active
     }
@@ -30,9 +26,6 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var ok: Bool
     public var error: String?
     public var status: ControllerStatus?
-    public var nonce: String?
-    public var decision: String?
-    public var reason: String?
     public var version: Int64?
     public var record: WatchedRecord?
 

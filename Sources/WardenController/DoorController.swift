@@ -25,7 +25,6 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private var policy: AccessPolicy
     private var verifier: CredentialVerifier
     private var time: TrustedTime
-    private var nonces: [[UInt8]: Duration] = [:]
     private var passageOverride: Bool?
     private var timer: Task<Void, Never>?
     private var edgeTask: Task<Void, Never>?
@@ -37,8 +36,6 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// snapshot, changed in place by deltas right after they commit. `nil` if it could not be loaded: every id then
     /// counts as revoked (fail closed) until a reload succeeds (retried every minute and on the next update).
     private var accessIndex: AccessListIndex?
-
-    public static var nonceLifetime: Duration { .seconds(30) }
 
     public init(
         config: WardenConfig, profile: BoardProfile, io: any DoorIO, database: WardenDatabase, journal: AuditJournal,
@@ -130,30 +127,6 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     }
 
     // MARK: presentations
-
-    /// A fresh single-use nonce the phone must sign (proof of possession); expires after `nonceLifetime`.
-    public func challenge() -> [UInt8] {
-        let t = now
-        nonces = nonces.filter { $0.value > t }
-        let nonce = (0..<HolderProof.nonceBytes).map { _ in UInt8.random(in: 0...255) }
-        nonces[nonce] = t + Self.nonceLifetime
-        return nonce
-    }
-
-    /// Decides a presentation (credential token + holder proof over a nonce from `challenge`) and acts on it.
-    public func present(token: String, proof: Data, nonce: [UInt8]) -> AccessDecision {
-        let t = now
-        let nonceValid = nonces.removeValue(forKey: nonce).map { $0 > t } ?? false
-        let lockID = config.lockID
-        let decision = policy.evaluate(
-            token: token, verifier: verifier,
-            holderProofValid: { key, cred in
-                nonceValid && HolderProof.verify(proof, holderKey: key, lockID: lockID, nonce: nonce, credentialID: cred.credentialID)
-            },
-            listStatus: { id in listStatus(id) },  // index not loaded: fail closed
-            lockdown: door.lockdown, at: decisionTime())
-        return act(on: decision)
-    }
 
     /// A presentation over the key-presentation protocol (BLE or a development transport): the session already
     /// holds the holder's transcript signature; `holderProofValid` checks it against the credential's key.
@@ -350,7 +323,6 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         _ = time.assess(wallClock: wallClock())
         persistMark()
         if let summary = limiter.takeSummary(at: now) { auditSummary(summary) }
-        nonces = nonces.filter { $0.value > now }
         _ = try? journal.prune(now: wallClock())
         if accessIndex == nil { reloadAccessIndex() }
     }

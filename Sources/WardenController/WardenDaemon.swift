@@ -1,6 +1,7 @@
 import Foundation
 import GPIOD
 import Logging
+import POSIXIO
 import WardenCore
 import WardenStore
 
@@ -88,7 +89,7 @@ public enum WardenDaemon {
         do {
             server = try ControlServer(
                 path: config.controlSocket, logger: logger,
-                handler: { req in await handle(req, controller: controller, sim: sim) },
+                handler: { command in await handle(command, controller: controller, sim: sim) },
                 watch: {
                     let records = await controller.watch()
                     return AsyncStream { c in
@@ -106,6 +107,7 @@ public enum WardenDaemon {
             journalTask.cancel()
             return failLocked("cannot open the control socket", error)
         }
+        server.start()
 
         await controller.run()
         var listeners: [SocketListener] = []
@@ -116,11 +118,12 @@ public enum WardenDaemon {
                 maxSessions: config.presentation.maxSessions, timeout: config.presentation.sessionTimeout, logger: logger)
             do {
                 if let path = config.presentation.unixPath {
-                    listeners.append(try SocketListener.unix(path: path) { ch in Task { await service.handle(ch) } })
+                    listeners.append(try SocketListener.unix(path: path, kind: .seqpacket, what: "presentation socket"))
                 }
                 if let host = config.presentation.tcpHost, let port = config.presentation.tcpPort {
-                    listeners.append(try SocketListener.tcp(host: host, port: port) { ch in Task { await service.handle(ch) } })
+                    listeners.append(try SocketListener.tcp(host: host, port: port, what: "presentation tcp"))
                 }
+                for l in listeners { l.start { c in Task { await service.handle(SocketFrameChannel(c)) } } }
             } catch {
                 server.stop()
                 await controller.shutdown(reason: "start-up failure")
@@ -168,45 +171,24 @@ public enum WardenDaemon {
         return 0
     }
 
-    static func handle(_ req: ControlRequest, controller: DoorController<ContinuousClock>, sim: SimulatedDoorIO?) async -> ControlResponse {
+    static func handle(_ command: ControlCommand, controller: DoorController<ContinuousClock>, sim: SimulatedDoorIO?) async -> ControlResponse {
         var r = ControlResponse(ok: true)
-        switch req.cmd {
-        case "status":
+        switch command {
+        case .status:
             r.status = await controller.status()
-        case "pulse":
-            let s = req.seconds ?? 5
-            guard s > 0, s <= 600 else { return .failure("pulse seconds must be in (0, 600], got \(s)") }
-            await controller.pulse(.milliseconds(Int64(s * 1000)))
-        case "challenge":
-            r.nonce = Base64URL.encode(await controller.challenge())
-        case "present":
-            guard let token = req.token, let proof = req.proof.flatMap({ Base64URL.decode($0) }),
-                let nonce = req.nonce.flatMap({ Base64URL.decode($0) })
-            else { return .failure("present needs token, proof (base64url) and nonce (base64url)") }
-            let d = await controller.present(token: token, proof: proof, nonce: Array(nonce))
-            r.decision = d.isGranted ? "granted" : "denied"
-            r.reason = d.denyReason?.rawValue
-        case "lockdown":
-            guard let on = req.on else { return .failure("lockdown needs \"on\": true or false") }
+        case .pulse(let length):
+            await controller.pulse(length)
+        case .lockdown(let on):
             await controller.setLockdown(on)
-        case "passage":
-            switch req.mode {
-            case "on": await controller.setPassage(true)
-            case "off": await controller.setPassage(false)
-            case "auto": await controller.setPassage(nil)
-            default: return .failure("passage mode must be on, off or auto")
-            }
-        case "access_apply":
-            guard let token = req.token else { return .failure("access_apply needs token") }
+        case .passage(let mode):
+            await controller.setPassage(mode)
+        case .accessApply(let token):
             do { r.version = try await controller.applyAccessList(token: token) } catch { return .failure("\(error)") }
-        case "sim_input":
+        case .simInput(let input, let active):
             guard let sim else { return .failure("sim_input works only on the simulated board (chip: sim)") }
-            guard let name = req.input, let input = DoorInput(rawValue: name), let active = req.active else {
-                return .failure("sim_input needs input (door_contact, rex, tamper) and active (true/false)")
-            }
             sim.drive(input, active: active)
-        default:
-            return .failure("unknown command '\(req.cmd)'; known: status, pulse, watch, challenge, present, lockdown, passage, access_apply, sim_input")
+        case .watch:
+            return .failure("watch streams records; the server handles it before this point")
         }
         return r
     }

@@ -52,11 +52,18 @@ final class Fixture: Sendable {
                              holderKey: holderKey ?? holder.publicKey, doors: doors, schedule: schedule, extendedTime: extended))
     }
 
-    /// A full presentation as a phone would do it: nonce, proof, decision.
+    /// A presentation as the protocol makes it: the holder's signature over a fresh session transcript, checked
+    /// against the credential's holder key by the controller.
     func present(_ token: String, holder: P256.Signing.PrivateKey? = nil, id: String = "c1") async throws -> AccessDecision {
-        let nonce = await controller.challenge()
-        let proof = try HolderProof.sign(holder: holder ?? self.holder, lockID: "lock-1", nonce: nonce, credentialID: id)
-        return await controller.present(token: token, proof: proof, nonce: nonce)
+        try await Self.present(token, holder: holder ?? self.holder, on: controller)
+    }
+
+    static func present(_ token: String, holder: P256.Signing.PrivateKey, on controller: DoorController<ManualClock>) async throws -> AccessDecision {
+        let transcript = Array("transcript \(UUID())".utf8)
+        let signature = try holder.signature(for: transcript)
+        return await controller.presentOverSession(
+            credential: token, holderProofValid: { $0.isValidSignature(signature, for: transcript) }, peer: "test"
+        ).0
     }
 
     /// Moves time and lets the controller act on it.

@@ -2,21 +2,24 @@
 import Glibc
 #endif
 
-/// Runs a blocking socket wait on its own short-lived thread so it never occupies one of the cooperative pool's
-/// threads: on a two-core board there are only two, and an `accept` may wait for hours.
-enum DetachedThread {
+/// Runs blocking work (a TCP connect that may wait for a SYN timeout, a D-Bus loop) on its own thread so it never
+/// occupies one of the cooperative pool's threads: on a two-core board there are only two. Socket waits do not use
+/// this: they go through `IOReactor` (one thread for every descriptor).
+public enum DetachedThread {
     private final class Job: Sendable {
         let work: @Sendable () -> Void
         init(_ work: @escaping @Sendable () -> Void) { self.work = work }
     }
 
-    static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    /// Runs `body` on a new thread and returns its result.
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
             start { continuation.resume(returning: body()) }
         }
     }
 
-    static func start(_ work: @escaping @Sendable () -> Void) {
+    /// Starts `work` on a new detached thread.
+    public static func start(_ work: @escaping @Sendable () -> Void) {
         let job = Unmanaged.passRetained(Job(work))
         var thread = pthread_t()
         let rc = pthread_create(
