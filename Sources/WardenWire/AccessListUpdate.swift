@@ -42,16 +42,7 @@ public struct AccessListUpdate: Codable, Sendable, Equatable {
 
     /// Verifies the authority signature (`CompactJWS`, the same rules as credentials) and decodes the update.
     public static func verified(_ token: String, authority: AuthorityKeySet) throws(JWSError) -> AccessListUpdate {
-        let bytes = Array(token.utf8)
-        guard bytes.count <= maxTokenBytes else { throw JWSError(.malformed, "access-list update is too large") }
-        let (_, update) = try CompactJWS.verified(bytes, authority: authority, what: "access-list update") {
-            (json) throws(JWSError) in
-            do {
-                return try JSONDecoder().decode(AccessListUpdate.self, from: Data(json))
-            } catch {
-                throw JWSError(.malformed, "access-list update does not parse: \(error)")
-            }
-        }
+        let update = try CompactJWS.verifiedJSON(token, as: AccessListUpdate.self, authority: authority, what: "access-list update", maxBytes: maxTokenBytes)
         guard update.snapshot || update.base != nil else {
             throw JWSError(.malformed, "a delta must name its base version")
         }

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// The one reader of authority-signed objects (credentials, access-list updates, signed commands): a compact JWS,
 /// ES256 only, the key chosen strictly by `kid` from the board's `AuthorityKeySet`. Board and cloud both use it, so
@@ -73,6 +74,22 @@ public enum CompactJWS {
             key.isValidSignature(signature, for: SHA256.hash(data: token[..<parsed.signingInputCount]))
         else { throw JWSError(.badSignature, "authority signature of the \(what) does not verify") }
         return kid
+    }
+
+    /// Parses and verifies a token whose payload is plain JSON for a `Decodable` type (access-list updates, signed
+    /// commands; credentials have their own strict parser on the decision path). `maxBytes` is checked first.
+    public static func verifiedJSON<Payload: Decodable>(
+        _ token: String, as type: Payload.Type, authority: AuthorityKeySet, what: String, maxBytes: Int
+    ) throws(JWSError) -> Payload {
+        let bytes = Array(token.utf8)
+        guard bytes.count <= maxBytes else { throw JWSError(.malformed, "a \(what) is at most \(maxBytes) bytes") }
+        return try verified(bytes, authority: authority, what: what) { (json) throws(JWSError) in
+            do {
+                return try JSONDecoder().decode(Payload.self, from: Data(json))
+            } catch {
+                throw JWSError(.malformed, "\(what) does not parse: \(error)")
+            }
+        }.payload
     }
 
     /// Parses and verifies in one call.

@@ -39,16 +39,7 @@ public struct SignedCommand: Codable, Sendable, Equatable {
 
     /// Verifies the authority signature and decodes; binding, expiry and replay are the receiver's checks.
     public static func verified(_ token: String, authority: AuthorityKeySet) throws(JWSError) -> SignedCommand {
-        let bytes = Array(token.utf8)
-        guard bytes.count <= 4096 else { throw JWSError(.malformed, "a signed command is at most 4096 bytes") }
-        let (_, command) = try CompactJWS.verified(bytes, authority: authority, what: "signed command") {
-            (json) throws(JWSError) in
-            do {
-                return try JSONDecoder().decode(SignedCommand.self, from: Data(json))
-            } catch {
-                throw JWSError(.malformed, "signed command does not parse: \(error)")
-            }
-        }
+        let command = try CompactJWS.verifiedJSON(token, as: SignedCommand.self, authority: authority, what: "signed command", maxBytes: 4096)
         return command
     }
 }
