@@ -31,6 +31,9 @@ struct StatusCommand: ParsableCommand {
               alarms  \(s.alarms.isEmpty ? "none" : s.alarms.joined(separator: ", "))
               access list v\(s.accessListVersion)   audit seq \(s.auditLastSeq) (durable \(s.auditDurableSeq))   time \(s.timeTrusted ? "trusted" : "UNKNOWN")
             """)
+        if let error = s.auditWriteError {
+            print("  journal CANNOT WRITE (\(s.auditPending) records waiting in memory): \(error)")
+        }
     }
 }
 
@@ -107,12 +110,13 @@ struct SimCommand: ParsableCommand {
 struct RelaySafeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay-safe",
-        abstract: "Drive the relay to its locked level and release it (systemd ExecStopPost; works without wardend).")
+        abstract: "Drive the relay to its locked level and release it (systemd ExecStopPost; works without wardend).",
+        discussion: "Reads only the board profile (and the config's `board:` line): a broken config, a missing key or a bad certificate does not stop it.")
     @Option(help: "Board profile.") var board: String?
     @Option(help: "Config file (its board profile is used).") var config = "/etc/warden/warden.yaml"
 
     func run() throws {
-        let profilePath = try board ?? WardenConfig.load(path: config).boardPath
+        let profilePath = try board ?? WardenConfig.boardPath(ofConfigAt: config)
         let profile = try BoardProfile.load(path: profilePath)
         let io = try WardenDaemon.openIO(profile)
         try io.setRelay(energized: profile.relayEnergized(unlocked: false))

@@ -89,7 +89,9 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// Drives the relay to locked, records the start and begins consuming inputs and time.
     public func run() {
         try? io.setRelay(energized: profile.relayEnergized(unlocked: false))
+        recordUncleanStop()
         audit(AuditEvent(.daemon, door: config.doorID, reason: "started", detail: "board=\(profile.name)"))
+        journal.onWriteFault { [weak self] message in Task { await self?.journalFault(message) } }
         let edges = io.edges
         edgeTask = Task { [weak self] in
             for await e in edges { await self?.edge(e) }
@@ -101,6 +103,29 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             }
         }
         if config.passageSchedule != nil { evaluatePassageSchedule() }
+    }
+
+    /// The previous run ended without its stop record (killed, crashed, power cut): say so, and that the relay was
+    /// driven locked at this start, so the journal never shows `relay grant [unlocked]` followed by a bare start.
+    private func recordUncleanStop() {
+        guard journal.lastSeq > 0, let last = try? journal.records(after: journal.lastSeq - 1, limit: 1).first else { return }
+        if last.event.kind == .daemon && last.event.reason == "stopped" { return }
+        let lastWhat = [last.event.kind.rawValue, last.event.reason].compactMap { $0 }.joined(separator: " ")
+        audit(AuditEvent(
+            .daemon, door: config.doorID, reason: "unclean_stop",
+            detail: "the previous run ended without a stop record (last record \(last.seq): \(lastWhat)); relay driven locked at start"))
+        logger.warning("the previous run did not stop cleanly; the relay was driven locked at start", metadata: ["last_seq": "\(last.seq)"])
+    }
+
+    /// The journal started or stopped failing to write: alarm once each way (the records wait in its backlog).
+    private func journalFault(_ message: String?) {
+        if let message {
+            logger.error("the audit journal cannot write; records wait in memory (bounded) until it can", metadata: ["error": "\(message)"])
+            audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.journalWriteFailed.rawValue, detail: message))
+        } else {
+            logger.notice("the audit journal writes again")
+            audit(AuditEvent(.alarmCleared, door: config.doorID, reason: AlarmReason.journalWriteFailed.rawValue))
+        }
     }
 
     /// Safe state: relay locked, the stop recorded, the journal flushed. Called on SIGTERM/SIGINT.
@@ -192,13 +217,21 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     public func admit(peer: String) -> Bool { limiter.admit(peer, at: now) }
 
     /// A session failed before a decision (malformed frame, bad version, tampered or replayed message, timeout).
-    public func protocolFailure(_ error: ProtocolError, peer: String) {
-        let outcome = limiter.recordFailure(peer, at: now)
+    /// `againstPeer` only when the peer had presented (PRESENT received); earlier failures count against the global
+    /// budget alone (docs/protocol.md §14).
+    public func protocolFailure(_ error: ProtocolError, peer: String, againstPeer: Bool = true) {
+        let outcome = limiter.recordFailure(peer, againstPeer: againstPeer, at: now)
         if outcome.audit {
             audit(AuditEvent(.malformed, door: config.doorID, reason: error.code.name, detail: "peer=\(peer) \(error.message)"))
             logger.notice("presentation failed", metadata: ["peer": "\(peer)", "code": "\(error.code.name)"])
         }
         limiterAlarms(outcome, peer: peer)
+    }
+
+    /// A connection that ended before presenting without a protocol error (the link dropped, the peer closed): counted
+    /// against the global budget so connection floods are throttled, never against the peer, not audited one by one.
+    public func sessionAbandoned(peer: String) {
+        limiterAlarms(limiter.recordFailure(peer, againstPeer: false, at: now), peer: peer)
     }
 
     /// The audit records a failure may add: its peer blocked, the global throttle starting, a summary of failures
@@ -287,12 +320,15 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         if door.forcedOpenAlarm { alarms.append("forced_open") }
         if door.heldOpenAlarm { alarms.append("held_open") }
         if door.tamperActive { alarms.append("tamper") }
+        let writeError = journal.lastWriteError
+        if writeError != nil { alarms.append(AlarmReason.journalWriteFailed.rawValue) }
         return ControllerStatus(
             door: config.doorID, lockID: config.lockID, board: profile.name, relayUnlocked: door.relayUnlocked,
             relayEnergized: profile.relayEnergized(unlocked: door.relayUnlocked), doorClosed: door.doorClosed,
             rexActive: door.rexActive, tamperActive: door.tamperActive, passage: door.passage, lockdown: door.lockdown,
             alarms: alarms, accessListVersion: (try? db.accessListVersion()) ?? -1, auditLastSeq: journal.lastSeq,
-            auditDurableSeq: journal.durableSeq, timeTrusted: trusted)
+            auditDurableSeq: journal.durableSeq, timeTrusted: trusted, auditPending: journal.pendingCount,
+            auditWriteError: writeError)
     }
 
     /// Every audit record as it is appended (for `wardenctl watch`).

@@ -14,42 +14,133 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
     let maxSessions: Int
     let timeout: Duration
     let logger: Logger
-    private let active = Mutex(0)
+    /// How long a new connection may stay silent before its HELLO; it holds no session slot meanwhile.
+    let helloDeadline: Duration
+    /// At most this many connections wait for their first frame; a new one past it closes the oldest waiting.
+    let maxWaiting: Int
+    private let state = Mutex(State())
+
+    private struct State {
+        var active = 0
+        var nextID: UInt64 = 0
+        /// Connections waiting for their first frame, oldest first.
+        var waiting: [(UInt64, any FrameChannel)] = []
+        /// Sessions under way, so `stop()` can cancel them.
+        var sessions: [UInt64: any FrameChannel] = [:]
+        var stopped = false
+    }
 
     public init(controller: DoorController<C>, certificate: LockCertificate, deviceKey: P256.Signing.PrivateKey, maxSessions: Int = 4,
-                timeout: Duration = .seconds(5), logger: Logger) {
+                timeout: Duration = .seconds(5), helloDeadline: Duration = .seconds(1), maxWaiting: Int = 64, logger: Logger) {
         self.controller = controller
         self.certificate = certificate
         self.deviceKey = deviceKey
         self.maxSessions = maxSessions
         self.timeout = timeout
+        self.helloDeadline = helloDeadline
+        self.maxWaiting = maxWaiting
         self.logger = logger
     }
 
-    public var activeSessions: Int { active.withLock { $0 } }
+    public var activeSessions: Int { state.withLock { $0.active } }
 
-    /// Answers the peer's first frame with an ERROR and closes. Reading the frame first matters: closing a socket
-    /// with unread data makes the kernel reset the connection, and the phone would never see why.
-    private func refuse(_ channel: any FrameChannel, _ code: ResultCode) async {
-        let guardTask = Task {
-            try? await Task.sleep(for: .seconds(1))
-            if !Task.isCancelled { channel.close() }
+    /// Stops taking sessions and closes every connection under way (shutdown: no decision after this).
+    public func stop() {
+        let open = state.withLock { s -> [any FrameChannel] in
+            s.stopped = true
+            defer {
+                s.waiting = []
+                s.sessions = [:]
+            }
+            return s.waiting.map { $0.1 } + Array(s.sessions.values)
         }
-        _ = try? await channel.receive()
-        guardTask.cancel()
+        for c in open { c.close() }
+    }
+
+    private enum FirstFrame {
+        case frame([UInt8])
+        case silent
+        case bad(ProtocolError)
+        case gone
+    }
+
+    /// The peer's first frame, before any slot is taken; bounded in time (`helloDeadline`) and in number
+    /// (`maxWaiting`, oldest closed first).
+    private func firstFrame(_ channel: any FrameChannel, id: UInt64) async -> FirstFrame {
+        let (admitted, evicted) = state.withLock { s -> (Bool, (any FrameChannel)?) in
+            guard !s.stopped else { return (false, nil) }
+            var evicted: (any FrameChannel)?
+            if s.waiting.count >= maxWaiting { evicted = s.waiting.removeFirst().1 }
+            s.waiting.append((id, channel))
+            return (true, evicted)
+        }
+        evicted?.close()
+        guard admitted else { return .gone }
+        defer { state.withLock { s in s.waiting.removeAll { $0.0 == id } } }
+        let silent = SessionFlag()
+        let watch = Task { [helloDeadline] in
+            try? await Task.sleep(for: helloDeadline)
+            if !Task.isCancelled {
+                silent.set()
+                channel.close()
+            }
+        }
+        defer { watch.cancel() }
+        do {
+            return .frame(try await channel.receive())
+        } catch {
+            if silent.isSet { return .silent }
+            if let e = error as? ProtocolError { return .bad(e) }
+            return .gone
+        }
+    }
+
+    /// One connection: first frame (no slot held), then admission (per-peer back-off, global budget), then a slot,
+    /// then the session under its deadline.
+    public func handle(_ channel: any FrameChannel) async {
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            return s.nextID
+        }
+        let peer = channel.peer
+        let first: [UInt8]
+        switch await firstFrame(channel, id: id) {
+        case .frame(let f): first = f
+        case .silent:
+            await controller.protocolFailure(ProtocolError(.timeout, "no HELLO within the deadline"), peer: peer, againstPeer: false)
+            return channel.close()
+        case .bad(let e):
+            await controller.protocolFailure(e, peer: peer, againstPeer: false)
+            try? await channel.send(Frame(.error, [e.code.rawValue]).bytes)
+            return channel.close()
+        case .gone:
+            await controller.sessionAbandoned(peer: peer)
+            return channel.close()
+        }
+        guard await controller.admit(peer: peer) else { return await refuse(channel, .rateLimited) }
+        let slot = state.withLock { s -> Bool in
+            guard !s.stopped, s.active < maxSessions else { return false }
+            s.active += 1
+            s.sessions[id] = channel
+            return true
+        }
+        guard slot else { return await refuse(channel, .busy) }
+        defer {
+            state.withLock { s in
+                s.active -= 1
+                s.sessions[id] = nil
+            }
+        }
+        await run(channel, first: first)
+    }
+
+    /// Answers with an ERROR and closes (the peer's first frame was read, so the kernel does not reset the link).
+    private func refuse(_ channel: any FrameChannel, _ code: ResultCode) async {
         try? await channel.send(Frame(.error, [code.rawValue]).bytes)
         channel.close()
     }
 
-    public func handle(_ channel: any FrameChannel) async {
-        let admitted = active.withLock { n -> Bool in
-            guard n < maxSessions else { return false }
-            n += 1
-            return true
-        }
-        guard admitted else { return await refuse(channel, .busy) }
-        defer { active.withLock { $0 -= 1 } }
-        guard await controller.admit(peer: channel.peer) else { return await refuse(channel, .rateLimited) }
+    private func run(_ channel: any FrameChannel, first: [UInt8]) async {
         let timedOut = SessionFlag()
         let watchdog = Task { [timeout] in
             try? await Task.sleep(for: timeout)
@@ -59,36 +150,35 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
             }
         }
         defer { watchdog.cancel() }
-        // A connection that says nothing gets a much shorter grace than a session under way: it holds a slot.
-        let helloWatch = Task {
-            try? await Task.sleep(for: .seconds(1))
-            if !Task.isCancelled {
-                timedOut.set()
-                channel.close()
-            }
-        }
-        defer { helloWatch.cancel() }
         var session = LockSession(certificate: certificate, deviceKey: deviceKey)
+        var next: [UInt8]? = first
         var finished = false
         var audited = false
         while !finished {
             let frame: [UInt8]
-            do { frame = try await channel.receive() } catch {
-                if timedOut.isSet {
-                    _ = session.timedOut()
-                } else if let e = error as? ProtocolError {
-                    await controller.protocolFailure(e, peer: channel.peer)
-                    try? await channel.send(Frame(.error, [e.code.rawValue]).bytes)
-                    channel.close()
-                    return
+            if let n = next {
+                frame = n
+                next = nil
+            } else {
+                do { frame = try await channel.receive() } catch {
+                    if timedOut.isSet {
+                        _ = session.timedOut()
+                    } else if let e = error as? ProtocolError {
+                        await controller.protocolFailure(e, peer: channel.peer, againstPeer: session.receivedPresent)
+                        try? await channel.send(Frame(.error, [e.code.rawValue]).bytes)
+                        channel.close()
+                        return
+                    } else if !session.isDone {
+                        await controller.sessionAbandoned(peer: channel.peer)
+                        audited = true
+                    }
+                    break
                 }
-                break
             }
-            helloWatch.cancel()
             var actions = session.receive(frame)
             if let failure = session.failure {
                 // Record (and rate-limit) before answering, so the peer's next attempt already sees it.
-                await controller.protocolFailure(failure, peer: channel.peer)
+                await controller.protocolFailure(failure, peer: channel.peer, againstPeer: session.receivedPresent)
                 audited = true
             }
             while !actions.isEmpty {
@@ -106,7 +196,9 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
                 }
             }
         }
-        if !audited, let failure = session.failure { await controller.protocolFailure(failure, peer: channel.peer) }
+        if !audited, let failure = session.failure {
+            await controller.protocolFailure(failure, peer: channel.peer, againstPeer: session.receivedPresent)
+        }
         channel.close()
     }
 }

@@ -62,6 +62,20 @@ public struct WardenConfig: Sendable {
         return try parse(text, file: path)
     }
 
+    /// Only the config's `board` (resolved like `load` does), for `wardenctl relay-safe`: the safe state must not
+    /// depend on the rest of the config being valid (a missing key, a bad certificate, an unknown key).
+    public static func boardPath(ofConfigAt path: String) throws(ConfigError) -> String {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(file: path, key: "board", message: "cannot read the config: \(error.localizedDescription); give --board PROFILE")
+        }
+        guard let node = try? Yams.compose(yaml: text), let board = node.mapping?["board"]?.string, !board.isEmpty else {
+            throw ConfigError(file: path, key: "board", message: "no readable `board:` in the config; give --board PROFILE")
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        return board.hasPrefix("/") ? board : (dir as NSString).appendingPathComponent(board)
+    }
+
     public static func parse(_ text: String, file: String) throws(ConfigError) -> WardenConfig {
         let top = try YAMLMapping.parse(
             file: file, text: text,

@@ -18,26 +18,36 @@ public enum AuditChain {
         public var description: String { "audit record \(seq): \(problem)" }
     }
 
-    public static func verify(_ records: some Sequence<AuditRecord>) throws(Violation) -> Report {
-        var report = Report(count: 0, firstSeq: nil, lastSeq: nil, lastHash: AuditRecord.genesisHash)
-        var previous: AuditRecord?
-        for r in records {
+    /// Verifies records fed one at a time, oldest first, in constant memory (a million-record journal is read in
+    /// pages and never held whole).
+    public struct Verifier: Sendable {
+        public private(set) var report = Report(count: 0, firstSeq: nil, lastSeq: nil, lastHash: AuditRecord.genesisHash)
+        private var previousSeq: Int64?
+
+        public init() {}
+
+        public mutating func feed(_ r: AuditRecord) throws(Violation) {
             guard r.hashIsValid else { throw Violation(seq: r.seq, problem: "hash does not match its contents (edited)") }
-            if let p = previous {
-                guard r.seq == p.seq + 1 else {
-                    throw Violation(seq: r.seq, problem: "sequence jumps from \(p.seq) (records missing)")
+            if let p = previousSeq {
+                guard r.seq == p + 1 else {
+                    throw Violation(seq: r.seq, problem: "sequence jumps from \(p) (records missing)")
                 }
-                guard r.prevHash == p.hash else {
+                guard r.prevHash == report.lastHash else {
                     throw Violation(seq: r.seq, problem: "previous-hash link broken (a record was replaced)")
                 }
             } else {
                 report.firstSeq = r.seq
             }
-            previous = r
+            previousSeq = r.seq
             report.count += 1
+            report.lastSeq = r.seq
+            report.lastHash = r.hash
         }
-        report.lastSeq = previous?.seq
-        report.lastHash = previous?.hash ?? AuditRecord.genesisHash
-        return report
+    }
+
+    public static func verify(_ records: some Sequence<AuditRecord>) throws(Violation) -> Report {
+        var v = Verifier()
+        for r in records { try v.feed(r) }
+        return v.report
     }
 }

@@ -74,20 +74,24 @@ public struct FailureLimiter: Sendable {
         return true
     }
 
-    /// Records a failure from `peer`.
-    public mutating func recordFailure(_ peer: String, at now: Duration) -> Outcome {
-        var list = (failures[peer] ?? []).filter { now - $0 < window }
-        list.append(now)
-        failures[peer] = list
-        if failures.count > maxPeers, let stalest = failures.min(by: { ($0.value.last ?? .zero) < ($1.value.last ?? .zero) })?.key {
-            failures[stalest] = nil
-        }
+    /// Records a failure from `peer`. `againstPeer` is false for a session that ended before the phone presented a
+    /// credential (a dropped link, the HELLO deadline, a malformed first frame): it counts against the lock's global
+    /// budget only, so five flaky BLE links do not lock a phone out (docs/protocol.md §14).
+    public mutating func recordFailure(_ peer: String, againstPeer: Bool = true, at now: Duration) -> Outcome {
         blockedUntil = blockedUntil.filter { $0.value > now }
         var peerBlocked = false
-        if list.count >= maxFailures {
-            failures[peer] = []
-            blockedUntil[peer] = now + penalty
-            peerBlocked = true
+        if againstPeer {
+            var list = (failures[peer] ?? []).filter { now - $0 < window }
+            list.append(now)
+            failures[peer] = list
+            if failures.count > maxPeers, let stalest = failures.min(by: { ($0.value.last ?? .zero) < ($1.value.last ?? .zero) })?.key {
+                failures[stalest] = nil
+            }
+            if list.count >= maxFailures {
+                failures[peer] = []
+                blockedUntil[peer] = now + penalty
+                peerBlocked = true
+            }
         }
 
         let wasOver = overGlobalBudget(at: now)

@@ -27,6 +27,9 @@ public struct LockSession: Sendable {
     var holderSignature: [UInt8] = []
     /// Why the session failed, for the audit record (nil while fine).
     public private(set) var failure: ProtocolError?
+    /// Whether a PRESENT arrived (after LOCK_HELLO): only then does a failure count against the presenter
+    /// (docs/protocol.md §14); earlier endings count against the lock's global budget alone.
+    public private(set) var receivedPresent = false
 
     public init(
         certificate: LockCertificate, deviceKey: any MessageSigner, ephemeral: P256.KeyAgreement.PrivateKey = .init(),
@@ -45,7 +48,9 @@ public struct LockSession: Sendable {
             let frame = try Frame.parse(bytes)
             switch (state, frame.type) {
             case (.awaitingHello, .hello): return [.send(try hello(frame, raw: bytes))]
-            case (.awaitingPresent, .present): return [.evaluate(credential: try present(frame))]
+            case (.awaitingPresent, .present):
+                receivedPresent = true
+                return [.evaluate(credential: try present(frame))]
             default: throw ProtocolError(.unexpectedMessage, "\(frame.type) not expected now")
             }
         } catch let e as ProtocolError {

@@ -33,6 +33,10 @@ public final class AuditJournal: Sendable {
         var durableSeq: Int64
         var waiters: [(Int64, CheckedContinuation<Void, Never>)] = []
         var lastError: String?
+        /// Records not kept because the backlog was full while the store could not write (summarised by a gap).
+        var dropped = 0
+        var droppedFromMillis: Int64 = 0
+        var droppedToMillis: Int64 = 0
     }
 
     private let db: WardenDatabase
@@ -42,10 +46,18 @@ public final class AuditJournal: Sendable {
     public let retention: Retention
     /// Called after each commit with the highest durable sequence number (tests, metrics, crash harness).
     private let onDurable: @Sendable (Int64) -> Void
+    /// At most this many records wait in memory while the store cannot write; later ones are counted, not kept, and
+    /// one `gap` record says how many and when once writing works again.
+    public let maxBacklog: Int
+    private let faultHandler = Mutex<(@Sendable (String?) -> Void)?>(nil)
 
-    public init(database: WardenDatabase, retention: Retention = Retention(), onDurable: @escaping @Sendable (Int64) -> Void = { _ in }) throws(StoreError) {
+    public init(
+        database: WardenDatabase, retention: Retention = Retention(), maxBacklog: Int = 10_000,
+        onDurable: @escaping @Sendable (Int64) -> Void = { _ in }
+    ) throws(StoreError) {
         self.db = database
         self.retention = retention
+        self.maxBacklog = maxBacklog
         self.onDurable = onDurable
         let last: (Int64, [UInt8])
         do {
@@ -60,19 +72,48 @@ public final class AuditJournal: Sendable {
         (wakeStream, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Appends in memory and returns the chained record; durable shortly after (see `run`).
+    /// Appends in memory and returns the chained record; durable shortly after (see `run`). While the store cannot
+    /// write and `maxBacklog` records already wait, the record is counted instead of kept (returned with seq 0, so
+    /// live watchers still see it) and a `gap` record summarises the loss once writing works again.
     @discardableResult
     public func append(_ event: AuditEvent, timeMillis: Int64) -> AuditRecord {
         let record = state.withLock { s in
-            let r = AuditRecord(seq: s.lastSeq + 1, timeMillis: timeMillis, event: event, prevHash: s.lastHash)
-            s.lastSeq = r.seq
-            s.lastHash = r.hash
-            s.pending.append(r)
-            return r
+            if s.pending.count >= maxBacklog {
+                if s.dropped == 0 { s.droppedFromMillis = timeMillis }
+                s.dropped += 1
+                s.droppedToMillis = timeMillis
+                return AuditRecord(seq: 0, timeMillis: timeMillis, event: event, prevHash: s.lastHash)
+            }
+            Self.chainGap(&s, at: timeMillis)
+            return Self.chain(&s, event, timeMillis)
         }
         wake.yield()
         return record
     }
+
+    private static func chain(_ s: inout State, _ event: AuditEvent, _ timeMillis: Int64) -> AuditRecord {
+        let r = AuditRecord(seq: s.lastSeq + 1, timeMillis: timeMillis, event: event, prevHash: s.lastHash)
+        s.lastSeq = r.seq
+        s.lastHash = r.hash
+        s.pending.append(r)
+        return r
+    }
+
+    /// Chains the gap record for dropped records, if any (room permitting).
+    private static func chainGap(_ s: inout State, at timeMillis: Int64) {
+        guard s.dropped > 0 else { return }
+        let detail = "\(s.dropped) records were not stored while the journal could not write (\(s.droppedFromMillis)-\(s.droppedToMillis) ms)"
+        _ = chain(&s, AuditEvent(.gap, reason: "journal_write_failed", detail: detail), timeMillis)
+        s.dropped = 0
+    }
+
+    /// `handler` is called once when writing starts failing (with the error) and once when it works again (nil).
+    public func onWriteFault(_ handler: @escaping @Sendable (String?) -> Void) {
+        faultHandler.withLock { $0 = handler }
+    }
+
+    /// Records counted but not kept since the store stopped writing.
+    public var droppedCount: Int { state.withLock { $0.dropped } }
 
     public var lastSeq: Int64 { state.withLock { $0.lastSeq } }
     public var durableSeq: Int64 { state.withLock { $0.durableSeq } }
@@ -105,8 +146,10 @@ public final class AuditJournal: Sendable {
         wake.yield()
     }
 
-    /// Commits pending records; on failure keeps them pending and retries on the next wake-up.
+    /// Commits pending records; on failure keeps them pending and retries with back-off (200 ms doubling to 2 s),
+    /// reporting the failure once and the recovery once.
     func drain() async {
+        var backoff = Duration.milliseconds(200)
         while true {
             let batch = state.withLock { $0.pending }
             if batch.isEmpty { return }
@@ -125,19 +168,28 @@ public final class AuditJournal: Sendable {
                     }
                 }
             } catch {
-                state.withLock { $0.lastError = "\(error)" }
-                try? await Task.sleep(for: .milliseconds(200))
+                let first = state.withLock { s -> Bool in
+                    defer { s.lastError = "\(error)" }
+                    return s.lastError == nil
+                }
+                if first { faultHandler.withLock { $0 }?("\(error)") }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(2))
                 continue
             }
+            backoff = .milliseconds(200)
             let top = batch.last!.seq
-            let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            let (ready, recovered) = state.withLock { s -> ([CheckedContinuation<Void, Never>], Bool) in
                 s.pending.removeFirst(batch.count)
                 s.durableSeq = top
+                let recovered = s.lastError != nil
                 s.lastError = nil
+                if let last = batch.last { Self.chainGap(&s, at: last.timeMillis) }
                 let (done, rest) = (s.waiters.filter { $0.0 <= top }, s.waiters.filter { $0.0 > top })
                 s.waiters = rest
-                return done.map { $0.1 }
+                return (done.map { $0.1 }, recovered)
             }
+            if recovered { faultHandler.withLock { $0 }?(nil) }
             onDurable(top)
             for c in ready { c.resume() }
         }
@@ -164,17 +216,17 @@ public final class AuditJournal: Sendable {
             prevHash: [UInt8](row["prev_hash"] as Data), hash: [UInt8](row["hash"] as Data))
     }
 
-    /// Verifies the whole stored chain, streaming in pages.
+    /// Verifies the whole stored chain in pages of 5,000 records: memory stays constant whatever the journal's size.
     public func verify() throws -> AuditChain.Report {
-        var all: [AuditRecord] = []
+        var verifier = AuditChain.Verifier()
         var after: Int64 = 0
         while true {
             let page = try records(after: after, limit: 5000)
-            if page.isEmpty { break }
-            all += page
-            after = page.last!.seq
+            guard let last = page.last else { break }
+            for r in page { try verifier.feed(r) }
+            after = last.seq
         }
-        return try AuditChain.verify(all)
+        return verifier.report
     }
 
     /// The cloud has committed every record up to `seq` (cumulative, like TCP acks).

@@ -18,13 +18,18 @@ public final class WardenDatabase: Sendable {
             // FULL: each commit fsyncs the WAL, so a record the journal reports durable survives a power cut.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        // SQLite gives the -wal and -shm files the main file's mode: create it 0600 first, so none of the three is
+        // ever readable by others (it holds the access list and the audit trail), and tighten files left by older
+        // versions.
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
+        for file in [path, path + "-wal", path + "-shm"] { chmod(file, 0o600) }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)
         } catch {
             throw StoreError(.open, "cannot open the database \(path): \(error); check the directory exists and is writable")
         }
-        chmod(path, 0o600)
     }
 
     static var migrator: DatabaseMigrator {

@@ -15,9 +15,14 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
     public var auditLastSeq: Int64
     public var auditDurableSeq: Int64
     public var timeTrusted: Bool
+    /// Records waiting in memory for the store (non-zero for long only while it cannot write).
+    public var auditPending: Int
+    /// Why the journal cannot write, while it cannot (disk full, I/O error); nil when it can.
+    public var auditWriteError: String?
 
     public init(
-        door: String, lockID: String, board: String, relayUnlocked: Bool, relayEnergized: Bool, doorClosed: Bool, rexActive: Bool, tamperActive: Bool, passage: Bool, lockdown: Bool, alarms: [String], accessListVersion: Int64, auditLastSeq: Int64, auditDurableSeq: Int64, timeTrusted: Bool
+        door: String, lockID: String, board: String, relayUnlocked: Bool, relayEnergized: Bool, doorClosed: Bool, rexActive: Bool, tamperActive: Bool, passage: Bool, lockdown: Bool, alarms: [String], accessListVersion: Int64, auditLastSeq: Int64, auditDurableSeq: Int64, timeTrusted: Bool,
+        auditPending: Int = 0, auditWriteError: String? = nil
     ) {
         self.door = door
         self.lockID = lockID
@@ -34,5 +39,7 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
         self.auditLastSeq = auditLastSeq
         self.auditDurableSeq = auditDurableSeq
         self.timeTrusted = timeTrusted
+        self.auditPending = auditPending
+        self.auditWriteError = auditWriteError
     }
 }

@@ -212,9 +212,11 @@ import WardenWire
             AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [], revoke: [.init(id: "c1", user: "alice")], issuedAt: Date()))
         #expect(try ControlClient(path: lock.dir.path("control.sock")).call(ControlRequest(cmd: "access_apply", token: update)).ok)
         let revoked = try await lock.token()
-        #expect(try await lock.unlock(revoked).0 == .revoked)
-        // Four more failures from this peer (5 within a minute) start the back-off; then even a valid key waits.
-        for _ in 0..<4 { _ = try await lock.raw([[0x01, 0x00, 0x01, 0x09]]) }
+        // Failures before PRESENT (a flaky link, an unknown version) never count against the phone (protocol §14).
+        for _ in 0..<6 { _ = try await lock.raw([[0x01, 0x00, 0x01, 0x09]]) }
+        #expect(try await lock.unlock(revoked).0 == .revoked, "six early failures did not block this peer")
+        // Four more presented failures from this peer (5 within a minute) start the back-off; then even a valid key waits.
+        for _ in 0..<4 { #expect(try await lock.unlock(revoked).0 == .revoked) }
         var fresh = lock.phone(try await lock.token(id: "c2"))
         let blocked = try await lock.raw([fresh.hello()])
         #expect(Self.errorCode(blocked) == .rateLimited)
@@ -252,15 +254,44 @@ import WardenWire
     @Test func malformedFramesTimeoutsAndBusy() async throws {
         let lock = try Lock(maxSessions: 1)
         #expect(Self.errorCode(try await lock.raw([[0x42, 0x00, 0x00]])) == .badFrame)
-        try await lock.waitDurable()  // that session has ended and freed its slot
-        // A silent client holds the only session slot until the deadline; meanwhile a second one is told busy.
+        try await lock.waitDurable()
+        // A silent client holds no session slot: a phone gets in while it waits out its HELLO deadline.
         let idle = try SocketFrameChannel.connect(unix: lock.presentSocket)
         try await Task.sleep(for: .milliseconds(100))
-        #expect(Self.errorCode(try await lock.raw([[0x01, 0x00, 0x00]])) == .busy)
+        #expect(try await lock.unlock(try await lock.token()).0 == .granted)
         let closedAfterTimeout = (try? await idle.receive()) == nil
-        #expect(closedAfterTimeout, "the lock closes a session that stays silent past its deadline")
+        #expect(closedAfterTimeout, "the lock closes a connection that stays silent past its HELLO deadline")
+        // A session under way (HELLO answered, then nothing) holds the only slot: a second one is told busy.
+        var stalled = lock.phone(try await lock.token())
+        let held = try SocketFrameChannel.connect(unix: lock.presentSocket)
+        try await held.send(stalled.hello())
+        _ = try await held.receive()  // LOCK_HELLO: the session is under way
+        #expect(Self.errorCode(try await lock.raw([[0x01, 0x00, 0x00]])) == .busy)
+        held.close()
         try await lock.waitDurable()
         let malformed = try lock.records().filter { $0.event.kind == .malformed }.map { $0.event.reason ?? "" }
         #expect(malformed == ["bad_frame", "timeout"])
+    }
+
+    /// A flood of connections that never speak cannot keep a phone out: waiting for a first frame takes no slot,
+    /// and the oldest waiting connection is closed when too many wait.
+    @Test func silentFloodDoesNotKeepAPhoneOut() async throws {
+        let lock = try Lock(maxSessions: 2)
+        let path = lock.presentSocket
+        let flood = Task.detached {
+            var open: [SocketFrameChannel] = []
+            while !Task.isCancelled {
+                if let c = try? SocketFrameChannel.connect(unix: path) { open.append(c) }
+                if open.count > 200 { open.removeFirst().close() }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            for c in open { c.close() }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        var results: [ResultCode] = []
+        for _ in 0..<3 { results.append(try await lock.unlock(try await lock.token()).0) }
+        flood.cancel()
+        await flood.value
+        #expect(results == [.granted, .granted, .granted], "\(results)")
     }
 }
