@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C system libraries: each is imported by exactly one wrapper module below.
@@ -76,6 +77,7 @@ let package = Package(
             dependencies: [
                 "WardenCore", "WardenWire", "WardenProtocol", "WardenStore", "GPIOD", "BlueZ", "POSIXIO", crypto,
                 .product(name: "Yams", package: "Yams"), logging, .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

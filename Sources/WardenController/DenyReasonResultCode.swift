@@ -21,6 +21,7 @@ extension ResultCode {
         case .lockdown: self = .lockdown
         case .timeUnknown: self = .timeUnknown
         case .rateLimited: self = .rateLimited
+        case .shuttingDown: self = .busy
         }
     }
 }

@@ -30,7 +30,11 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private var edgeTask: Task<Void, Never>?
     private var minuteTask: Task<Void, Never>?
     private var watchers: [UUID: AsyncStream<AuditRecord>.Continuation] = [:]
+    /// Set when shutdown begins: from then on nothing unlocks (no grant, pulse, passage or relay-unlocking action).
     private var stopped = false
+    /// A relock write failed and is being retried: the relay is not reported as locked until one succeeds.
+    private var relockPending = false
+    private var relockTask: Task<Void, Never>?
     private var limiter = FailureLimiter()
     /// The access list in memory (`AccessListIndex`), so no decision reads SQLite. Loaded at start and after a
     /// snapshot, changed in place by deltas right after they commit. `nil` if it could not be loaded: every id then
@@ -128,23 +132,33 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         }
     }
 
-    /// Safe state: relay locked, the stop recorded, the journal flushed. Called on SIGTERM/SIGINT.
+    /// Safe state: relay locked, the stop recorded, the journal flushed, the relay locked again. From the first line
+    /// on nothing unlocks: the actor is re-entered while the journal flushes, and a grant, pulse or passage change
+    /// arriving then is refused (`stopped`), so the relay is driven locked last.
     public func shutdown(reason: String) async {
         guard !stopped else { return }
         stopped = true
         timer?.cancel()
         edgeTask?.cancel()
         minuteTask?.cancel()
+        relockTask?.cancel()
         lockRelayNow()
-        if door.relayUnlocked {
+        if door.relayUnlocked || relockPending {
             audit(AuditEvent(.relay, door: config.doorID, reason: "shutdown", detail: "locked"))
         }
         audit(AuditEvent(.daemon, door: config.doorID, reason: "stopped", detail: reason))
         persistMark()
-        await journal.flush()
+        await journal.flush(timeout: .seconds(5))
         for w in watchers.values { w.finish() }
-        io.close()
+        lockRelayNow()
     }
+
+    /// Every listener accepts (set by the daemon's watchdog service when it sends READY=1).
+    private var ready = false
+    public func setReady() { ready = !stopped }
+
+    /// True once shutdown has begun.
+    public var isStopping: Bool { stopped }
 
     /// Writes the locked level directly, bypassing the state machine: the last word on every exit path.
     public nonisolated func lockRelayNow() {
@@ -159,6 +173,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     public func presentOverSession(
         credential token: String, holderProofValid: @Sendable (P256.Signing.PublicKey) -> Bool, peer: String
     ) -> (AccessDecision, ResultCode, UInt32) {
+        guard !stopped else { return (.denied(.shuttingDown, credentialID: nil, userID: nil), .busy, 0) }
         let decision: AccessDecision
         do {
             let credential = try verifiedCredential(token)
@@ -285,12 +300,19 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     // MARK: operator commands
 
-    public func pulse(_ length: Duration) { perform(door.pulse(length, at: now)) }
+    public func pulse(_ length: Duration) {
+        guard !stopped else { return }
+        perform(door.pulse(length, at: now))
+    }
 
-    public func setLockdown(_ on: Bool) { perform(door.setLockdown(on, at: now)) }
+    public func setLockdown(_ on: Bool) {
+        guard !stopped else { return }
+        perform(door.setLockdown(on, at: now))
+    }
 
     /// Manual passage: true/false overrides the schedule, nil returns to it.
     public func setPassage(_ on: Bool?) {
+        guard !stopped else { return }
         passageOverride = on
         if let on { perform(door.setPassage(on, at: now)) } else { evaluatePassageSchedule() }
     }
@@ -320,15 +342,16 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         if door.forcedOpenAlarm { alarms.append("forced_open") }
         if door.heldOpenAlarm { alarms.append("held_open") }
         if door.tamperActive { alarms.append("tamper") }
+        if relockPending { alarms.append(AlarmReason.relayFault.rawValue) }
         let writeError = journal.lastWriteError
         if writeError != nil { alarms.append(AlarmReason.journalWriteFailed.rawValue) }
         return ControllerStatus(
-            door: config.doorID, lockID: config.lockID, board: profile.name, relayUnlocked: door.relayUnlocked,
-            relayEnergized: profile.relayEnergized(unlocked: door.relayUnlocked), doorClosed: door.doorClosed,
+            door: config.doorID, lockID: config.lockID, board: profile.name, relayUnlocked: door.relayUnlocked || relockPending,
+            relayEnergized: profile.relayEnergized(unlocked: door.relayUnlocked || relockPending), doorClosed: door.doorClosed,
             rexActive: door.rexActive, tamperActive: door.tamperActive, passage: door.passage, lockdown: door.lockdown,
             alarms: alarms, accessListVersion: (try? db.accessListVersion()) ?? -1, auditLastSeq: journal.lastSeq,
             auditDurableSeq: journal.durableSeq, timeTrusted: trusted, auditPending: journal.pendingCount,
-            auditWriteError: writeError)
+            auditWriteError: writeError, ready: ready && !stopped)
     }
 
     /// Every audit record as it is appended (for `wardenctl watch`).
@@ -346,11 +369,13 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     /// An input edge (the backend's stream feeds this; tests may call it directly).
     public func edge(_ e: InputEdge) {
+        guard !stopped else { return }
         perform(door.rawInput(e.input, active: e.active, at: now))
     }
 
     /// Called by the timer at the state machine's next wake-up.
     public func tick() {
+        guard !stopped else { return }
         perform(door.tick(at: now))
     }
 
@@ -376,17 +401,56 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         for a in actions {
             switch a {
             case .setRelay(let unlocked):
+                guard !(stopped && unlocked) else { continue }  // nothing unlocks once shutdown has begun
                 do {
                     try io.setRelay(energized: profile.relayEnergized(unlocked: unlocked))
+                    if !unlocked { relockSucceeded() }
                 } catch {
-                    logger.error("relay write failed", metadata: ["error": "\(error)"])
-                    audit(AuditEvent(.alarm, door: config.doorID, reason: "relay_fault", detail: "\(error)"))
+                    logger.error("relay write failed", metadata: ["error": "\(error)", "unlocking": "\(unlocked)"])
+                    audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.relayFault.rawValue, detail: "\(error)"))
+                    if !unlocked { startRelockRetry() }
                 }
             case .audit(let e):
                 audit(e)
             }
         }
         rearm()
+    }
+
+    /// A relock that failed is retried every 250 ms until a write succeeds; meanwhile status reports the relay as
+    /// not locked and the alarm stands (a failed write is never reported as locked).
+    private func startRelockRetry() {
+        relockPending = true
+        guard relockTask == nil else { return }
+        relockTask = Task { [weak self, clock] in
+            while !Task.isCancelled {
+                do { try await clock.sleep(for: .milliseconds(250)) } catch { return }
+                guard let self, await self.retryRelock() else { continue }
+                return
+            }
+        }
+    }
+
+    /// One retry; true when the relay is locked again.
+    private func retryRelock() -> Bool {
+        guard relockPending else { return true }
+        do {
+            try io.setRelay(energized: profile.relayEnergized(unlocked: false))
+        } catch {
+            return false
+        }
+        relockSucceeded()
+        return true
+    }
+
+    private func relockSucceeded() {
+        guard relockPending else { return }
+        relockPending = false
+        relockTask?.cancel()
+        relockTask = nil
+        audit(AuditEvent(.relay, door: config.doorID, reason: "relock_retried", detail: "locked"))
+        audit(AuditEvent(.alarmCleared, door: config.doorID, reason: AlarmReason.relayFault.rawValue))
+        logger.notice("relay locked again after failed writes")
     }
 
     private func rearm() {

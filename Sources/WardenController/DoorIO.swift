@@ -20,5 +20,11 @@ public protocol DoorIO: Sendable {
     func readInputs() throws -> [DoorInput: Bool]
     /// Edges as they happen; finishes when the backend closes.
     var edges: AsyncStream<InputEdge> { get }
+    /// False once the input loop has died for good (the watchdog probes it).
+    var inputsAlive: Bool { get }
     func close()
+}
+
+extension DoorIO {
+    public var inputsAlive: Bool { true }
 }

@@ -9,6 +9,7 @@ public final class LibgpiodDoorIO: DoorIO {
     private let led: GPIOOutputLine?
     private let inputs: [(DoorInput, GPIOInputLine)]
     private let loop: GPIOEventLoop
+    public var inputsAlive: Bool { loop.isAlive }
     public let edges: AsyncStream<InputEdge>
 
     public init(profile: BoardProfile, consumer: String = "wardend") throws(GPIOError) {

@@ -10,6 +10,7 @@ public final class SimulatedDoorIO: DoorIO {
         var led = false
         var inputs: [DoorInput: Bool]
         var closed = false
+        var failWrites = 0
     }
 
     private let state: Mutex<State>
@@ -26,10 +27,16 @@ public final class SimulatedDoorIO: DoorIO {
     }
 
     public func setRelay(energized: Bool) throws {
-        state.withLock {
-            $0.relayEnergized = energized
-            $0.relayWrites.append(energized)
+        let failed = state.withLock { s -> Bool in
+            if s.failWrites > 0 {
+                s.failWrites -= 1
+                return true
+            }
+            s.relayEnergized = energized
+            s.relayWrites.append(energized)
+            return false
         }
+        if failed { throw SimulatedFault(message: "simulated relay write failure (EIO)") }
         relayContinuation.yield(energized)
     }
 
@@ -43,6 +50,9 @@ public final class SimulatedDoorIO: DoorIO {
         continuation.yield(InputEdge(input: input, active: active))
     }
 
+    /// The next `n` relay writes fail, as a GPIO write can (a line gone with its chip, EIO).
+    public func failRelayWrites(_ n: Int) { state.withLock { $0.failWrites = n } }
+
     public var relayEnergized: Bool? { state.withLock { $0.relayEnergized } }
     public var relayWrites: [Bool] { state.withLock { $0.relayWrites } }
     public var ledOn: Bool { state.withLock { $0.led } }
@@ -52,4 +62,10 @@ public final class SimulatedDoorIO: DoorIO {
         continuation.finish()
         relayContinuation.finish()
     }
+}
+
+/// A fault the simulated board was told to produce.
+public struct SimulatedFault: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

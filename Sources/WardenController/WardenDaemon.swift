@@ -1,6 +1,8 @@
 import Foundation
 import GPIOD
 import Logging
+import ServiceLifecycle
+import Synchronization
 import POSIXIO
 import WardenCore
 import WardenStore
@@ -40,7 +42,13 @@ public enum WardenDaemon {
     }
 
     /// Runs until SIGTERM/SIGINT. Returns the process exit code.
+    ///
+    /// Start-up takes the GPIO lines first with the relay at its locked level; everything else is bound before the
+    /// service group starts, so READY means every listener accepts. The group stops its services in reverse order:
+    /// watchdog, BLE, presentation transports (sessions under way cancelled), control socket, the door (relay
+    /// locked, stop recorded, journal flushed), the journal; then the relay is driven locked once more, last.
     public static func run(configPath: String) async -> Int32 {
+        let signals = SignalWatcher.shared  // first: a SIGTERM during start-up must still end with the relay locked
         let config: WardenConfig
         let profile: BoardProfile
         do {
@@ -54,6 +62,7 @@ public enum WardenDaemon {
         LoggingSystem.bootstrap { JournaldLogHandler(label: $0, level: level) }
         let logger = Logger(label: "wardend")
         let notifier = SystemdNotifier()
+        umask(0o077)  // everything wardend creates (state, sockets, database) is its own
 
         let io: any DoorIO
         do {
@@ -69,9 +78,16 @@ public enum WardenDaemon {
             io.close()
             return 1
         }
+        func stopDuringStartUp(_ signal: Int32) -> Int32 {
+            try? io.setRelay(energized: profile.relayEnergized(unlocked: false))
+            logger.notice("stopped during start-up; relay driven to locked", metadata: ["signal": "\(signal)"])
+            io.close()
+            return 0
+        }
         do {
             try io.setRelay(energized: profile.relayEnergized(unlocked: false))
         } catch { return failLocked("cannot drive the relay", error) }
+        if let s = signals.fired { return stopDuringStartUp(s) }
 
         let db: WardenDatabase
         let journal: AuditJournal
@@ -82,8 +98,11 @@ public enum WardenDaemon {
             journal = try AuditJournal(database: db, retention: config.retention)
             controller = try DoorController(config: config, profile: profile, io: io, database: db, journal: journal, clock: ContinuousClock(), logger: logger)
         } catch { return failLocked("cannot open the state store", error) }
-        let journalTask = Task { await journal.run() }
+        if let s = signals.fired { return stopDuringStartUp(s) }
 
+        let health = DaemonHealth()
+        health.register("door") { await !controller.isStopping }
+        health.register("gpio inputs", serving: true) { io.inputsAlive }
         let sim = io as? SimulatedDoorIO
         let server: ControlServer
         do {
@@ -103,19 +122,19 @@ public enum WardenDaemon {
                         c.onTermination = { _ in t.cancel() }
                     }
                 })
-        } catch {
-            journalTask.cancel()
-            return failLocked("cannot open the control socket", error)
-        }
-        server.start()
+        } catch { return failLocked("cannot open the control socket", error) }
+        health.register("control socket") { server.isAlive }
 
-        await controller.run()
-        var listeners: [SocketListener] = []
-        var bleTask: Task<Void, Never>?
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let stopReason = Mutex("signal")
+        services.append(.init(service: JournalService(journal: journal)))
+        services.append(.init(service: DoorService(controller: controller, health: health, reason: { stopReason.withLock { $0 } })))
+        services.append(.init(service: ControlSocketService(server: server, health: health)))
         if let identity = config.identity {
             let service = PresentationService(
                 controller: controller, certificate: identity.certificate, deviceKey: identity.deviceKey,
                 maxSessions: config.presentation.maxSessions, timeout: config.presentation.sessionTimeout, logger: logger)
+            var listeners: [SocketListener] = []
             do {
                 if let path = config.presentation.unixPath {
                     listeners.append(try SocketListener.unix(path: path, kind: .seqpacket, what: "presentation socket"))
@@ -123,17 +142,20 @@ public enum WardenDaemon {
                 if let host = config.presentation.tcpHost, let port = config.presentation.tcpPort {
                     listeners.append(try SocketListener.tcp(host: host, port: port, what: "presentation tcp"))
                 }
-                for l in listeners { l.start { c in Task { await service.handle(SocketFrameChannel(c)) } } }
             } catch {
                 server.stop()
-                await controller.shutdown(reason: "start-up failure")
-                journal.finish()
                 return failLocked("cannot open a presentation transport", error)
             }
             for l in listeners { logger.info("development transport listening", metadata: ["on": "\(l.description)"]) }
+            let bound = listeners
+            health.register("presentation transports") { bound.allSatisfy(\.isAlive) }
+            services.append(.init(service: PresentationTransportService(
+                listeners: bound, unixPath: config.presentation.unixPath, service: service, health: health)))
             if config.presentation.ble {
-                bleTask = BLETransport.start(
-                    service: service, psm: config.presentation.blePSM, adapter: config.presentation.bleAdapter, lockID: config.lockID, logger: logger)
+                health.register("ble") { true }
+                services.append(.init(service: BLEService(
+                    service: service, psm: config.presentation.blePSM, adapter: config.presentation.bleAdapter,
+                    lockID: config.lockID, logger: logger, health: health)))
             }
         } else {
             logger.warning("no lock identity (identity.device_key, identity.lock_certificate): phones cannot present keys until the board is provisioned")
@@ -143,32 +165,36 @@ public enum WardenDaemon {
         } else {
             logger.error("audit journal tail does not verify: run `wardenctl audit verify`")
         }
-        logger.info("wardend ready", metadata: [
-            "door": "\(config.doorID)", "board": "\(profile.name)", "gpio": "\(profile.isSimulated ? "simulated" : "libgpiod v\(GPIOChip.apiVersion)")",
-            "socket": "\(config.controlSocket)",
-        ])
-        notifier.notify("READY=1")
+        services.append(.init(service: WatchdogService(
+            notifier: notifier, health: health,
+            onReady: {
+                await controller.setReady()
+                logger.info("wardend ready", metadata: [
+                    "door": "\(config.doorID)", "board": "\(profile.name)",
+                    "gpio": "\(profile.isSimulated ? "simulated" : "libgpiod v\(GPIOChip.apiVersion)")", "socket": "\(config.controlSocket)",
+                ])
+            },
+            logger: logger)))
 
-        let watchdog = Task {
-            guard let interval = notifier.watchdogInterval else { return }
-            while !Task.isCancelled {
-                _ = await controller.status()  // proves the controller actor is responsive
-                notifier.notify("WATCHDOG=1")
-                try? await Task.sleep(for: interval)
-            }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
+        signals.onSignal { signal in
+            stopReason.withLock { $0 = "signal \(signal)" }
+            notifier.notify("STOPPING=1")
+            logger.notice("stopping", metadata: ["signal": "\(signal)"])
+            Task { await group.triggerGracefulShutdown() }
         }
-
-        let signal = await waitForSignal()
-        notifier.notify("STOPPING=1")
-        logger.notice("stopping", metadata: ["signal": "\(signal)"])
-        watchdog.cancel()
-        bleTask?.cancel()
-        for l in listeners { l.stop() }
-        server.stop()
-        await controller.shutdown(reason: "signal \(signal)")
-        journal.finish()
-        await journalTask.value
-        return 0
+        var code: Int32 = 0
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("a part of wardend failed; stopping", metadata: ["error": "\(error)"])
+            await controller.shutdown(reason: "failure: \(error)")
+            code = 1
+        }
+        // The last word: whatever happened above, the relay ends at its locked level.
+        try? io.setRelay(energized: profile.relayEnergized(unlocked: false))
+        io.close()
+        return code
     }
 
     static func handle(_ command: ControlCommand, controller: DoorController<ContinuousClock>, sim: SimulatedDoorIO?) async -> ControlResponse {
@@ -191,35 +217,5 @@ public enum WardenDaemon {
             return .failure("watch streams records; the server handles it before this point")
         }
         return r
-    }
-
-    /// Waits for SIGTERM or SIGINT (both ignored for default handling, delivered through dispatch).
-    static func waitForSignal() async -> Int32 {
-        await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-            let once = SignalOnce(c)
-            for s in [SIGTERM, SIGINT] {
-                Glibc.signal(s, SIG_IGN)
-                let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
-                src.setEventHandler { once.fire(s) }
-                src.resume()
-                once.keep(src)
-            }
-        }
-    }
-}
-
-private final class SignalOnce: @unchecked Sendable {
-    // Guarded by `lock`; dispatch signal handlers may race.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Int32, Never>?
-    private var sources: [any DispatchSourceSignal] = []
-    init(_ c: CheckedContinuation<Int32, Never>) { continuation = c }
-    func keep(_ s: any DispatchSourceSignal) { lock.withLock { sources.append(s) } }
-    func fire(_ s: Int32) {
-        let c = lock.withLock { () -> CheckedContinuation<Int32, Never>? in
-            defer { continuation = nil }
-            return continuation
-        }
-        c?.resume(returning: s)
     }
 }

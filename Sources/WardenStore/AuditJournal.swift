@@ -146,6 +146,20 @@ public final class AuditJournal: Sendable {
         wake.yield()
     }
 
+    /// `flush`, giving up after `timeout` (a store that cannot write must not hold up shutdown; what is pending is
+    /// lost with the process, as after a power cut). Returns whether everything was committed.
+    @discardableResult
+    public func flush(timeout: Duration) async -> Bool {
+        let target = lastSeq
+        let done = Task { await self.flush() }
+        let deadline = ContinuousClock.now + timeout
+        while durableSeq < target && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        done.cancel()
+        return durableSeq >= target
+    }
+
     /// Commits pending records; on failure keeps them pending and retries with back-off (200 ms doubling to 2 s),
     /// reporting the failure once and the recovery once.
     func drain() async {

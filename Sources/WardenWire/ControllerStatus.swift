@@ -19,10 +19,12 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
     public var auditPending: Int
     /// Why the journal cannot write, while it cannot (disk full, I/O error); nil when it can.
     public var auditWriteError: String?
+    /// Every listener accepts (the moment READY=1 goes to systemd); false during start-up and shutdown.
+    public var ready: Bool
 
     public init(
         door: String, lockID: String, board: String, relayUnlocked: Bool, relayEnergized: Bool, doorClosed: Bool, rexActive: Bool, tamperActive: Bool, passage: Bool, lockdown: Bool, alarms: [String], accessListVersion: Int64, auditLastSeq: Int64, auditDurableSeq: Int64, timeTrusted: Bool,
-        auditPending: Int = 0, auditWriteError: String? = nil
+        auditPending: Int = 0, auditWriteError: String? = nil, ready: Bool = false
     ) {
         self.door = door
         self.lockID = lockID
@@ -41,5 +43,6 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
         self.timeTrusted = timeTrusted
         self.auditPending = auditPending
         self.auditWriteError = auditWriteError
+        self.ready = ready
     }
 }

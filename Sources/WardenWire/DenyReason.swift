@@ -16,4 +16,6 @@ public enum DenyReason: String, Sendable, Codable, CaseIterable {
     case lockdown = "lockdown"
     case timeUnknown = "time_unknown"
     case rateLimited = "rate_limited"
+    /// wardend is stopping: no grant after shutdown has begun.
+    case shuttingDown = "shutting_down"
 }

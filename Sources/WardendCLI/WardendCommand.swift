@@ -28,5 +28,8 @@ public struct WardendCommand: AsyncParsableCommand {
 
 extension WardendCommand {
     /// Entry point for the thin `wardend` executable.
-    public static func start() async { await main() }
+    public static func start() async {
+        SignalWatcher.install()  // before anything else: a SIGTERM from here on ends in an orderly, locked stop
+        await main()
+    }
 }
