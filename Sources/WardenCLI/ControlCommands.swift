@@ -29,7 +29,7 @@ struct StatusCommand: ParsableCommand {
               door    \(s.doorClosed ? "closed" : "OPEN")   rex \(s.rexActive ? "pressed" : "idle")   tamper \(s.tamperActive ? "TRIPPED" : "ok")
               modes   passage \(s.passage ? "on" : "off")   lockdown \(s.lockdown ? "ON" : "off")
               alarms  \(s.alarms.isEmpty ? "none" : s.alarms.joined(separator: ", "))
-              access list v\(s.accessListVersion)   audit seq \(s.auditLastSeq) (durable \(s.auditDurableSeq))   time \(s.timeTrusted ? "trusted" : "UNKNOWN")
+              access list v\(s.accessListVersion)   audit seq \(s.auditLastSeq) (durable \(s.auditDurableSeq))   time \(s.time == "trusted" ? "trusted" : s.time.uppercased())
             """)
         if let error = s.auditWriteError {
             print("  journal CANNOT WRITE (\(s.auditPending) records waiting in memory): \(error)")
@@ -104,6 +104,22 @@ struct SimCommand: ParsableCommand {
         default: throw ValidationError("unknown input/state '\(input) \(state)'")
         }
         _ = try callDaemon(opts.socket, ControlRequest(cmd: "sim_input", input: input, active: active))
+    }
+}
+
+struct TimeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "time", abstract: "The board's clock.", subcommands: [Confirm.self])
+
+    struct Confirm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Vouch for the board's clock after it jumped forward (status time: unconfirmed). Check `date` first.")
+        @OptionGroup var opts: SocketOption
+
+        func run() throws {
+            let r = try callDaemon(opts.socket, ControlRequest(cmd: "time_confirm"))
+            print("time \(r.status?.time ?? "?") at \(Date())")
+        }
     }
 }
 

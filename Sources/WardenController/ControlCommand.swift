@@ -15,14 +15,17 @@ public enum ControlCommand: Sendable, Equatable {
     case simInput(DoorInput, active: Bool)
     /// Stream audit records until the client closes.
     case watch
+    /// The operator vouches for the board's clock (after a forward jump left time unconfirmed).
+    case confirmTime
 
-    public static let names = ["status", "pulse", "watch", "lockdown", "passage", "access_apply", "sim_input"]
+    public static let names = ["status", "pulse", "watch", "lockdown", "passage", "access_apply", "sim_input", "time_confirm"]
 
     /// Validates `request`; the error says what was wrong and what is expected.
     public init(_ request: ControlRequest) throws(ControlError) {
         switch request.cmd {
         case "status": self = .status
         case "watch": self = .watch
+        case "time_confirm": self = .confirmTime
         case "pulse":
             let s = request.seconds ?? 5
             guard s > 0, s <= 600 else { throw ControlError("pulse seconds must be in (0, 600], got \(s)") }

@@ -66,7 +66,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             maxFailures: config.presentation.maxFailures, penalty: config.presentation.backoff,
             globalMaxFailures: config.presentation.maxGlobalFailures)
         let mark = Double(try database.meta("time_high_water_mark") ?? "0") ?? 0
-        self.time = TrustedTime(highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy)
+        self.time = TrustedTime(
+            highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy, maxForwardJump: config.maxForwardJump)
         self.accessIndex = try database.accessListIndex()
     }
 
@@ -277,7 +278,34 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     private func decisionTime() -> Date? {
         // The mark advances in memory here; it is persisted once a minute, never on the decision path.
-        time.decisionTime(wallClock: wallClock())
+        let wall = wallClock()
+        noteClock(time.assess(wallClock: wall))
+        return time.decisionTime(wallClock: wall)
+    }
+
+    /// Raises the clock-jump alarm when the clock becomes unconfirmed and clears it when time is trusted again.
+    private var clockJumpAlarm = false
+    private func noteClock(_ assessment: TrustedTime.Assessment) {
+        switch assessment {
+        case .unconfirmed(let wall, let mark) where !clockJumpAlarm:
+            clockJumpAlarm = true
+            let detail = "wall clock \(Int(wall.timeIntervalSince1970)) is \(Int(wall.timeIntervalSince(mark))) s past the high-water mark \(Int(mark.timeIntervalSince1970)): not trusted until confirmed"
+            audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.clockJump.rawValue, detail: detail))
+            logger.warning("clock jumped forward past the high-water mark; time is unconfirmed (wardenctl time confirm, or signed time from the cloud)", metadata: ["detail": "\(detail)"])
+        case .trusted where clockJumpAlarm:
+            clockJumpAlarm = false
+            audit(AuditEvent(.alarmCleared, door: config.doorID, reason: AlarmReason.clockJump.rawValue))
+        default: break
+        }
+    }
+
+    /// An operator confirms the board's clock (`wardenctl time confirm`).
+    public func confirmTime() {
+        time.confirm(wallClock: wallClock())
+        noteClock(time.assess(wallClock: wallClock()))
+        audit(AuditEvent(.config, door: config.doorID, reason: "time_confirmed", detail: "\(Int(wallClock().timeIntervalSince1970))"))
+        persistMark()
+        if passageOverride == nil { evaluatePassageSchedule() }
     }
 
     private func act(on decision: AccessDecision, peer: String? = nil, audited: Bool = true) -> AccessDecision {
@@ -337,8 +365,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     public func status() -> ControllerStatus {
         var t = time
         let trusted: Bool
-        if case .trusted = t.assess(wallClock: wallClock()) { trusted = true } else { trusted = false }
+        let timeState: String
+        switch t.assess(wallClock: wallClock()) {
+        case .trusted: (trusted, timeState) = (true, "trusted")
+        case .unknown: (trusted, timeState) = (false, "unknown")
+        case .unconfirmed: (trusted, timeState) = (false, "unconfirmed")
+        }
         var alarms: [String] = []
+        if timeState == "unconfirmed" { alarms.append(AlarmReason.clockJump.rawValue) }
         if door.forcedOpenAlarm { alarms.append("forced_open") }
         if door.heldOpenAlarm { alarms.append("held_open") }
         if door.tamperActive { alarms.append("tamper") }
@@ -351,7 +385,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             rexActive: door.rexActive, tamperActive: door.tamperActive, passage: door.passage, lockdown: door.lockdown,
             alarms: alarms, accessListVersion: (try? db.accessListVersion()) ?? -1, auditLastSeq: journal.lastSeq,
             auditDurableSeq: journal.durableSeq, timeTrusted: trusted, auditPending: journal.pendingCount,
-            auditWriteError: writeError, ready: ready && !stopped)
+            auditWriteError: writeError, ready: ready && !stopped, time: timeState)
     }
 
     /// Every audit record as it is appended (for `wardenctl watch`).
@@ -381,7 +415,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     private func everyMinute() {
         if passageOverride == nil { evaluatePassageSchedule() }
-        _ = time.assess(wallClock: wallClock())
+        noteClock(time.assess(wallClock: wallClock()))
         persistMark()
         if let summary = limiter.takeSummary(at: now) { auditSummary(summary) }
         _ = try? journal.prune(now: wallClock())
@@ -390,8 +424,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     private func evaluatePassageSchedule() {
         guard let schedule = config.passageSchedule, passageOverride == nil else { return }
-        guard let t = time.decisionTime(wallClock: wallClock()) else {
-            perform(door.setPassage(false, at: now))  // unknown time: never hold the door open
+        guard let t = time.trustedTime(wallClock: wallClock()) else {
+            perform(door.setPassage(false, at: now))  // unknown or unconfirmed time: never hold the door open
             return
         }
         perform(door.setPassage(schedule.evaluate(t, in: config.calendar) == .inside, at: now))

@@ -22,6 +22,8 @@ public struct WardenConfig: Sendable {
     public var controlSocket: String
     public var requireListed: Bool
     public var unknownTimePolicy: TrustedTime.UnknownTimePolicy
+    /// `time.max_forward_jump_s`: a clock further ahead of the high-water mark is unconfirmed (docs/time.md).
+    public var maxForwardJump: TimeInterval = 86_400
     public var retention: AuditJournal.Retention
     public var logLevel: String
     /// The lock's identity for the key-presentation protocol; nil = not provisioned (BLE/dev presentations off).
@@ -111,7 +113,7 @@ public struct WardenConfig: Sendable {
         do { authority = try AuthorityKeySet(pems: pems) } catch { throw top.fail("authority_keys", error.message) }
 
         let access = try top.optionalMapping("access", allowed: ["require_listed"])
-        let time = try top.optionalMapping("time", allowed: ["unknown_policy"])
+        let time = try top.optionalMapping("time", allowed: ["unknown_policy", "max_forward_jump_s"])
         let audit = try top.optionalMapping("audit", allowed: ["max_records", "max_age_days", "hard_max_records"])
         let defaults = AuditJournal.Retention()
         let retention = AuditJournal.Retention(
@@ -175,7 +177,7 @@ public struct WardenConfig: Sendable {
             presentation.backoff = .seconds(try p.int("backoff_s", in: 1...3600, default: 30))
             presentation.maxGlobalFailures = try p.int("max_failures_global_per_minute", in: 1...100_000, default: 60)
         }
-        return WardenConfig(
+        var config = WardenConfig(
             file: file, doorID: try door.string("id"), lockID: try door.string("lock_id"),
             doorGroups: Set(try door.strings("groups")), boardPath: resolve(try top.string("board")), calendar: calendar,
             passageSchedule: passage, authorityKeyFiles: keyFiles, authority: authority,
@@ -185,6 +187,8 @@ public struct WardenConfig: Sendable {
             unknownTimePolicy: try time?.oneOf(
                 "unknown_policy", TrustedTime.UnknownTimePolicy.self, all: [.deny, .highWaterMark], default: .deny) ?? .deny,
             retention: retention, logLevel: level, identity: identity, presentation: presentation)
+        config.maxForwardJump = TimeInterval(try time?.int("max_forward_jump_s", in: 60...31_536_000, default: 86_400) ?? 86_400)
+        return config
     }
 
     static func parseSchedule(_ parent: YAMLMapping, key: String) throws(ConfigError) -> WeeklySchedule {

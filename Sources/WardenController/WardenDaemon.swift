@@ -213,6 +213,9 @@ public enum WardenDaemon {
         case .simInput(let input, let active):
             guard let sim else { return .failure("sim_input works only on the simulated board (chip: sim)") }
             sim.drive(input, active: active)
+        case .confirmTime:
+            await controller.confirmTime()
+            r.status = await controller.status()
         case .watch:
             return .failure("watch streams records; the server handles it before this point")
         }

@@ -21,10 +21,12 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
     public var auditWriteError: String?
     /// Every listener accepts (the moment READY=1 goes to systemd); false during start-up and shutdown.
     public var ready: Bool
+    /// "trusted", "unknown" (clock behind the high-water mark) or "unconfirmed" (jumped far ahead of it).
+    public var time: String
 
     public init(
         door: String, lockID: String, board: String, relayUnlocked: Bool, relayEnergized: Bool, doorClosed: Bool, rexActive: Bool, tamperActive: Bool, passage: Bool, lockdown: Bool, alarms: [String], accessListVersion: Int64, auditLastSeq: Int64, auditDurableSeq: Int64, timeTrusted: Bool,
-        auditPending: Int = 0, auditWriteError: String? = nil, ready: Bool = false
+        auditPending: Int = 0, auditWriteError: String? = nil, ready: Bool = false, time: String = "trusted"
     ) {
         self.door = door
         self.lockID = lockID
@@ -44,5 +46,6 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
         self.auditPending = auditPending
         self.auditWriteError = auditWriteError
         self.ready = ready
+        self.time = time
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import WardenAuthority
 import WardenController
 import WardenCore
 import WardenStore
@@ -50,5 +51,60 @@ import WardenWire
         #expect(records.contains("alarm:relay_fault"))
         #expect(records.contains("relay:relock_retried"))
         #expect(records.contains("alarm_cleared:relay_fault"))
+    }
+}
+
+/// An unauthenticated clock can never unlock a door: a forward jump into a passage window holds nothing open,
+/// grants nothing that trusted time would not, and leaves no mark in the future to lock everyone out later.
+@Suite struct ClockJumpTests {
+    @Test func aClockJumpIntoAPassageWindowNeverOpensTheDoorAndLeavesNoLockout() async throws {
+        // The mark is Monday 2026-09-21 15:00 Berlin; the passage window is Mondays 16:00-16:30.
+        let yaml = """
+            door: {id: front, lock_id: lock-1}
+            board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
+            site:
+              time_zone: Europe/Berlin
+              passage_schedule:
+                - {days: [mon], start: "16:00", end: "16:30"}
+            authority_keys: {org-1: authority.pub}
+            state_dir: state
+            time: {max_forward_jump_s: 3600}
+            """
+        let dir = TempDir()
+        let authority = P256.Signing.PrivateKey()
+        _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
+        let config = try WardenConfig.load(path: dir.write("w.yaml", yaml))
+        try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
+        let db = try WardenDatabase(path: config.databasePath)
+        let markDate = Date(timeIntervalSince1970: 1_790_002_800 - 4380)  // Mon 2026-09-21 14:47 Berlin
+        try db.setMeta("time_high_water_mark", String(markDate.timeIntervalSince1970))
+        let io = SimulatedDoorIO()
+        // Someone on the LAN answers SNTP with next Monday 16:13 (inside the window, a week ahead).
+        let wall = WallClock(markDate.addingTimeInterval(7 * 86_400 + 5160))
+        let journal = try AuditJournal(database: db)
+        let c = try DoorController(
+            config: config, profile: try BoardProfile.load(path: config.boardPath), io: io, database: db, journal: journal,
+            clock: ManualClock(), wallClock: { wall.now })
+        await c.run()
+        #expect(io.relayEnergized != true, "no passage on unconfirmed time")
+        var s = await c.status()
+        #expect(s.time == "unconfirmed" && s.alarms.contains("clock_jump") && !s.passage)
+        // A credential that becomes valid only next week is not valid on the jumped clock.
+        let issuer = CredentialIssuer(keyID: "org-1", privateKey: authority)
+        let holder = P256.Signing.PrivateKey()
+        let early = try await issuer.sign(CredentialClaims(
+            issuer: "org", userID: "contractor", credentialID: "c-next-week", issuedAt: markDate,
+            notBefore: markDate.addingTimeInterval(6 * 86_400), expires: markDate.addingTimeInterval(9 * 86_400),
+            holderKey: holder.publicKey, doors: ["front"]))
+        #expect(try await Fixture.present(early, holder: holder, on: c).isGranted == false)
+        // The clock comes back: trusted again at once, the mark never moved, nobody locked out.
+        wall.set(markDate.addingTimeInterval(120))
+        s = await c.status()
+        #expect(s.time == "trusted" && !s.alarms.contains("clock_jump"))
+        let now = try await issuer.sign(CredentialClaims(
+            issuer: "org", userID: "alice", credentialID: "c-now", issuedAt: markDate, notBefore: markDate.addingTimeInterval(-60),
+            expires: markDate.addingTimeInterval(86_400), holderKey: holder.publicKey, doors: ["front"]))
+        #expect(try await Fixture.present(now, holder: holder, on: c).isGranted)
+        #expect(io.relayWrites.filter { $0 }.count == 1, "only the one grant ever unlocked")
     }
 }
