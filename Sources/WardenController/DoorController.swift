@@ -22,8 +22,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private let logger: Logger
 
     private var door: DoorStateMachine
-    private var policy: AccessPolicy
-    private var verifier: CredentialVerifier
+    /// Credentials, policy, failure limiter and access list (`AccessService`); acted on and audited here.
+    private var access: AccessService
     private var time: TrustedTime
     private var passageOverride: Bool?
     private var timer: Task<Void, Never>?
@@ -35,11 +35,6 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// A relock write failed and is being retried: the relay is not reported as locked until one succeeds.
     private var relockPending = false
     private var relockTask: Task<Void, Never>?
-    private var limiter = FailureLimiter()
-    /// The access list in memory (`AccessListIndex`), so no decision reads SQLite. Loaded at start and after a
-    /// snapshot, changed in place by deltas right after they commit. `nil` if it could not be loaded: every id then
-    /// counts as revoked (fail closed) until a reload succeeds (retried every minute and on the next update).
-    private var accessIndex: AccessListIndex?
 
     public init(
         config: WardenConfig, profile: BoardProfile, io: any DoorIO, database: WardenDatabase, journal: AuditJournal,
@@ -58,33 +53,21 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         self.door = DoorStateMachine(
             door: config.doorID, timing: profile.timing, doorClosed: inputs[.doorContact] ?? true,
             rexActive: inputs[.rex] ?? false, tamperActive: inputs[.tamper] ?? false)
-        self.policy = AccessPolicy(
-            scope: DoorScope(doorID: config.doorID, groups: config.doorGroups), calendar: config.calendar,
-            requireListed: config.requireListed)
-        self.verifier = CredentialVerifier(authority: config.authority)
-        self.limiter = FailureLimiter(
-            maxFailures: config.presentation.maxFailures, penalty: config.presentation.backoff,
-            globalMaxFailures: config.presentation.maxGlobalFailures)
+        self.access = try AccessService(config: config, database: database)
         let mark = Double(try database.meta("time_high_water_mark") ?? "0") ?? 0
         self.time = TrustedTime(
             highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy, maxForwardJump: config.maxForwardJump)
-        self.accessIndex = try database.accessListIndex()
     }
 
-    /// The access-list status for a decision, from memory; fails closed when the index is not loaded.
-    private func listStatus(_ credentialID: String) -> AccessListStatus {
-        accessIndex?.status(of: credentialID) ?? .revoked
-    }
-
-    /// Reloads the whole index from the store (after a snapshot, or to recover from a failed load).
+    /// Reloads the access list into memory (after a snapshot, or to recover from a failed load); a failure denies
+    /// every credential as revoked until a reload works, and is alarmed.
     private func reloadAccessIndex() {
-        do {
-            accessIndex = try db.accessListIndex()
-        } catch {
-            accessIndex = nil  // fail closed: every presentation is denied as revoked until a reload works
-            audit(AuditEvent(.alarm, door: config.doorID, reason: "access_list_unavailable", detail: "\(error)"))
-            logger.error("access list could not be loaded; denying all credentials", metadata: ["error": "\(error)"])
-        }
+        if let error = access.reloadIndex() { accessListUnavailable(error) }
+    }
+
+    private func accessListUnavailable(_ error: any Error) {
+        audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.accessListUnavailable.rawValue, detail: "\(error)"))
+        logger.error("access list could not be loaded; denying all credentials", metadata: ["error": "\(error)"])
     }
 
     private var now: Duration { start.duration(to: clock.now) }
@@ -175,26 +158,15 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         credential token: String, holderProofValid: @Sendable (P256.Signing.PublicKey) -> Bool, peer: String
     ) -> (AccessDecision, ResultCode, UInt32) {
         guard !stopped else { return (.denied(.shuttingDown, credentialID: nil, userID: nil), .busy, 0) }
-        let decision: AccessDecision
-        do {
-            let credential = try verifiedCredential(token)
-            if !holderProofValid(credential.holderKey) {
-                decision = .denied(.holderProofInvalid, credentialID: credential.credentialID, userID: credential.userID)
-            } else {
-                decision = policy.decide(
-                    credential, listStatus: listStatus(credential.credentialID), lockdown: door.lockdown, at: decisionTime())
-            }
-        } catch {
-            decision = .denied(error.denyReason, credentialID: nil, userID: nil)
-        }
+        let decision = access.decide(token: token, holderProofValid: holderProofValid, lockdown: door.lockdown, at: decisionTime())
         switch decision {
         case .granted(let g):
             _ = act(on: decision, peer: peer)
-            limiter.recordSuccess(peer)
+            access.recordSuccess(peer)
             let pulse = g.extendedTime ? profile.extendedPulse : profile.pulse
             return (decision, .granted, UInt32(pulse.components.seconds * 1000 + pulse.components.attoseconds / 1_000_000_000_000_000))
         case .denied(let reason, let credentialID, _):
-            let outcome = limiter.recordFailure(peer, at: now)
+            let outcome = access.recordFailure(peer, againstPeer: true, at: now)
             // A denial of a verified credential is always audited; junk (no verified credential) only within budget.
             _ = act(on: decision, peer: peer, audited: outcome.audit || credentialID != nil)
             limiterAlarms(outcome, peer: peer)
@@ -202,41 +174,15 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         }
     }
 
-    /// Verified credentials by SHA-256 of the token. A phone presents the same immutable token every time, so the
-    /// authority signature and the JSON are checked once; holder proof, revocation, time, scope and schedule are
-    /// still checked on every presentation. Bounded; emptied when the trusted authority keys change (restart).
-    /// Evicted through a ring (oldest first, no array shifting). Grown on demand rather than reserved: reserving
-    /// 4,096 entries cost resident memory a board without many phones never uses, and made no measurable latency
-    /// difference (docs/benchmarks.md).
-    private var credentialCache: [SHA256Digest: Credential] = [:]
-    private var credentialCacheRing: [SHA256Digest] = []
-    private var credentialCacheNext = 0
-    static var credentialCacheSize: Int { 4096 }
-
-    private func verifiedCredential(_ token: String) throws(JWSError) -> Credential {
-        let key = SHA256.hash(data: Array(token.utf8))
-        if let c = credentialCache[key] { return c }
-        let c = try verifier.verify(token)
-        if credentialCacheRing.count < Self.credentialCacheSize {
-            credentialCacheRing.append(key)
-        } else {
-            credentialCache[credentialCacheRing[credentialCacheNext]] = nil
-            credentialCacheRing[credentialCacheNext] = key
-            credentialCacheNext = (credentialCacheNext + 1) % Self.credentialCacheSize
-        }
-        credentialCache[key] = c
-        return c
-    }
-
     /// Whether a peer may start a presentation: per-peer back-off after failures, and one session per second for
     /// everyone while the lock is over its global failure budget (`FailureLimiter`).
-    public func admit(peer: String) -> Bool { limiter.admit(peer, at: now) }
+    public func admit(peer: String) -> Bool { access.admit(peer, at: now) }
 
     /// A session failed before a decision (malformed frame, bad version, tampered or replayed message, timeout).
     /// `againstPeer` only when the peer had presented (PRESENT received); earlier failures count against the global
     /// budget alone (docs/protocol.md §14).
     public func protocolFailure(_ error: ProtocolError, peer: String, againstPeer: Bool = true) {
-        let outcome = limiter.recordFailure(peer, againstPeer: againstPeer, at: now)
+        let outcome = access.recordFailure(peer, againstPeer: againstPeer, at: now)
         if outcome.audit {
             audit(AuditEvent(.malformed, door: config.doorID, reason: error.code.name, detail: "peer=\(peer) \(error.message)"))
             logger.notice("presentation failed", metadata: ["peer": "\(peer)", "code": "\(error.code.name)"])
@@ -247,7 +193,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// A connection that ended before presenting without a protocol error (the link dropped, the peer closed): counted
     /// against the global budget so connection floods are throttled, never against the peer, not audited one by one.
     public func sessionAbandoned(peer: String) {
-        limiterAlarms(limiter.recordFailure(peer, againstPeer: false, at: now), peer: peer)
+        limiterAlarms(access.recordFailure(peer, againstPeer: false, at: now), peer: peer)
     }
 
     /// The audit records a failure may add: its peer blocked, the global throttle starting, a summary of failures
@@ -257,7 +203,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             audit(AuditEvent(.alarm, door: config.doorID, reason: "rate_limited", detail: "peer=\(peer)"))
         }
         if outcome.globalThrottleStarted {
-            let detail = "\(limiter.globalMaxFailures) failed presentations within \(limiter.window.components.seconds) s from all peers: one new session per second until it calms down"
+            let detail = "\(access.limiter.globalMaxFailures) failed presentations within \(access.limiter.window.components.seconds) s from all peers: one new session per second until it calms down"
             audit(AuditEvent(.alarm, door: config.doorID, reason: "rate_limited_global", detail: detail))
             logger.warning("failed presentations over the lock's budget: throttling all new sessions", metadata: ["detail": "\(detail)"])
         }
@@ -272,15 +218,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     /// Acts on a decision for an already verified credential (the benchmark's path).
     public func decide(_ credential: Credential) -> AccessDecision {
-        let status = listStatus(credential.credentialID)
-        return act(on: policy.decide(credential, listStatus: status, lockdown: door.lockdown, at: decisionTime()))
+        act(on: access.decide(credential, lockdown: door.lockdown, at: decisionTime()))
     }
 
     private func decisionTime() -> Date? {
         // The mark advances in memory here; it is persisted once a minute, never on the decision path.
-        let wall = wallClock()
-        noteClock(time.assess(wallClock: wall))
-        return time.decisionTime(wallClock: wall)
+        let assessment = time.assess(wallClock: wallClock())
+        noteClock(assessment)
+        return time.decisionTime(for: assessment)
     }
 
     /// Raises the clock-jump alarm when the clock becomes unconfirmed and clears it when time is trusted again.
@@ -345,15 +290,12 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         if let on { perform(door.setPassage(on, at: now)) } else { evaluatePassageSchedule() }
     }
 
+    /// Applies an authority-signed access-list update (control socket now, MQTT sync next): verified, committed,
+    /// in memory before the next decision (the actor runs nothing in between), audited either way.
     public func applyAccessList(token: String) throws -> Int64 {
         do {
-            let update = try AccessListUpdate.verified(token, authority: config.authority)
-            let change = try db.apply(update, scope: policy.scope)
-            // Committed: the index follows before the next decision (the actor runs nothing in between).
-            switch change {
-            case .changed(let changes) where accessIndex != nil: accessIndex?.apply(changes)
-            case .changed, .replaced: reloadAccessIndex()
-            }
+            let (update, reloadError) = try access.apply(token: token)
+            if let reloadError { accessListUnavailable(reloadError) }
             audit(AuditEvent(.config, door: config.doorID, reason: "access_list", detail: "v\(update.ver) grant=\(update.grant.count) revoke=\(update.revoke.count)"))
             return update.ver
         } catch {
@@ -417,9 +359,9 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         if passageOverride == nil { evaluatePassageSchedule() }
         noteClock(time.assess(wallClock: wallClock()))
         persistMark()
-        if let summary = limiter.takeSummary(at: now) { auditSummary(summary) }
+        if let summary = access.takeSummary(at: now) { auditSummary(summary) }
         _ = try? journal.prune(now: wallClock())
-        if accessIndex == nil { reloadAccessIndex() }
+        if access.accessIndex == nil { reloadAccessIndex() }
     }
 
     private func evaluatePassageSchedule() {

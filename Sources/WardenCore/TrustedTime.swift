@@ -62,7 +62,12 @@ public struct TrustedTime: Sendable, Equatable {
     /// unconfirmed time follow `policy`; an unconfirmed clock is never used itself (it could make a credential valid
     /// early).
     public mutating func decisionTime(wallClock: Date) -> Date? {
-        switch assess(wallClock: wallClock) {
+        decisionTime(for: assess(wallClock: wallClock))
+    }
+
+    /// `decisionTime` for an assessment already made.
+    public func decisionTime(for assessment: Assessment) -> Date? {
+        switch assessment {
         case .trusted(let t): return t
         case .unknown(let mark), .unconfirmed(_, let mark): return policy == .highWaterMark ? mark : nil
         }
