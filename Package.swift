@@ -137,6 +137,7 @@ let package = Package(
             resources: [.copy("Vectors")], swiftSettings: strict),
         // Reads Package.swift and every import: fails when a layer rule is broken (docs/architecture.md).
         .testTarget(name: "LayerTests", swiftSettings: strict),
+        .testTarget(name: "POSIXIOTests", dependencies: ["POSIXIO"], swiftSettings: strict),
         .testTarget(name: "HardwareTests", dependencies: ["GPIOD", "BlueZ", "Mosquitto"], swiftSettings: strict),
     ]
 )
