@@ -77,14 +77,7 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
         evicted?.close()
         guard admitted else { return .gone }
         defer { state.withLock { s in s.waiting.removeAll { $0.0 == id } } }
-        let silent = SessionFlag()
-        let watch = Task { [helloDeadline] in
-            try? await Task.sleep(for: helloDeadline)
-            if !Task.isCancelled {
-                silent.set()
-                channel.close()
-            }
-        }
+        let (silent, watch) = SessionFlag.closing(channel, after: helloDeadline)
         defer { watch.cancel() }
         do {
             return .frame(try await channel.receive())
@@ -141,14 +134,7 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
     }
 
     private func run(_ channel: any FrameChannel, first: [UInt8]) async {
-        let timedOut = SessionFlag()
-        let watchdog = Task { [timeout] in
-            try? await Task.sleep(for: timeout)
-            if !Task.isCancelled {
-                timedOut.set()
-                channel.close()
-            }
-        }
+        let (timedOut, watchdog) = SessionFlag.closing(channel, after: timeout)
         defer { watchdog.cancel() }
         var session = LockSession(certificate: certificate, deviceKey: deviceKey)
         var next: [UInt8]? = first
@@ -205,6 +191,19 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
 
 /// Set once by a watchdog task, read by the session loop.
 final class SessionFlag: Sendable {
+    /// A deadline: after `delay` (unless the task is cancelled first) the flag is set and `channel` closed.
+    static func closing(_ channel: any FrameChannel, after delay: Duration) -> (SessionFlag, Task<Void, Never>) {
+        let flag = SessionFlag()
+        let task = Task {
+            try? await Task.sleep(for: delay)
+            if !Task.isCancelled {
+                flag.set()
+                channel.close()
+            }
+        }
+        return (flag, task)
+    }
+
     private let value = Mutex(false)
     func set() { value.withLock { $0 = true } }
     var isSet: Bool { value.withLock { $0 } }

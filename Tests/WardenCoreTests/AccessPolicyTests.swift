@@ -24,8 +24,10 @@ import WardenWire
         return try (p ?? policy()).evaluate(
             token: token, verifier: auth.verifier,
             holderProofValid: { key, cred in
-                let proof = try! HolderProof.sign(holder: signer, lockID: "lock-1", nonce: nonce, credentialID: cred.credentialID)
-                return HolderProof.verify(proof, holderKey: key, lockID: "lock-1", nonce: nonce, credentialID: cred.credentialID)
+                // The holder's signature over a session transcript, as LockSession checks it.
+                let transcript = nonce + Array(cred.credentialID.utf8)
+                let signature = try! signer.signature(for: transcript)
+                return key.isValidSignature(signature, for: transcript)
             }, listStatus: { _ in list }, lockdown: lockdown, at: time)
     }
 

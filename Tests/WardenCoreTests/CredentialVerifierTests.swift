@@ -77,17 +77,4 @@ import WardenWire
         #expect(try v.verify(try await old.token()).keyID == "auth-2025")
         #expect(try v.verify(try await auth.token()).keyID == "auth-2026")
     }
-
-    @Test func holderProofBindsNonceLockAndCredential() throws {
-        let holder = P256.Signing.PrivateKey()
-        let nonce = [UInt8](repeating: 7, count: 32)
-        let proof = try HolderProof.sign(holder: holder, lockID: "lock-1", nonce: nonce, credentialID: "c1")
-        #expect(HolderProof.verify(proof, holderKey: holder.publicKey, lockID: "lock-1", nonce: nonce, credentialID: "c1"))
-        var other = nonce
-        other[0] = 8
-        #expect(!HolderProof.verify(proof, holderKey: holder.publicKey, lockID: "lock-1", nonce: other, credentialID: "c1"))
-        #expect(!HolderProof.verify(proof, holderKey: holder.publicKey, lockID: "lock-2", nonce: nonce, credentialID: "c1"))
-        #expect(!HolderProof.verify(proof, holderKey: holder.publicKey, lockID: "lock-1", nonce: nonce, credentialID: "c2"))
-        #expect(!HolderProof.verify(proof, holderKey: P256.Signing.PrivateKey().publicKey, lockID: "lock-1", nonce: nonce, credentialID: "c1"))
-    }
 }

@@ -12,14 +12,14 @@
 # under test, so a broken profile or backend shows up as a failed check. Environment:
 #   HWTEST_BOARD      board profile to test (default boards/gpio-sim.yaml)
 #   WARDEN_BIN        folder with wardend and wardenctl (default .build/debug)
-#   HWTEST_ONLY       space-separated subset of: a b c d e t f g (default all)
+#   HWTEST_ONLY       space-separated subset of: a b c d e t f k g (default all)
 # Ends with exactly "hwtest gpio: N passed, M failed"; exit 1 if any failed.
 set -uo pipefail
 repo=${KERNEL_VM_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${WARDEN_BIN:-$repo/.build/debug}
 wardend=${WARDEND:-$bin/wardend}       # e.g. the libgpiod v2 build
 board=${HWTEST_BOARD:-$repo/boards/gpio-sim.yaml}
-only=${HWTEST_ONLY:-a b c d e t f g}
+only=${HWTEST_ONLY:-a b c d e t f k g}
 ctl=$bin/wardenctl
 
 RELAY=6 DOOR=1 REX=2 TAMPER=3 LED=4
@@ -242,6 +242,39 @@ if want f; then
   [ -n "$wardend_pid" ] && { kill -TERM $wardend_pid; wait $wardend_pid; wardend_pid=""; }
 fi
 [ -n "$watch_pid" ] && { kill $watch_pid 2>/dev/null; wait $watch_pid 2>/dev/null; watch_pid=""; }
+
+# ===== (k) SIGKILL mid-pulse and in passage mode, then the unit's ExecStopPost with a broken config ==============
+if want k; then
+  # relay-safe must work from the board profile alone: this config names a device key and certificate that do not
+  # exist (wardend itself would refuse to start with it)
+  write_config "$t/broken-keys.yaml" "$t/state"
+  sed -i "s#$t/device.pem#$t/missing-device.pem#; s#$t/lock.cert#$t/garbage.cert#" "$t/broken-keys.yaml"
+  echo garbage > "$t/garbage.cert"
+  for mode in pulse passage; do
+    [ -n "$wardend_pid" ] || start_wardend || { fail "(k) wardend did not start"; break; }
+    if [ $mode = pulse ]; then "$ctl" pulse --seconds 60 "${SOCK[@]}" > /dev/null 2>&1
+    else "$ctl" passage on "${SOCK[@]}" > /dev/null 2>&1; fi
+    if wait_val $RELAY $UNLOCKED 2000; then
+      : > $TR/trace
+      kill -KILL $wardend_pid; wait $wardend_pid 2>/dev/null; wardend_pid=""
+      "$ctl" relay-safe --config "$t/broken-keys.yaml" > "$t/relay-safe.log" 2>&1; rrc=$?
+      why="relay-safe exited $rrc: $(tr '\n' ' ' < "$t/relay-safe.log")"
+      check "(k) SIGKILL in $mode: wardenctl relay-safe with a broken config exits 0" [ $rrc = 0 ]
+      ld=$(last_driven)
+      why="last level driven after the kill: '${ld:-none}' (trace: $(trace_lines | tail -2 | tr '\n' ' '))"
+      check "(k) SIGKILL in $mode: relay-safe drove the relay line to its locked level ($LOCKED) (kernel trace)" [ "$ld" = $LOCKED ]
+      [ $mode = passage ] && "$ctl" passage auto "${SOCK[@]}" > /dev/null 2>&1
+    else fail "(k) $mode did not unlock the relay (line $(val $RELAY))"; fi
+  done
+  if start_wardend; then
+    "$ctl" passage auto "${SOCK[@]}" > /dev/null 2>&1
+    why="no 'daemon unclean_stop' after the kill: $("$ctl" audit list --db $t/state/warden.sqlite 2>&1 | tail -3 | tr '\n' ' ')"
+    check "(k) the next start records the unclean stop" eval "$ctl audit list --db $t/state/warden.sqlite | grep -q 'daemon unclean_stop'"
+    v=$(val $RELAY); why="relay line $v"
+    check "(k) relay locked after the restart" [ "$v" = $LOCKED ]
+    kill -TERM $wardend_pid; wait $wardend_pid; wardend_pid=""
+  else fail "(k) wardend did not restart"; fi
+fi
 
 # ===== (g) start-up failure after the lines were taken ============================================================
 if want g; then
