@@ -34,7 +34,16 @@ func micros(_ d: Duration) -> Double { Double(d.components.seconds) * 1e6 + Doub
 
 func report(_ name: String, _ samples: [Double]) {
     let s = samples.sorted()
-    print(String(format: "%@: n=%d p50=%.1f µs p99=%.1f µs max=%.1f µs", name, s.count, percentile(s, 0.5), percentile(s, 0.99), s.last!))
+    print(
+        String(
+            format: "%@: n=%d p50=%.1f µs p99=%.1f µs max=%.1f µs",
+            name,
+            s.count,
+            percentile(s, 0.5),
+            percentile(s, 0.99),
+            s.last!
+        )
+    )
 }
 
 LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
@@ -46,18 +55,36 @@ try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: tr
 defer { try? FileManager.default.removeItem(at: dir) }
 
 let authority = CredentialIssuer(keyID: "org-1", privateKey: P256.Signing.PrivateKey())
-try authority.privateKey.publicKey.pemRepresentation.write(to: dir.appendingPathComponent("authority.pub"), atomically: true, encoding: .utf8)
+try authority.privateKey.publicKey.pemRepresentation.write(
+    to: dir.appendingPathComponent("authority.pub"),
+    atomically: true,
+    encoding: .utf8
+)
 // The lock identity, so `--rss` presents over the key-presentation protocol (the one way in).
 let device = P256.Signing.PrivateKey()
 let devicePath = dir.appendingPathComponent("device.pem").path
-_ = FileManager.default.createFile(atPath: devicePath, contents: Data(device.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+_ = FileManager.default.createFile(
+    atPath: devicePath,
+    contents: Data(device.pemRepresentation.utf8),
+    attributes: [.posixPermissions: 0o600]
+)
 let now = UInt64(Date().timeIntervalSince1970)
 let lockCert = try LockCertificate.issue(
-    lockID: "lock-1", deviceKey: device.publicKey, notBefore: now - 3600, notAfter: now + 86_400, keyID: "org-1",
-    authority: authority.privateKey)
-try Data(lockCert.bytes).base64EncodedString().write(to: dir.appendingPathComponent("lock.cert"), atomically: true, encoding: .utf8)
+    lockID: "lock-1",
+    deviceKey: device.publicKey,
+    notBefore: now - 3600,
+    notAfter: now + 86_400,
+    keyID: "org-1",
+    authority: authority.privateKey
+)
+try Data(lockCert.bytes).base64EncodedString().write(
+    to: dir.appendingPathComponent("lock.cert"),
+    atomically: true,
+    encoding: .utf8
+)
 let configPath = dir.appendingPathComponent("warden.yaml").path
-let boards = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("boards/sim.yaml").path
+let boards = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("boards/sim.yaml").path
 try """
 door: {id: front, lock_id: lock-1}
 board: \(boards)
@@ -73,9 +100,18 @@ try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediat
 let db = try WardenDatabase(path: config.databasePath)
 let loadStart = ContinuousClock.now
 try db.apply(
-    AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true,
-                     grant: (0..<credentialCount).map { .init(id: "cred-\($0)", user: "user-\($0)") }, revoke: [], issuedAt: Date()),
-    scope: DoorScope(doorID: "front"))
+    AccessListUpdate(
+        issuer: "org",
+        doors: ["front"],
+        version: 1,
+        base: nil,
+        snapshot: true,
+        grant: (0..<credentialCount).map { .init(id: "cred-\($0)", user: "user-\($0)") },
+        revoke: [],
+        issuedAt: Date()
+    ),
+    scope: DoorScope(doorID: "front")
+)
 print("stored \(try db.accessListCounts().active) credentials in \(ContinuousClock.now - loadStart)")
 
 if args.contains("--rss") {
@@ -87,16 +123,38 @@ if args.contains("--rss") {
     p.standardError = FileHandle.nullDevice
     try p.run()
     let sock = dir.appendingPathComponent("control.sock").path
-    for _ in 0..<400 where !FileManager.default.fileExists(atPath: sock) { try await Task.sleep(for: .milliseconds(25)) }
+    for _ in 0..<400 where !FileManager.default.fileExists(atPath: sock) {
+        try await Task.sleep(for: .milliseconds(25))
+    }
     let present = dir.appendingPathComponent("present.sock").path
-    for _ in 0..<400 where !FileManager.default.fileExists(atPath: present) { try await Task.sleep(for: .milliseconds(25)) }
+    for _ in 0..<400 where !FileManager.default.fileExists(atPath: present) {
+        try await Task.sleep(for: .milliseconds(25))
+    }
     var granted = 0
     for i in 0..<200 {
         let holder = P256.Signing.PrivateKey()
-        let token = try await authority.sign(CredentialClaims(issuer: "org", userID: "u", credentialID: "cred-\(i * 397)", issuedAt: Date(), notBefore: Date().addingTimeInterval(-60), expires: Date().addingTimeInterval(3600), holderKey: holder.publicKey, doors: ["front"]))
+        let token = try await authority.sign(
+            CredentialClaims(
+                issuer: "org",
+                userID: "u",
+                credentialID: "cred-\(i * 397)",
+                issuedAt: Date(),
+                notBefore: Date().addingTimeInterval(-60),
+                expires: Date().addingTimeInterval(3600),
+                holderKey: holder.publicKey,
+                doors: ["front"]
+            )
+        )
         let channel = try SocketFrameChannel.connect(unix: present)
-        let key = PhoneKey(lockID: "lock-1", credential: token, holder: holder, authority: ["org-1": authority.privateKey.publicKey])
-        if try await key.present(over: channel, now: UInt64(Date().timeIntervalSince1970)).outcome.granted { granted += 1 }
+        let key = PhoneKey(
+            lockID: "lock-1",
+            credential: token,
+            holder: holder,
+            authority: ["org-1": authority.privateKey.publicKey]
+        )
+        if try await key.present(over: channel, now: UInt64(Date().timeIntervalSince1970)).outcome.granted {
+            granted += 1
+        }
         channel.close()
         try await Task.sleep(for: .milliseconds(20))  // under the lock's per-second session budget
     }
@@ -104,7 +162,9 @@ if args.contains("--rss") {
     let status = try String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)
     let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? "?"
     let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM") } ?? "?"
-    print("wardend with \(credentialCount) credentials after 200 presentations: \(rss.replacingOccurrences(of: "\t", with: " ")), peak \(hwm.replacingOccurrences(of: "\t", with: " "))")
+    print(
+        "wardend with \(credentialCount) credentials after 200 presentations: \(rss.replacingOccurrences(of: "\t", with: " ")), peak \(hwm.replacingOccurrences(of: "\t", with: " "))"
+    )
     p.terminate()
     p.waitUntilExit()
     exit(0)
@@ -114,17 +174,40 @@ let io = TimedIO()
 let journal = try AuditJournal(database: db)
 let journalTask = Task { await journal.run() }
 let controller = try DoorController(
-    config: config, profile: try BoardProfile.load(path: config.boardPath), io: io, database: db, journal: journal, clock: ContinuousClock())
+    config: config,
+    profile: try BoardProfile.load(path: config.boardPath),
+    io: io,
+    database: db,
+    journal: journal,
+    clock: ContinuousClock()
+)
 await controller.run()
 
 // Credentials spread over the stored ids, verified up front (this part measures what follows verification).
 let holder = P256.Signing.PrivateKey()
 var tokens: [String] = []
 for i in 0..<200 {
-    tokens.append(try await authority.sign(CredentialClaims(
-        issuer: "org", userID: "user-\(i)", credentialID: "cred-\((i * 499) % credentialCount)", issuedAt: Date(),
-        notBefore: Date().addingTimeInterval(-60), expires: Date().addingTimeInterval(3600), holderKey: holder.publicKey,
-        doors: ["front"], schedule: WeeklySchedule(windows: [ScheduleWindow(days: Weekday.allCases, start: try LocalTime(parsing: "00:00"), end: try LocalTime(parsing: "24:00"))]))))
+    tokens.append(
+        try await authority.sign(
+            CredentialClaims(
+                issuer: "org",
+                userID: "user-\(i)",
+                credentialID: "cred-\((i * 499) % credentialCount)",
+                issuedAt: Date(),
+                notBefore: Date().addingTimeInterval(-60),
+                expires: Date().addingTimeInterval(3600),
+                holderKey: holder.publicKey,
+                doors: ["front"],
+                schedule: WeeklySchedule(windows: [
+                    ScheduleWindow(
+                        days: Weekday.allCases,
+                        start: try LocalTime(parsing: "00:00"),
+                        end: try LocalTime(parsing: "24:00")
+                    )
+                ])
+            )
+        )
+    )
 }
 let verifier = CredentialVerifier(authority: authority.publicKeySet)
 let credentials = try tokens.map { try verifier.verify($0) }
@@ -156,7 +239,10 @@ for i in 0..<2_000 {
     let signature = try holder.signature(for: transcript)
     let t0 = ContinuousClock.now
     let (d, _, _) = await controller.presentOverSession(
-        credential: token, holderProofValid: { $0.isValidSignature(signature, for: transcript) }, peer: "bench")
+        credential: token,
+        holderProofValid: { $0.isValidSignature(signature, for: transcript) },
+        peer: "bench"
+    )
     guard d.isGranted, let t1 = io.lastWrite else { fatalError("expected a grant: \(d)") }
     fullPresentation.append(micros(t0.duration(to: t1)))
     await controller.setLockdown(true)
@@ -174,7 +260,9 @@ report("access-list lookup by credential id alone (SQLite, before issue 5's inde
 
 let indexLoadStart = ContinuousClock.now
 let index = try db.accessListIndex()
-print("in-memory access-list index: loaded \(index.activeCount) active ids in \(ContinuousClock.now - indexLoadStart), \(index.activeCount * 8 / 1024) KiB of hashes")
+print(
+    "in-memory access-list index: loaded \(index.activeCount) active ids in \(ContinuousClock.now - indexLoadStart), \(index.activeCount * 8 / 1024) KiB of hashes"
+)
 var indexLookups: [Double] = []
 for i in 0..<iterations {
     let t0 = ContinuousClock.now

@@ -32,7 +32,8 @@ final class BluetoothSocket: Sendable {
             events == Int16(POLLOUT) ? .writable : .readable,
             closedError: { BluetoothError(code: .closed, message: "\(what): closed locally") },
             waitError: { BluetoothError.fromErrno($0, what) },
-            operation)
+            operation
+        )
     }
 
     /// `setsockopt(SOL_BLUETOOTH, option, value)`.

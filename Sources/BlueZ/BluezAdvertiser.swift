@@ -62,21 +62,31 @@ public final class BluezAdvertiser: Sendable {
         var rc = sd_bus_add_object(bus, nil, Self.objectPath(adapter: adapter), Core.messageHandler, userdata)
         if rc >= 0 {
             rc = sd_bus_add_match(
-                bus, nil,
+                bus,
+                nil,
                 "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='org.bluez'",
-                Core.ownerChangedHandler, userdata)
+                Core.ownerChangedHandler,
+                userdata
+            )
         }
         if rc >= 0 {
             // The adapter's properties change when it is powered on: a failed registration is retried at once.
             rc = sd_bus_add_match(
-                bus, nil,
+                bus,
+                nil,
                 "type='signal',sender='org.bluez',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='/org/bluez/\(adapter)'",
-                Core.adapterChangedHandler, userdata)
+                Core.adapterChangedHandler,
+                userdata
+            )
         }
         if rc < 0 {
             Unmanaged<Core>.fromOpaque(userdata).release()
             sd_bus_flush_close_unref(bus)
-            throw BluetoothError(code: .dbus, errno: -rc, message: "exporting the advertisement object on D-Bus: \(String(cString: strerror(-rc)))")
+            throw BluetoothError(
+                code: .dbus,
+                errno: -rc,
+                message: "exporting the advertisement object on D-Bus: \(String(cString: strerror(-rc)))"
+            )
         }
         var unique: UnsafePointer<CChar>?
         _ = sd_bus_get_unique_name(bus, &unique)
@@ -100,11 +110,21 @@ public final class BluezAdvertiser: Sendable {
         guard let bus = try? connect(busAddress) else { return false }
         defer { sd_bus_flush_close_unref(bus) }
         var m: OpaquePointer?
-        guard sd_bus_message_new_method_call(bus, &m, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner") >= 0,
+        guard
+            sd_bus_message_new_method_call(
+                bus,
+                &m,
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "NameHasOwner"
+            ) >= 0,
             let m
         else { return false }
         defer { sd_bus_message_unref(m) }
-        guard "org.bluez".withCString({ sd_bus_message_append_basic(m, DBusType.string, $0) }) >= 0 else { return false }
+        guard "org.bluez".withCString({ sd_bus_message_append_basic(m, DBusType.string, $0) }) >= 0 else {
+            return false
+        }
         var error = sd_bus_error()
         var reply: OpaquePointer?
         defer { sd_bus_error_free(&error) }
@@ -129,8 +149,11 @@ public final class BluezAdvertiser: Sendable {
         guard rc >= 0, let bus else {
             if let bus { sd_bus_flush_close_unref(bus) }
             throw BluetoothError(
-                code: .dbus, errno: -rc,
-                message: "cannot reach the D-Bus system bus at \(address ?? "the default address") (\(String(cString: strerror(-rc)))): is dbus running?")
+                code: .dbus,
+                errno: -rc,
+                message:
+                    "cannot reach the D-Bus system bus at \(address ?? "the default address") (\(String(cString: strerror(-rc)))): is dbus running?"
+            )
         }
         return bus
     }
@@ -182,7 +205,9 @@ extension BluezAdvertiser {
                 var wait: UInt64 = 100_000
                 if let at = retryAt { wait = min(wait, at > now ? at - now : 0) }
                 if sd_bus_wait(bus, wait) < 0 {
-                    continuation.yield(.failed(BluetoothError(code: .dbus, message: "the D-Bus connection broke"), retryIn: 0))
+                    continuation.yield(
+                        .failed(BluetoothError(code: .dbus, message: "the D-Bus connection broke"), retryIn: 0)
+                    )
                     break
                 }
             }
@@ -195,7 +220,13 @@ extension BluezAdvertiser {
         private func register() {
             var m: OpaquePointer?
             var rc = sd_bus_message_new_method_call(
-                bus, &m, "org.bluez", adapterPath, "org.bluez.LEAdvertisingManager1", "RegisterAdvertisement")
+                bus,
+                &m,
+                "org.bluez",
+                adapterPath,
+                "org.bluez.LEAdvertisingManager1",
+                "RegisterAdvertisement"
+            )
             if rc >= 0, let m {
                 rc = objectPath.withCString { sd_bus_message_append_basic(m, DBusType.objectPath, $0) }
                 if rc >= 0 { rc = sd_bus_message_open_container(m, DBusType.array, "{sv}") }
@@ -205,7 +236,13 @@ extension BluezAdvertiser {
                 sd_bus_message_unref(m)
             }
             if rc < 0 {
-                scheduleRetry(BluetoothError(code: .dbus, errno: -rc, message: "calling RegisterAdvertisement: \(String(cString: strerror(-rc)))"))
+                scheduleRetry(
+                    BluetoothError(
+                        code: .dbus,
+                        errno: -rc,
+                        message: "calling RegisterAdvertisement: \(String(cString: strerror(-rc)))"
+                    )
+                )
             } else {
                 pending = true
             }
@@ -265,7 +302,8 @@ extension BluezAdvertiser {
                 hint = "bluetoothd is not on the system bus"
             case "org.freedesktop.DBus.Error.UnknownObject", "org.freedesktop.DBus.Error.UnknownMethod",
                 "org.freedesktop.DBus.Error.UnknownInterface":
-                hint = "bluetoothd has no LE advertising manager on \(adapter) (adapter missing, not LE-capable, or not powered yet)"
+                hint =
+                    "bluetoothd has no LE advertising manager on \(adapter) (adapter missing, not LE-capable, or not powered yet)"
             case "org.freedesktop.DBus.Error.AccessDenied":
                 hint = "the D-Bus policy does not let wardend call bluetoothd: run it as root or in group 'bluetooth'"
             case "org.bluez.Error.NotPermitted":
@@ -279,7 +317,10 @@ extension BluezAdvertiser {
             default:
                 hint = "bluetoothd refused the advertisement"
             }
-            return BluetoothError(code: .dbus, message: "RegisterAdvertisement on /org/bluez/\(adapter): \(hint) (\(name): \(message))")
+            return BluetoothError(
+                code: .dbus,
+                message: "RegisterAdvertisement on /org/bluez/\(adapter): \(hint) (\(name): \(message))"
+            )
         }
 
         static func monotonicMicros() -> UInt64 {
@@ -303,9 +344,14 @@ extension BluezAdvertiser {
                     return rc
                 }
             case ("org.freedesktop.DBus.Properties", "Get"):
-                let requested = readString(m), name = readString(m)
+                let requested = readString(m)
+                let name = readString(m)
                 guard requested == "org.bluez.LEAdvertisement1", let write = propertyWriter(name) else {
-                    return replyError(to: m, "org.freedesktop.DBus.Error.InvalidArgs", "no property \(name ?? "?") on \(requested ?? "?")")
+                    return replyError(
+                        to: m,
+                        "org.freedesktop.DBus.Error.InvalidArgs",
+                        "no property \(name ?? "?") on \(requested ?? "?")"
+                    )
                 }
                 return reply(to: m) { r in write(r) }
             case ("org.bluez.LEAdvertisement1", "Release"):
@@ -313,7 +359,9 @@ extension BluezAdvertiser {
                 released()
                 return rc
             case ("org.freedesktop.DBus.Introspectable", "Introspect"):
-                return reply(to: m) { r in Self.introspection.withCString { sd_bus_message_append_basic(r, DBusType.string, $0) } }
+                return reply(to: m) { r in
+                    Self.introspection.withCString { sd_bus_message_append_basic(r, DBusType.string, $0) }
+                }
             default:
                 return 0  // sd-bus answers UnknownMethod
             }
@@ -362,12 +410,18 @@ extension BluezAdvertiser {
             let content = self.content
             switch name {
             case "Type":
-                return { r in Self.variant(r, "s") { "peripheral".withCString { sd_bus_message_append_basic(r, DBusType.string, $0) } } }
+                return { r in
+                    Self.variant(r, "s") {
+                        "peripheral".withCString { sd_bus_message_append_basic(r, DBusType.string, $0) }
+                    }
+                }
             case "ServiceUUIDs":
                 return { r in
                     Self.variant(r, "as") {
                         var rc = sd_bus_message_open_container(r, DBusType.array, "s")
-                        if rc >= 0 { rc = content.serviceUUID.withCString { sd_bus_message_append_basic(r, DBusType.string, $0) } }
+                        if rc >= 0 {
+                            rc = content.serviceUUID.withCString { sd_bus_message_append_basic(r, DBusType.string, $0) }
+                        }
                         if rc >= 0 { rc = sd_bus_message_close_container(r) }
                         return rc
                     }
@@ -384,7 +438,9 @@ extension BluezAdvertiser {
                     Self.variant(r, "a{sv}") {
                         var rc = sd_bus_message_open_container(r, DBusType.array, "{sv}")
                         if rc >= 0 { rc = sd_bus_message_open_container(r, DBusType.dictEntry, "sv") }
-                        if rc >= 0 { rc = content.serviceUUID.withCString { sd_bus_message_append_basic(r, DBusType.string, $0) } }
+                        if rc >= 0 {
+                            rc = content.serviceUUID.withCString { sd_bus_message_append_basic(r, DBusType.string, $0) }
+                        }
                         if rc >= 0 {
                             rc = Self.variant(r, "ay") {
                                 content.scanResponseServiceData.withUnsafeBytes {

@@ -13,7 +13,13 @@ public final class LEAdvertiser: Sendable {
     public let deviceID: Int32
 
     /// Starts advertising on the adapter. Intervals are in units of 0.625 ms (160 = 100 ms).
-    public init(deviceID: Int32, advertisingData: [UInt8], scanResponse: [UInt8], minInterval: UInt16 = 160, maxInterval: UInt16 = 240) throws(BluetoothError) {
+    public init(
+        deviceID: Int32,
+        advertisingData: [UInt8],
+        scanResponse: [UInt8],
+        minInterval: UInt16 = 160,
+        maxInterval: UInt16 = 240
+    ) throws(BluetoothError) {
         let dd = hci_open_dev(deviceID)
         if dd < 0 { throw BluetoothError.fromErrno(errno, "opening hci\(deviceID) for advertising") }
         var status: UInt8 = 0
@@ -26,15 +32,28 @@ public final class LEAdvertiser: Sendable {
             if status != 0 {
                 hci_close_dev(dd)
                 throw BluetoothError(
-                    code: .io, message: "hci\(deviceID): the controller refused \(what) (HCI status 0x\(String(status, radix: 16))); "
-                        + "is bluetoothd advertising on it, or is the adapter down (`hciconfig hci\(deviceID) up`)?")
+                    code: .io,
+                    message:
+                        "hci\(deviceID): the controller refused \(what) (HCI status 0x\(String(status, radix: 16))); "
+                        + "is bluetoothd advertising on it, or is the adapter down (`hciconfig hci\(deviceID) up`)?"
+                )
             }
         }
         _ = warden_bt_le_adv_enable(dd, 0, &status)  // may fail when not advertising: ignore
         status = 0
         try check(warden_bt_le_adv_params(dd, minInterval, maxInterval, &status), "LE Set Advertising Parameters")
-        try check(advertisingData.withUnsafeBufferPointer { warden_bt_le_adv_data(dd, $0.baseAddress, UInt8(advertisingData.count), 0, &status) }, "LE Set Advertising Data")
-        try check(scanResponse.withUnsafeBufferPointer { warden_bt_le_adv_data(dd, $0.baseAddress, UInt8(scanResponse.count), 1, &status) }, "LE Set Scan Response Data")
+        try check(
+            advertisingData.withUnsafeBufferPointer {
+                warden_bt_le_adv_data(dd, $0.baseAddress, UInt8(advertisingData.count), 0, &status)
+            },
+            "LE Set Advertising Data"
+        )
+        try check(
+            scanResponse.withUnsafeBufferPointer {
+                warden_bt_le_adv_data(dd, $0.baseAddress, UInt8(scanResponse.count), 1, &status)
+            },
+            "LE Set Scan Response Data"
+        )
         try check(warden_bt_le_adv_enable(dd, 1, &status), "LE Set Advertising Enable")
         self.dd = Mutex(dd)
         self.deviceID = deviceID

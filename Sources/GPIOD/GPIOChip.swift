@@ -53,12 +53,19 @@ public final class GPIOChip: Sendable {
     private func checkOffset(_ offset: Int) throws(GPIOError) {
         guard (0..<lineCount).contains(offset) else {
             throw GPIOError(
-                code: .invalidArgument, errno: EINVAL,
-                message: "line \(offset) is out of range for chip '\(name)' (\(label)), which has \(lineCount) lines")
+                code: .invalidArgument,
+                errno: EINVAL,
+                message: "line \(offset) is out of range for chip '\(name)' (\(label)), which has \(lineCount) lines"
+            )
         }
     }
 
-    public func requestOutput(offset: Int, consumer: String, activeLow: Bool, initial: Bool) throws(GPIOError) -> GPIOOutputLine {
+    public func requestOutput(
+        offset: Int,
+        consumer: String,
+        activeLow: Bool,
+        initial: Bool
+    ) throws(GPIOError) -> GPIOOutputLine {
         try checkOffset(offset)
         let line: OpaquePointer? = handle.withLock { h in
             warden_gpio_request_output(h, UInt32(offset), consumer, activeLow ? 1 : 0, initial ? 1 : 0)
@@ -67,7 +74,12 @@ public final class GPIOChip: Sendable {
         return GPIOOutputLine(handle: line, offset: offset, chip: self)
     }
 
-    public func requestInput(offset: Int, consumer: String, activeLow: Bool, bias: GPIOBias) throws(GPIOError) -> GPIOInputLine {
+    public func requestInput(
+        offset: Int,
+        consumer: String,
+        activeLow: Bool,
+        bias: GPIOBias
+    ) throws(GPIOError) -> GPIOInputLine {
         try checkOffset(offset)
         let line: OpaquePointer? = handle.withLock { h in
             warden_gpio_request_input(h, UInt32(offset), consumer, activeLow ? 1 : 0, bias.c)

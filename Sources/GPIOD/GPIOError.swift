@@ -18,19 +18,29 @@ public struct GPIOError: Error, Sendable, Equatable, CustomStringConvertible {
         switch err {
         case ENOENT:
             return GPIOError(
-                code: .chipNotFound, errno: err,
+                code: .chipNotFound,
+                errno: err,
                 message: "\(what): no such GPIO chip (\(reason)); `ls /dev/gpiochip*` and `gpiodetect` list the chips, "
-                    + "and the board profile's `chip` may be a name, a /dev path or a label")
+                    + "and the board profile's `chip` may be a name, a /dev path or a label"
+            )
         case EACCES, EPERM:
             return GPIOError(
-                code: .permissionDenied, errno: err,
-                message: "\(what): permission denied (\(reason)); run as root or add the user to the gpio group")
+                code: .permissionDenied,
+                errno: err,
+                message: "\(what): permission denied (\(reason)); run as root or add the user to the gpio group"
+            )
         case EBUSY:
             return GPIOError(
-                code: .lineBusy, errno: err,
-                message: "\(what): line already in use (\(reason)); `gpioinfo` shows which consumer holds it")
+                code: .lineBusy,
+                errno: err,
+                message: "\(what): line already in use (\(reason)); `gpioinfo` shows which consumer holds it"
+            )
         case ENOTTY, ENODEV:
-            return GPIOError(code: .notAGPIOChip, errno: err, message: "\(what): not a GPIO character device (\(reason))")
+            return GPIOError(
+                code: .notAGPIOChip,
+                errno: err,
+                message: "\(what): not a GPIO character device (\(reason))"
+            )
         case EINVAL:
             return GPIOError(code: .invalidArgument, errno: err, message: "\(what): invalid argument (\(reason))")
         default:

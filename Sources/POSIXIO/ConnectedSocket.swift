@@ -57,7 +57,11 @@ public final class ConnectedSocket: Sendable {
                 if n > 0 { return .success(n) }
                 let err = errno
                 if n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) { return nil }
-                return .failure(n == 0 ? SocketError(.disconnected, "\(peer) closed the connection") : SocketError.fromErrno(err, "sending to \(peer)"))
+                return .failure(
+                    n == 0
+                        ? SocketError(.disconnected, "\(peer) closed the connection")
+                        : SocketError.fromErrno(err, "sending to \(peer)")
+                )
             }
         }
     }
@@ -92,7 +96,9 @@ public final class ConnectedSocket: Sendable {
             throw SocketError(.invalidArgument, "'\(host)' is not an IPv4 address")
         }
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else {
             let err = errno

@@ -52,10 +52,15 @@ public final class SocketHandle: Sendable {
 
     /// `perform` with `SocketError`s.
     public func perform<T>(
-        _ events: IOReactor.Events, _ what: String, _ operation: (Int32) -> Result<T, SocketError>?
+        _ events: IOReactor.Events,
+        _ what: String,
+        _ operation: (Int32) -> Result<T, SocketError>?
     ) async throws(SocketError) -> T {
         try await perform(
-            events, closedError: { SocketError(.closed, "\(what): closed locally") },
-            waitError: { SocketError.fromErrno($0, what) }, operation)
+            events,
+            closedError: { SocketError(.closed, "\(what): closed locally") },
+            waitError: { SocketError.fromErrno($0, what) },
+            operation
+        )
     }
 }

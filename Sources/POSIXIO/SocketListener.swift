@@ -19,7 +19,11 @@ public final class SocketListener: Sendable {
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     /// A Unix socket at `path` (mode 0600), seqpacket or stream.
-    public static func unix(path: String, kind: ConnectedSocket.Kind, what: String) throws(SocketError) -> SocketListener {
+    public static func unix(
+        path: String,
+        kind: ConnectedSocket.Kind,
+        what: String
+    ) throws(SocketError) -> SocketListener {
         let type = kind == .stream ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_SEQPACKET.rawValue)
         let fd = try UnixSocketAddress.listen(path: path, type: type, what: what)
         return SocketListener(fd: fd, kind: kind, description: "unix:\(path)", port: nil)
@@ -36,7 +40,9 @@ public final class SocketListener: Sendable {
             throw SocketError(.invalidArgument, "\(what) host '\(host)' is not an IPv4 address")
         }
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0, listen(fd, 16) == 0 else {
             let err = errno
@@ -45,7 +51,9 @@ public final class SocketListener: Sendable {
         }
         var bound = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         let actual = Int(UInt16(bigEndian: bound.sin_port))
         return SocketListener(fd: fd, kind: .stream, description: "tcp:\(host):\(actual)", port: actual)
     }
@@ -98,7 +106,9 @@ public final class SocketListener: Sendable {
             }
             var storage = sockaddr_storage()
             var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let c = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &len) } }
+            let c = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &len) }
+            }
             if c >= 0 {
                 _ = fcntl(c, F_SETFD, FD_CLOEXEC)
                 return .success((c, Self.peerName(c, storage, kind)))

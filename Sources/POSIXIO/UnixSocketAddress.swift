@@ -9,7 +9,10 @@ public enum UnixSocketAddress {
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            throw SocketError(.invalidArgument, "socket path is too long (\(bytes.count) bytes, the limit is 107): \(path)")
+            throw SocketError(
+                .invalidArgument,
+                "socket path is too long (\(bytes.count) bytes, the limit is 107): \(path)"
+            )
         }
         withUnsafeMutableBytes(of: &addr.sun_path) { p in
             for (i, b) in bytes.enumerated() { p[i] = b }
@@ -43,8 +46,10 @@ public enum UnixSocketAddress {
             let err = errno
             close(fd)
             throw SocketError(
-                .system, errno: err,
-                "\(what) \(path): \(String(cString: strerror(err))); is another wardend running, and is the directory writable?")
+                .system,
+                errno: err,
+                "\(what) \(path): \(String(cString: strerror(err))); is another wardend running, and is the directory writable?"
+            )
         }
         return fd
     }

@@ -5,7 +5,11 @@ import WardenStore
 import WardenWire
 
 struct AuditCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Read and verify the board's audit journal.", subcommands: [List.self, Verify.self])
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Read and verify the board's audit journal.",
+        subcommands: [List.self, Verify.self]
+    )
 
     struct DBOption: ParsableArguments {
         @Option(help: "The board database.") var db = "/var/lib/warden/warden.sqlite"
@@ -21,13 +25,25 @@ struct AuditCommand: ParsableCommand {
             let db = try WardenDatabase(path: opts.db)
             let j = try AuditJournal(database: db)
             for r in try j.records(after: after, limit: limit) {
-                print(AuditFormat.line(seq: r.seq, ms: r.timeMillis, kind: r.event.kind.rawValue, reason: r.event.reason, detail: r.event.detail, credential: r.event.credentialID, user: r.event.userID))
+                print(
+                    AuditFormat.line(
+                        seq: r.seq,
+                        ms: r.timeMillis,
+                        kind: r.event.kind.rawValue,
+                        reason: r.event.reason,
+                        detail: r.event.detail,
+                        credential: r.event.credentialID,
+                        user: r.event.userID
+                    )
+                )
             }
         }
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check the whole hash chain; exit 1 naming the first broken record.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check the whole hash chain; exit 1 naming the first broken record."
+        )
         @OptionGroup var opts: DBOption
 
         func run() throws {

@@ -27,7 +27,9 @@ enum KeyFiles {
     }
 
     static func readPrivate(_ path: String) throws -> P256.Signing.PrivateKey {
-        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CLIError("cannot read \(path)")
+        }
         guard let k = try? P256.Signing.PrivateKey(pemRepresentation: pem) else {
             throw CLIError("\(path) is not a P-256 private key in PEM form")
         }
@@ -35,7 +37,9 @@ enum KeyFiles {
     }
 
     static func readPublic(_ path: String) throws -> P256.Signing.PublicKey {
-        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CLIError("cannot read \(path)")
+        }
         if let k = try? P256.Signing.PublicKey(pemRepresentation: pem) { return k }
         if let k = try? P256.Signing.PrivateKey(pemRepresentation: pem) { return k.publicKey }
         throw CLIError("\(path) is not a P-256 key in PEM form")

@@ -9,8 +9,11 @@ import WardenProtocol
 /// `wardenctl phone unlock`: a phone built on WardenKey, over BLE (L2CAP CoC) or a development transport.
 struct PhoneUnlock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "unlock", abstract: "Present a credential with the key-presentation protocol; prints the result code and the time taken.")
-    @Option(help: "The lock id (door's lock_id) this credential is meant for; the lock must prove it is this lock.") var lock: String
+        commandName: "unlock",
+        abstract: "Present a credential with the key-presentation protocol; prints the result code and the time taken."
+    )
+    @Option(help: "The lock id (door's lock_id) this credential is meant for; the lock must prove it is this lock.")
+    var lock: String
     @Option(help: "Credential file (JWS).") var credential: String
     @Option(help: "Holder private key file.") var key: String
     @Option(help: "Trusted authority key as KID=PUBLIC_PEM_FILE (repeatable).") var authority: [String]
@@ -37,10 +40,20 @@ struct PhoneUnlock: AsyncParsableCommand {
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes HOST:PORT") }
             channel = try SocketFrameChannel.connect(tcpHost: String(parts[0]), port: port)
         case (nil, nil, let addr?):
-            guard let address = BluetoothAddress(addr) else { throw ValidationError("'\(addr)' is not a Bluetooth address") }
+            guard let address = BluetoothAddress(addr) else {
+                throw ValidationError("'\(addr)' is not a Bluetooth address")
+            }
             let value = psm.lowercased().hasPrefix("0x") ? Int(psm.dropFirst(2), radix: 16) : Int(psm)
-            guard let value, (0x80...0xFF).contains(value) else { throw ValidationError("--psm '\(psm)' must be 0x80-0xFF (128-255)") }
-            channel = BLEFrameChannel(try await L2CAPConnector.connect(to: address, addressType: randomAddress ? .leRandom : .lePublic, psm: UInt16(value)))
+            guard let value, (0x80...0xFF).contains(value) else {
+                throw ValidationError("--psm '\(psm)' must be 0x80-0xFF (128-255)")
+            }
+            channel = BLEFrameChannel(
+                try await L2CAPConnector.connect(
+                    to: address,
+                    addressType: randomAddress ? .leRandom : .lePublic,
+                    psm: UInt16(value)
+                )
+            )
         default:
             throw ValidationError("give exactly one of --unix, --tcp, --ble")
         }
@@ -60,7 +73,9 @@ struct PhoneUnlock: AsyncParsableCommand {
         }
         let o = presentation.outcome
         let bytes = presentation.bytes
-        print("\(o.code.name) in \(Self.ms(clock.now - start)) ms\(o.granted ? ", unlocked for \(o.unlockMillis) ms" : "") (\(bytes) bytes exchanged)")
+        print(
+            "\(o.code.name) in \(Self.ms(clock.now - start)) ms\(o.granted ? ", unlocked for \(o.unlockMillis) ms" : "") (\(bytes) bytes exchanged)"
+        )
         if !o.granted { throw ExitCode(3) }
     }
 

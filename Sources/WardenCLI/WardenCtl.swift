@@ -8,9 +8,11 @@ public struct WardenCtl: AsyncParsableCommand {
         abstract: "Warden control: door status and relay checks, access lists, audit, phone and authority tools.",
         subcommands: [
             StatusCommand.self, PulseCommand.self, WatchCommand.self, LockdownCommand.self, PassageCommand.self,
-            RelaySafeCommand.self, TimeCommand.self, AccessCommand.self, AuditCommand.self, PhoneCommand.self, SimCommand.self,
+            RelaySafeCommand.self, TimeCommand.self, AccessCommand.self, AuditCommand.self, PhoneCommand.self,
+            SimCommand.self,
             DevCommand.self,
-        ])
+        ]
+    )
     public init() {}
 }
 

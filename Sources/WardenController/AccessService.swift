@@ -32,13 +32,17 @@ struct AccessService {
     init(config: WardenConfig, database: WardenDatabase) throws(StoreError) {
         db = database
         policy = AccessPolicy(
-            scope: DoorScope(doorID: config.doorID, groups: config.doorGroups), calendar: config.calendar,
-            requireListed: config.requireListed)
+            scope: DoorScope(doorID: config.doorID, groups: config.doorGroups),
+            calendar: config.calendar,
+            requireListed: config.requireListed
+        )
         verifier = CredentialVerifier(authority: config.authority)
         authority = config.authority
         limiter = FailureLimiter(
-            maxFailures: config.presentation.maxFailures, penalty: config.presentation.backoff,
-            globalMaxFailures: config.presentation.maxGlobalFailures)
+            maxFailures: config.presentation.maxFailures,
+            penalty: config.presentation.backoff,
+            globalMaxFailures: config.presentation.maxGlobalFailures
+        )
         accessIndex = try database.accessListIndex()
     }
 
@@ -61,7 +65,10 @@ struct AccessService {
 
     /// Decides a presentation: the token verified (or found in the cache), the holder's proof, then the policy.
     mutating func decide(
-        token: String, holderProofValid: (P256.Signing.PublicKey) -> Bool, lockdown: Bool, at time: Date?
+        token: String,
+        holderProofValid: (P256.Signing.PublicKey) -> Bool,
+        lockdown: Bool,
+        at time: Date?
     ) -> AccessDecision {
         do {
             let credential = try verified(token)

@@ -53,7 +53,10 @@ final class Advertising: Sendable {
 
     func stop() {
         supervisor.withLock { $0?.cancel() }
-        switch mode.withLock({ m in defer { m = .none }; return m }) {
+        switch mode.withLock({ m in
+            defer { m = .none }
+            return m
+        }) {
         case .hci(let a): a.stop()
         case .bluetoothd(let a, let events):
             a.stop()
@@ -82,7 +85,9 @@ final class Advertising: Sendable {
                 }
             case .bluetoothd(let a, let events):
                 if let gone = bluetoothdGoneSince.withLock({ $0 }), ContinuousClock.now - gone >= Self.bluetoothdGrace {
-                    logger.warning("bluetoothd has been gone for \(Self.bluetoothdGrace.components.seconds) s: advertising over raw HCI until it is back")
+                    logger.warning(
+                        "bluetoothd has been gone for \(Self.bluetoothdGrace.components.seconds) s: advertising over raw HCI until it is back"
+                    )
                     a.stop()
                     events.cancel()
                     bluetoothdGoneSince.withLock { $0 = nil }
@@ -119,16 +124,22 @@ final class Advertising: Sendable {
             lastFailure.withLock { $0 = "" }
             logger.info(
                 "advertising the Warden service",
-                metadata: ["adapter": "hci\(id)", "via": "hci", "uuid": "\(Advertisement.serviceUUIDString)"])
+                metadata: ["adapter": "hci\(id)", "via": "hci", "uuid": "\(Advertisement.serviceUUIDString)"]
+            )
         } catch {
-            warnOnce("BLE advertising failed: \(error.message); retrying every \(Self.checkInterval.components.seconds) s. Phones that know the address and PSM can still connect")
+            warnOnce(
+                "BLE advertising failed: \(error.message); retrying every \(Self.checkInterval.components.seconds) s. Phones that know the address and PSM can still connect"
+            )
         }
     }
 
     private func startThroughBluetoothd() {
         // bluetoothd may not have powered the adapter yet: registration retries until it has.
         let name = adapter ?? BluetoothAdapter.defaultDeviceID().map { "hci\($0)" } ?? "hci0"
-        let content = BluezAdvertiser.Content(serviceUUID: Advertisement.serviceUUIDString, scanResponseServiceData: ad.serviceData)
+        let content = BluezAdvertiser.Content(
+            serviceUUID: Advertisement.serviceUUIDString,
+            scanResponseServiceData: ad.serviceData
+        )
         let advertiser: BluezAdvertiser
         do {
             advertiser = try BluezAdvertiser(adapter: name, content: content, busAddress: busAddress)
@@ -138,11 +149,13 @@ final class Advertising: Sendable {
         }
         logger.info(
             "bluetoothd owns the Bluetooth adapter: advertising through its D-Bus LEAdvertisingManager1",
-            metadata: ["adapter": "\(name)", "object": "\(BluezAdvertiser.objectPath(adapter: name))"])
+            metadata: ["adapter": "\(name)", "object": "\(BluezAdvertiser.objectPath(adapter: name))"]
+        )
         if ad.psm != Advertisement.defaultPSM {
             logger.warning(
                 "ble_psm is not the default 0x81: phones find a non-default PSM only in the scan response, which bluetoothd fills only from BlueZ 5.80 on with experimental interfaces (-E); with an older bluetoothd use ble_psm 0x81",
-                metadata: ["psm": "0x\(String(ad.psm, radix: 16))"])
+                metadata: ["psm": "0x\(String(ad.psm, radix: 16))"]
+            )
         }
         bluetoothdGoneSince.withLock { $0 = nil }
         let events = Task { [weak self, logger] in
@@ -152,16 +165,24 @@ final class Advertising: Sendable {
                     self?.lastFailure.withLock { $0 = "" }
                     logger.info(
                         "advertising the Warden service",
-                        metadata: ["adapter": "\(adapter)", "via": "bluetoothd", "uuid": "\(Advertisement.serviceUUIDString)"])
+                        metadata: [
+                            "adapter": "\(adapter)", "via": "bluetoothd", "uuid": "\(Advertisement.serviceUUIDString)",
+                        ]
+                    )
                 case .failed(let error, _):
                     // The same refusal every 30 s is one warning, then debug lines.
-                    self?.warnOnce("BLE advertising through bluetoothd failed: \(error.message); retrying (1 s, doubling to 30 s)")
+                    self?.warnOnce(
+                        "BLE advertising through bluetoothd failed: \(error.message); retrying (1 s, doubling to 30 s)"
+                    )
                 case .released:
-                    logger.warning("bluetoothd released the advertisement (adapter powered off or removed); registering again")
+                    logger.warning(
+                        "bluetoothd released the advertisement (adapter powered off or removed); registering again"
+                    )
                 case .bluetoothdGone:
                     self?.bluetoothdGoneSince.withLock { $0 = .now }
                     logger.warning(
-                        "bluetoothd left the system bus: the lock is not advertising until it is back (raw HCI takes over after \(Advertising.bluetoothdGrace.components.seconds) s)")
+                        "bluetoothd left the system bus: the lock is not advertising until it is back (raw HCI takes over after \(Advertising.bluetoothdGrace.components.seconds) s)"
+                    )
                 case .bluetoothdBack:
                     self?.bluetoothdGoneSince.withLock { $0 = nil }
                     logger.notice("bluetoothd is back on the system bus: registering the advertisement again")

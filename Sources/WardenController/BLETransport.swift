@@ -8,14 +8,21 @@ enum BLETransport {
     /// Largest SDU the lock accepts: one whole frame.
     static let receiveMTU = UInt16(Frame.headerSize + Frame.maxPayload)
 
-    static func start<C: Clock>(service: PresentationService<C>, psm: Int, adapter: String?, lockID: String, logger: Logger) -> Task<Void, Never>? {
+    static func start<C: Clock>(
+        service: PresentationService<C>,
+        psm: Int,
+        adapter: String?,
+        lockID: String,
+        logger: Logger
+    ) -> Task<Void, Never>? {
         let listener: L2CAPListener
         do {
             listener = try L2CAPListener(psm: UInt16(psm), security: .low, receiveMTU: receiveMTU)
         } catch {
             logger.warning(
                 "BLE presentations are off: \(error.message). The other transports keep working.",
-                metadata: ["psm": "0x\(String(psm, radix: 16))"])
+                metadata: ["psm": "0x\(String(psm, radix: 16))"]
+            )
             return nil
         }
         logger.info("BLE L2CAP listener ready", metadata: ["psm": "0x\(String(listener.psm, radix: 16))"])

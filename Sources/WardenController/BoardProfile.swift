@@ -44,8 +44,11 @@ public struct BoardProfile: Sendable, Equatable {
 
     public var timing: DoorTiming {
         DoorTiming(
-            pulse: pulse, extendedPulse: extendedPulse, heldOpenAfter: heldOpenAfter,
-            debounce: inputs.mapValues(\.debounce))
+            pulse: pulse,
+            extendedPulse: extendedPulse,
+            heldOpenAfter: heldOpenAfter,
+            debounce: inputs.mapValues(\.debounce)
+        )
     }
 
     static let maxLine = 511
@@ -53,14 +56,21 @@ public struct BoardProfile: Sendable, Equatable {
     public static func load(path: String) throws(ConfigError) -> BoardProfile {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(file: path, key: "", message: "cannot read the board profile: \(error.localizedDescription)")
+            throw ConfigError(
+                file: path,
+                key: "",
+                message: "cannot read the board profile: \(error.localizedDescription)"
+            )
         }
         return try parse(text, file: path)
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> BoardProfile {
         let top = try YAMLMapping.parse(
-            file: file, text: text, allowed: ["name", "chip", "relay", "inputs", "led", "held_open_s"])
+            file: file,
+            text: text,
+            allowed: ["name", "chip", "relay", "inputs", "led", "held_open_s"]
+        )
         let r = try top.mapping("relay", allowed: ["line", "active_low", "kind", "pulse_ms", "extended_pulse_ms"])
         let pulseMs = try r.int("pulse_ms", in: 100...600_000, default: 5000)
         let extMs = try r.int("extended_pulse_ms", in: 100...600_000, default: pulseMs)
@@ -72,23 +82,37 @@ public struct BoardProfile: Sendable, Equatable {
         for input in DoorInput.allCases where inputsMap.has(input.rawValue) {
             let m = try inputsMap.mapping(input.rawValue, allowed: ["line", "active_low", "bias", "debounce_ms"])
             inputs[input] = Input(
-                line: try m.int("line", in: 0...maxLine), activeLow: try m.bool("active_low", default: false),
+                line: try m.int("line", in: 0...maxLine),
+                activeLow: try m.bool("active_low", default: false),
                 bias: try m.oneOf("bias", GPIOBias.self, all: GPIOBias.allCases, default: .asIs),
-                debounce: .milliseconds(try m.int("debounce_ms", in: 0...5000, default: 50)))
+                debounce: .milliseconds(try m.int("debounce_ms", in: 0...5000, default: 50))
+            )
         }
         guard inputs[.doorContact] != nil else {
-            throw inputsMap.fail("door_contact", "missing (required): the door position switch drives relock and alarms")
+            throw inputsMap.fail(
+                "door_contact",
+                "missing (required): the door position switch drives relock and alarms"
+            )
         }
         var led: Output?
         if let l = try top.optionalMapping("led", allowed: ["line", "active_low"]) {
             led = Output(line: try l.int("line", in: 0...maxLine), activeLow: try l.bool("active_low", default: false))
         }
         let profile = BoardProfile(
-            name: try top.string("name"), chip: try top.string("chip"),
-            relay: Output(line: try r.int("line", in: 0...maxLine), activeLow: try r.bool("active_low", default: false)),
+            name: try top.string("name"),
+            chip: try top.string("chip"),
+            relay: Output(
+                line: try r.int("line", in: 0...maxLine),
+                activeLow: try r.bool("active_low", default: false)
+            ),
             relayKind: try r.oneOf("kind", RelayKind.self, all: RelayKind.allCases),
-            pulse: .milliseconds(pulseMs), extendedPulse: .milliseconds(extMs), inputs: inputs, led: led,
-            heldOpenAfter: .seconds(try top.int("held_open_s", in: 1...86_400, default: 30)), file: file)
+            pulse: .milliseconds(pulseMs),
+            extendedPulse: .milliseconds(extMs),
+            inputs: inputs,
+            led: led,
+            heldOpenAfter: .seconds(try top.int("held_open_s", in: 1...86_400, default: 30)),
+            file: file
+        )
         // Each line once.
         var used: [Int: String] = [profile.relay.line: "relay.line"]
         for input in DoorInput.allCases {

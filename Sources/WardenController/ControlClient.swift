@@ -22,7 +22,9 @@ public final class ControlClient {
         guard rc == 0 else {
             let e = String(cString: strerror(errno))
             close(fd)
-            throw ControlError("cannot reach wardend at \(path): \(e); is wardend running (systemctl status wardend) and are you root?")
+            throw ControlError(
+                "cannot reach wardend at \(path): \(e); is wardend running (systemctl status wardend) and are you root?"
+            )
         }
         self.fd = fd
     }

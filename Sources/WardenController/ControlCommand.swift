@@ -18,7 +18,9 @@ public enum ControlCommand: Sendable, Equatable {
     /// The operator vouches for the board's clock (after a forward jump left time unconfirmed).
     case confirmTime
 
-    public static let names = ["status", "pulse", "watch", "lockdown", "passage", "access_apply", "sim_input", "time_confirm"]
+    public static let names = [
+        "status", "pulse", "watch", "lockdown", "passage", "access_apply", "sim_input", "time_confirm",
+    ]
 
     /// Validates `request`; the error says what was wrong and what is expected.
     public init(_ request: ControlRequest) throws(ControlError) {

@@ -1,4 +1,5 @@
 import WardenWire
+
 /// One request on wardend's local control socket (newline-delimited JSON). docs/operations.md lists the commands.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public var cmd: String
@@ -9,8 +10,15 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var input: String?
     public var active: Bool?
 
-    public init(cmd: String, seconds: Double? = nil, on: Bool? = nil, mode: String? = nil, token: String? = nil,
-                input: String? = nil, active: Bool? = nil) {
+    public init(
+        cmd: String,
+        seconds: Double? = nil,
+        on: Bool? = nil,
+        mode: String? = nil,
+        token: String? = nil,
+        input: String? = nil,
+        active: Bool? = nil
+    ) {
         self.cmd = cmd
         self.seconds = seconds
         self.on = on

@@ -21,7 +21,10 @@ public final class ControlServer: Sendable {
         self.handler = handler
         self.watch = watch
         self.logger = logger
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
         do {
             listener = try SocketListener.unix(path: path, kind: .stream, what: "control socket")
         } catch {

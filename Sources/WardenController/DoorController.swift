@@ -37,8 +37,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     private var relockTask: Task<Void, Never>?
 
     public init(
-        config: WardenConfig, profile: BoardProfile, io: any DoorIO, database: WardenDatabase, journal: AuditJournal,
-        clock: C, wallClock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "warden.door")
+        config: WardenConfig,
+        profile: BoardProfile,
+        io: any DoorIO,
+        database: WardenDatabase,
+        journal: AuditJournal,
+        clock: C,
+        wallClock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "warden.door")
     ) throws(StoreError) {
         self.config = config
         self.profile = profile
@@ -51,12 +57,19 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         self.logger = logger
         let inputs = (try? io.readInputs()) ?? [:]
         self.door = DoorStateMachine(
-            door: config.doorID, timing: profile.timing, doorClosed: inputs[.doorContact] ?? true,
-            rexActive: inputs[.rex] ?? false, tamperActive: inputs[.tamper] ?? false)
+            door: config.doorID,
+            timing: profile.timing,
+            doorClosed: inputs[.doorContact] ?? true,
+            rexActive: inputs[.rex] ?? false,
+            tamperActive: inputs[.tamper] ?? false
+        )
         self.access = try AccessService(config: config, database: database)
         let mark = Double(try database.meta("time_high_water_mark") ?? "0") ?? 0
         self.time = TrustedTime(
-            highWaterMark: Date(timeIntervalSince1970: mark), policy: config.unknownTimePolicy, maxForwardJump: config.maxForwardJump)
+            highWaterMark: Date(timeIntervalSince1970: mark),
+            policy: config.unknownTimePolicy,
+            maxForwardJump: config.maxForwardJump
+        )
     }
 
     /// Reloads the access list into memory (after a snapshot, or to recover from a failed load); a failure denies
@@ -66,7 +79,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     }
 
     private func accessListUnavailable(_ error: any Error) {
-        audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.accessListUnavailable.rawValue, detail: "\(error)"))
+        audit(
+            AuditEvent(
+                .alarm,
+                door: config.doorID,
+                reason: AlarmReason.accessListUnavailable.rawValue,
+                detail: "\(error)"
+            )
+        )
         logger.error("access list could not be loaded; denying all credentials", metadata: ["error": "\(error)"])
     }
 
@@ -96,20 +116,41 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// The previous run ended without its stop record (killed, crashed, power cut): say so, and that the relay was
     /// driven locked at this start, so the journal never shows `relay grant [unlocked]` followed by a bare start.
     private func recordUncleanStop() {
-        guard journal.lastSeq > 0, let last = try? journal.records(after: journal.lastSeq - 1, limit: 1).first else { return }
+        guard journal.lastSeq > 0, let last = try? journal.records(after: journal.lastSeq - 1, limit: 1).first else {
+            return
+        }
         if last.event.kind == .daemon && last.event.reason == "stopped" { return }
         let lastWhat = [last.event.kind.rawValue, last.event.reason].compactMap { $0 }.joined(separator: " ")
-        audit(AuditEvent(
-            .daemon, door: config.doorID, reason: "unclean_stop",
-            detail: "the previous run ended without a stop record (last record \(last.seq): \(lastWhat)); relay driven locked at start"))
-        logger.warning("the previous run did not stop cleanly; the relay was driven locked at start", metadata: ["last_seq": "\(last.seq)"])
+        audit(
+            AuditEvent(
+                .daemon,
+                door: config.doorID,
+                reason: "unclean_stop",
+                detail:
+                    "the previous run ended without a stop record (last record \(last.seq): \(lastWhat)); relay driven locked at start"
+            )
+        )
+        logger.warning(
+            "the previous run did not stop cleanly; the relay was driven locked at start",
+            metadata: ["last_seq": "\(last.seq)"]
+        )
     }
 
     /// The journal started or stopped failing to write: alarm once each way (the records wait in its backlog).
     private func journalFault(_ message: String?) {
         if let message {
-            logger.error("the audit journal cannot write; records wait in memory (bounded) until it can", metadata: ["error": "\(message)"])
-            audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.journalWriteFailed.rawValue, detail: message))
+            logger.error(
+                "the audit journal cannot write; records wait in memory (bounded) until it can",
+                metadata: ["error": "\(message)"]
+            )
+            audit(
+                AuditEvent(
+                    .alarm,
+                    door: config.doorID,
+                    reason: AlarmReason.journalWriteFailed.rawValue,
+                    detail: message
+                )
+            )
         } else {
             logger.notice("the audit journal writes again")
             audit(AuditEvent(.alarmCleared, door: config.doorID, reason: AlarmReason.journalWriteFailed.rawValue))
@@ -155,16 +196,26 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// holds the holder's transcript signature; `holderProofValid` checks it against the credential's key.
     /// Returns the decision, the wire result code and how long the door unlocks.
     public func presentOverSession(
-        credential token: String, holderProofValid: @Sendable (P256.Signing.PublicKey) -> Bool, peer: String
+        credential token: String,
+        holderProofValid: @Sendable (P256.Signing.PublicKey) -> Bool,
+        peer: String
     ) -> (AccessDecision, ResultCode, UInt32) {
         guard !stopped else { return (.denied(.shuttingDown, credentialID: nil, userID: nil), .busy, 0) }
-        let decision = access.decide(token: token, holderProofValid: holderProofValid, lockdown: door.lockdown, at: decisionTime())
+        let decision = access.decide(
+            token: token,
+            holderProofValid: holderProofValid,
+            lockdown: door.lockdown,
+            at: decisionTime()
+        )
         switch decision {
         case .granted(let g):
             _ = act(on: decision, peer: peer)
             access.recordSuccess(peer)
             let pulse = g.extendedTime ? profile.extendedPulse : profile.pulse
-            return (decision, .granted, UInt32(pulse.components.seconds * 1000 + pulse.components.attoseconds / 1_000_000_000_000_000))
+            return (
+                decision, .granted,
+                UInt32(pulse.components.seconds * 1000 + pulse.components.attoseconds / 1_000_000_000_000_000)
+            )
         case .denied(let reason, let credentialID, _):
             let outcome = access.recordFailure(peer, againstPeer: true, at: now)
             // A denial of a verified credential is always audited; junk (no verified credential) only within budget.
@@ -184,7 +235,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     public func protocolFailure(_ error: ProtocolError, peer: String, againstPeer: Bool = true) {
         let outcome = access.recordFailure(peer, againstPeer: againstPeer, at: now)
         if outcome.audit {
-            audit(AuditEvent(.malformed, door: config.doorID, reason: error.code.name, detail: "peer=\(peer) \(error.message)"))
+            audit(
+                AuditEvent(
+                    .malformed,
+                    door: config.doorID,
+                    reason: error.code.name,
+                    detail: "peer=\(peer) \(error.message)"
+                )
+            )
             logger.notice("presentation failed", metadata: ["peer": "\(peer)", "code": "\(error.code.name)"])
         }
         limiterAlarms(outcome, peer: peer)
@@ -203,17 +261,27 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             audit(AuditEvent(.alarm, door: config.doorID, reason: "rate_limited", detail: "peer=\(peer)"))
         }
         if outcome.globalThrottleStarted {
-            let detail = "\(access.limiter.globalMaxFailures) failed presentations within \(access.limiter.window.components.seconds) s from all peers: one new session per second until it calms down"
+            let detail =
+                "\(access.limiter.globalMaxFailures) failed presentations within \(access.limiter.window.components.seconds) s from all peers: one new session per second until it calms down"
             audit(AuditEvent(.alarm, door: config.doorID, reason: "rate_limited_global", detail: detail))
-            logger.warning("failed presentations over the lock's budget: throttling all new sessions", metadata: ["detail": "\(detail)"])
+            logger.warning(
+                "failed presentations over the lock's budget: throttling all new sessions",
+                metadata: ["detail": "\(detail)"]
+            )
         }
         if let summary = outcome.summary { auditSummary(summary) }
     }
 
     private func auditSummary(_ s: FailureLimiter.AuditSummary) {
-        audit(AuditEvent(
-            .alarm, door: config.doorID, reason: "failures_summarised",
-            detail: "\(s.failures) failed presentations from \(s.peers) peer addresses in \(s.over.components.seconds) s, over the budget: not audited one by one"))
+        audit(
+            AuditEvent(
+                .alarm,
+                door: config.doorID,
+                reason: "failures_summarised",
+                detail:
+                    "\(s.failures) failed presentations from \(s.peers) peer addresses in \(s.over.components.seconds) s, over the budget: not audited one by one"
+            )
+        )
     }
 
     /// Acts on a decision for an already verified credential (the benchmark's path).
@@ -234,9 +302,13 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         switch assessment {
         case .unconfirmed(let wall, let mark) where !clockJumpAlarm:
             clockJumpAlarm = true
-            let detail = "wall clock \(Int(wall.timeIntervalSince1970)) is \(Int(wall.timeIntervalSince(mark))) s past the high-water mark \(Int(mark.timeIntervalSince1970)): not trusted until confirmed"
+            let detail =
+                "wall clock \(Int(wall.timeIntervalSince1970)) is \(Int(wall.timeIntervalSince(mark))) s past the high-water mark \(Int(mark.timeIntervalSince1970)): not trusted until confirmed"
             audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.clockJump.rawValue, detail: detail))
-            logger.warning("clock jumped forward past the high-water mark; time is unconfirmed (wardenctl time confirm, or signed time from the cloud)", metadata: ["detail": "\(detail)"])
+            logger.warning(
+                "clock jumped forward past the high-water mark; time is unconfirmed (wardenctl time confirm, or signed time from the cloud)",
+                metadata: ["detail": "\(detail)"]
+            )
         case .trusted where clockJumpAlarm:
             clockJumpAlarm = false
             audit(AuditEvent(.alarmCleared, door: config.doorID, reason: AlarmReason.clockJump.rawValue))
@@ -248,7 +320,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     public func confirmTime() {
         time.confirm(wallClock: wallClock())
         noteClock(time.assess(wallClock: wallClock()))
-        audit(AuditEvent(.config, door: config.doorID, reason: "time_confirmed", detail: "\(Int(wallClock().timeIntervalSince1970))"))
+        audit(
+            AuditEvent(
+                .config,
+                door: config.doorID,
+                reason: "time_confirmed",
+                detail: "\(Int(wallClock().timeIntervalSince1970))"
+            )
+        )
         persistMark()
         if passageOverride == nil { evaluatePassageSchedule() }
     }
@@ -257,16 +336,38 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         switch decision {
         case .granted(let g):
             perform(door.grant(extendedTime: g.extendedTime, at: now))
-            audit(AuditEvent(.accessGranted, door: config.doorID, credentialID: g.credentialID, userID: g.userID,
-                             detail: [g.extendedTime ? "extended" : nil, peer.map { "peer=\($0)" }].compactMap { $0 }.joined(separator: " ").nilIfEmpty))
+            audit(
+                AuditEvent(
+                    .accessGranted,
+                    door: config.doorID,
+                    credentialID: g.credentialID,
+                    userID: g.userID,
+                    detail: [g.extendedTime ? "extended" : nil, peer.map { "peer=\($0)" }].compactMap { $0 }.joined(
+                        separator: " "
+                    ).nilIfEmpty
+                )
+            )
             Counter(label: "warden_decisions_total", dimensions: [("result", "granted")]).increment()
             logger.info("access granted", metadata: ["credential": "\(g.credentialID)", "user": "\(g.userID)"])
         case .denied(let reason, let cred, let user):
             if audited {
-                audit(AuditEvent(.accessDenied, door: config.doorID, credentialID: cred, userID: user, reason: reason.rawValue, detail: peer.map { "peer=\($0)" }))
-                logger.info("access denied", metadata: ["reason": "\(reason.rawValue)", "credential": "\(cred ?? "-")"])
+                audit(
+                    AuditEvent(
+                        .accessDenied,
+                        door: config.doorID,
+                        credentialID: cred,
+                        userID: user,
+                        reason: reason.rawValue,
+                        detail: peer.map { "peer=\($0)" }
+                    )
+                )
+                logger.info(
+                    "access denied",
+                    metadata: ["reason": "\(reason.rawValue)", "credential": "\(cred ?? "-")"]
+                )
             }
-            Counter(label: "warden_decisions_total", dimensions: [("result", "denied"), ("reason", reason.rawValue)]).increment()
+            Counter(label: "warden_decisions_total", dimensions: [("result", "denied"), ("reason", reason.rawValue)])
+                .increment()
         }
         return decision
     }
@@ -296,7 +397,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         do {
             let (update, reloadError) = try access.apply(token: token)
             if let reloadError { accessListUnavailable(reloadError) }
-            audit(AuditEvent(.config, door: config.doorID, reason: "access_list", detail: "v\(update.ver) grant=\(update.grant.count) revoke=\(update.revoke.count)"))
+            audit(
+                AuditEvent(
+                    .config,
+                    door: config.doorID,
+                    reason: "access_list",
+                    detail: "v\(update.ver) grant=\(update.grant.count) revoke=\(update.revoke.count)"
+                )
+            )
             return update.ver
         } catch {
             audit(AuditEvent(.config, door: config.doorID, reason: "access_list_refused", detail: "\(error)"))
@@ -322,12 +430,26 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         let writeError = journal.lastWriteError
         if writeError != nil { alarms.append(AlarmReason.journalWriteFailed.rawValue) }
         return ControllerStatus(
-            door: config.doorID, lockID: config.lockID, board: profile.name, relayUnlocked: door.relayUnlocked || relockPending,
-            relayEnergized: profile.relayEnergized(unlocked: door.relayUnlocked || relockPending), doorClosed: door.doorClosed,
-            rexActive: door.rexActive, tamperActive: door.tamperActive, passage: door.passage, lockdown: door.lockdown,
-            alarms: alarms, accessListVersion: (try? db.accessListVersion()) ?? -1, auditLastSeq: journal.lastSeq,
-            auditDurableSeq: journal.durableSeq, timeTrusted: trusted, auditPending: journal.pendingCount,
-            auditWriteError: writeError, ready: ready && !stopped, time: timeState)
+            door: config.doorID,
+            lockID: config.lockID,
+            board: profile.name,
+            relayUnlocked: door.relayUnlocked || relockPending,
+            relayEnergized: profile.relayEnergized(unlocked: door.relayUnlocked || relockPending),
+            doorClosed: door.doorClosed,
+            rexActive: door.rexActive,
+            tamperActive: door.tamperActive,
+            passage: door.passage,
+            lockdown: door.lockdown,
+            alarms: alarms,
+            accessListVersion: (try? db.accessListVersion()) ?? -1,
+            auditLastSeq: journal.lastSeq,
+            auditDurableSeq: journal.durableSeq,
+            timeTrusted: trusted,
+            auditPending: journal.pendingCount,
+            auditWriteError: writeError,
+            ready: ready && !stopped,
+            time: timeState
+        )
     }
 
     /// Every audit record as it is appended (for `wardenctl watch`).
@@ -383,7 +505,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
                     if !unlocked { relockSucceeded() }
                 } catch {
                     logger.error("relay write failed", metadata: ["error": "\(error)", "unlocking": "\(unlocked)"])
-                    audit(AuditEvent(.alarm, door: config.doorID, reason: AlarmReason.relayFault.rawValue, detail: "\(error)"))
+                    audit(
+                        AuditEvent(
+                            .alarm,
+                            door: config.doorID,
+                            reason: AlarmReason.relayFault.rawValue,
+                            detail: "\(error)"
+                        )
+                    )
                     if !unlocked { startRelockRetry() }
                 }
             case .audit(let e):

@@ -16,8 +16,11 @@ public final class LibgpiodDoorIO: DoorIO {
         let chip = try GPIOChip(opening: profile.chip)
         self.chip = chip
         relay = try chip.requestOutput(
-            offset: profile.relay.line, consumer: "\(consumer)-relay", activeLow: profile.relay.activeLow,
-            initial: profile.relayEnergized(unlocked: false))
+            offset: profile.relay.line,
+            consumer: "\(consumer)-relay",
+            activeLow: profile.relay.activeLow,
+            initial: profile.relayEnergized(unlocked: false)
+        )
         led = try profile.led.map { l throws(GPIOError) in
             try chip.requestOutput(offset: l.line, consumer: "\(consumer)-led", activeLow: l.activeLow, initial: false)
         }
@@ -25,7 +28,16 @@ public final class LibgpiodDoorIO: DoorIO {
         for input in DoorInput.allCases {
             guard let i = profile.inputs[input] else { continue }
             lines.append(
-                (input, try chip.requestInput(offset: i.line, consumer: "\(consumer)-\(input.rawValue)", activeLow: i.activeLow, bias: i.bias)))
+                (
+                    input,
+                    try chip.requestInput(
+                        offset: i.line,
+                        consumer: "\(consumer)-\(input.rawValue)",
+                        activeLow: i.activeLow,
+                        bias: i.bias
+                    )
+                )
+            )
         }
         inputs = lines
         loop = try GPIOEventLoop(lines: lines.map(\.1))

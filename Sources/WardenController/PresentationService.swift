@@ -30,8 +30,16 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
         var stopped = false
     }
 
-    public init(controller: DoorController<C>, certificate: LockCertificate, deviceKey: P256.Signing.PrivateKey, maxSessions: Int = 4,
-                timeout: Duration = .seconds(5), helloDeadline: Duration = .seconds(1), maxWaiting: Int = 64, logger: Logger) {
+    public init(
+        controller: DoorController<C>,
+        certificate: LockCertificate,
+        deviceKey: P256.Signing.PrivateKey,
+        maxSessions: Int = 4,
+        timeout: Duration = .seconds(5),
+        helloDeadline: Duration = .seconds(1),
+        maxWaiting: Int = 64,
+        logger: Logger
+    ) {
         self.controller = controller
         self.certificate = certificate
         self.deviceKey = deviceKey
@@ -100,7 +108,11 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
         switch await firstFrame(channel, id: id) {
         case .frame(let f): first = f
         case .silent:
-            await controller.protocolFailure(ProtocolError(.timeout, "no HELLO within the deadline"), peer: peer, againstPeer: false)
+            await controller.protocolFailure(
+                ProtocolError(.timeout, "no HELLO within the deadline"),
+                peer: peer,
+                againstPeer: false
+            )
             return channel.close()
         case .bad(let e):
             await controller.protocolFailure(e, peer: peer, againstPeer: false)
@@ -175,7 +187,10 @@ public final class PresentationService<C: Clock>: Sendable where C.Duration == D
                 case .evaluate(let token):
                     let s = session
                     let (_, code, ms) = await controller.presentOverSession(
-                        credential: token, holderProofValid: { s.holderProofValid($0) }, peer: channel.peer)
+                        credential: token,
+                        holderProofValid: { s.holderProofValid($0) },
+                        peer: channel.peer
+                    )
                     actions += session.complete(code: code, unlockMillis: ms)
                 case .close:
                     finished = true

@@ -30,7 +30,9 @@ public final class SignalWatcher: Sendable {
 
     private init() {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { fatalError("wardend: cannot create the signal pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&fds) == 0 else {
+            fatalError("wardend: cannot create the signal pipe: \(String(cString: strerror(errno)))")
+        }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         signalPipeWrite = fds[1]

@@ -16,7 +16,9 @@ public final class SocketFrameChannel: FrameChannel {
             switch socket.kind {
             case .seqpacket:
                 let datagram = try await socket.receive(upTo: limit + 1)
-                guard datagram.count <= limit else { throw ProtocolError(.badFrame, "datagram larger than the frame limit") }
+                guard datagram.count <= limit else {
+                    throw ProtocolError(.badFrame, "datagram larger than the frame limit")
+                }
                 return datagram
             case .stream:
                 let header = try await socket.receive(exactly: Frame.headerSize)

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import WardenProtocol
 import WardenCore
+import WardenProtocol
 import WardenStore
 import WardenWire
 import Yams
@@ -69,10 +69,19 @@ public struct WardenConfig: Sendable {
     public static func boardPath(ofConfigAt path: String) throws(ConfigError) -> String {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(file: path, key: "board", message: "cannot read the config: \(error.localizedDescription); give --board PROFILE")
+            throw ConfigError(
+                file: path,
+                key: "board",
+                message: "cannot read the config: \(error.localizedDescription); give --board PROFILE"
+            )
         }
-        guard let node = try? Yams.compose(yaml: text), let board = node.mapping?["board"]?.string, !board.isEmpty else {
-            throw ConfigError(file: path, key: "board", message: "no readable `board:` in the config; give --board PROFILE")
+        guard let node = try? Yams.compose(yaml: text), let board = node.mapping?["board"]?.string, !board.isEmpty
+        else {
+            throw ConfigError(
+                file: path,
+                key: "board",
+                message: "no readable `board:` in the config; give --board PROFILE"
+            )
         }
         let dir = (path as NSString).deletingLastPathComponent
         return board.hasPrefix("/") ? board : (dir as NSString).appendingPathComponent(board)
@@ -80,8 +89,13 @@ public struct WardenConfig: Sendable {
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> WardenConfig {
         let top = try YAMLMapping.parse(
-            file: file, text: text,
-            allowed: ["door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit", "log_level", "identity", "presentation"])
+            file: file,
+            text: text,
+            allowed: [
+                "door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit",
+                "log_level", "identity", "presentation",
+            ]
+        )
         let dir = (file as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p) }
 
@@ -91,7 +105,10 @@ public struct WardenConfig: Sendable {
         let holidays = try site.strings("holidays")
         let calendar: SiteCalendar
         do { calendar = try SiteCalendar(timeZoneIdentifier: tz, holidays: Set(holidays)) } catch {
-            throw site.fail(holidays.isEmpty ? "time_zone" : (TimeZone(identifier: tz) == nil ? "time_zone" : "holidays"), error.message)
+            throw site.fail(
+                holidays.isEmpty ? "time_zone" : (TimeZone(identifier: tz) == nil ? "time_zone" : "holidays"),
+                error.message
+            )
         }
         var passage: WeeklySchedule?
         if site.has("passage_schedule") {
@@ -99,7 +116,10 @@ public struct WardenConfig: Sendable {
         }
         let keyFiles = try top.stringMap("authority_keys")
         guard !keyFiles.isEmpty else {
-            throw top.fail("authority_keys", "at least one authority key (key id: PEM file) is required; without one no key can open the door")
+            throw top.fail(
+                "authority_keys",
+                "at least one authority key (key id: PEM file) is required; without one no key can open the door"
+            )
         }
         var pems: [String: String] = [:]
         for (kid, f) in keyFiles {
@@ -117,11 +137,17 @@ public struct WardenConfig: Sendable {
         let audit = try top.optionalMapping("audit", allowed: ["max_records", "max_age_days", "hard_max_records"])
         let defaults = AuditJournal.Retention()
         let retention = AuditJournal.Retention(
-            maxRecords: try audit?.int("max_records", in: 100...100_000_000, default: defaults.maxRecords) ?? defaults.maxRecords,
+            maxRecords: try audit?.int("max_records", in: 100...100_000_000, default: defaults.maxRecords)
+                ?? defaults.maxRecords,
             maxAge: TimeInterval(try audit?.int("max_age_days", in: 1...3650, default: 90) ?? 90) * 86_400,
-            hardMax: try audit?.int("hard_max_records", in: 1000...200_000_000, default: defaults.hardMax) ?? defaults.hardMax)
+            hardMax: try audit?.int("hard_max_records", in: 1000...200_000_000, default: defaults.hardMax)
+                ?? defaults.hardMax
+        )
         guard retention.hardMax > retention.maxRecords else {
-            throw audit!.fail("hard_max_records", "\(retention.hardMax) must be larger than max_records (\(retention.maxRecords))")
+            throw audit!.fail(
+                "hard_max_records",
+                "\(retention.hardMax) must be larger than max_records (\(retention.maxRecords))"
+            )
         }
         let level = try top.string("log_level", default: "info")
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
@@ -130,11 +156,16 @@ public struct WardenConfig: Sendable {
         var identity: LockIdentity?
         if let id = try top.optionalMapping("identity", allowed: ["device_key", "lock_certificate"]) {
             let keyPath = resolve(try id.string("device_key"))
-            guard let attrs = try? FileManager.default.attributesOfItem(atPath: keyPath), let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) else {
+            guard let attrs = try? FileManager.default.attributesOfItem(atPath: keyPath),
+                let pem = try? String(contentsOfFile: keyPath, encoding: .utf8)
+            else {
                 throw id.fail("device_key", "cannot read \(keyPath)")
             }
             if let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
-                throw id.fail("device_key", "\(keyPath) is readable by others (mode \(String(mode, radix: 8))); run chmod 600 on it")
+                throw id.fail(
+                    "device_key",
+                    "\(keyPath) is readable by others (mode \(String(mode, radix: 8))); run chmod 600 on it"
+                )
             }
             guard let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) else {
                 throw id.fail("device_key", "\(keyPath) is not a P-256 private key in PEM form")
@@ -148,17 +179,31 @@ public struct WardenConfig: Sendable {
                 throw id.fail("lock_certificate", "the certificate is for another device key than \(keyPath)")
             }
             guard cert.lockID == (try door.string("lock_id")) else {
-                throw id.fail("lock_certificate", "the certificate is for lock '\(cert.lockID)', this door is '\(try door.string("lock_id"))'")
+                throw id.fail(
+                    "lock_certificate",
+                    "the certificate is for lock '\(cert.lockID)', this door is '\(try door.string("lock_id"))'"
+                )
             }
             identity = LockIdentity(deviceKey: key, certificate: cert, deviceKeyPath: keyPath)
         }
         var presentation = PresentationSettings()
-        if let p = try top.optionalMapping("presentation", allowed: ["ble", "ble_psm", "ble_adapter", "unix", "tcp", "max_sessions", "session_timeout_ms", "max_failures_per_minute", "max_failures_global_per_minute", "backoff_s"]) {
+        if let p = try top.optionalMapping(
+            "presentation",
+            allowed: [
+                "ble", "ble_psm", "ble_adapter", "unix", "tcp", "max_sessions", "session_timeout_ms",
+                "max_failures_per_minute", "max_failures_global_per_minute", "backoff_s",
+            ]
+        ) {
             presentation.ble = try p.bool("ble", default: true)
             presentation.blePSM = try p.int("ble_psm", in: 0x80...0xFF, default: 0x81)
             if let adapter = try p.optionalString("ble_adapter") {
-                guard adapter.hasPrefix("hci"), let n = Int(adapter.dropFirst(3)), (0...15).contains(n), adapter == "hci\(n)" else {
-                    throw p.fail("ble_adapter", "'\(adapter)' is not a controller name like hci0 (see `hciconfig` or `bluetoothctl list`)")
+                guard adapter.hasPrefix("hci"), let n = Int(adapter.dropFirst(3)), (0...15).contains(n),
+                    adapter == "hci\(n)"
+                else {
+                    throw p.fail(
+                        "ble_adapter",
+                        "'\(adapter)' is not a controller name like hci0 (see `hciconfig` or `bluetoothctl list`)"
+                    )
                 }
                 presentation.bleAdapter = adapter
             }
@@ -172,40 +217,74 @@ public struct WardenConfig: Sendable {
                 presentation.tcpPort = port
             }
             presentation.maxSessions = try p.int("max_sessions", in: 1...64, default: 4)
-            presentation.sessionTimeout = .milliseconds(try p.int("session_timeout_ms", in: 500...60_000, default: 5000))
+            presentation.sessionTimeout = .milliseconds(
+                try p.int("session_timeout_ms", in: 500...60_000, default: 5000)
+            )
             presentation.maxFailures = try p.int("max_failures_per_minute", in: 1...10_000, default: 5)
             presentation.backoff = .seconds(try p.int("backoff_s", in: 1...3600, default: 30))
             presentation.maxGlobalFailures = try p.int("max_failures_global_per_minute", in: 1...100_000, default: 60)
         }
         var config = WardenConfig(
-            file: file, doorID: try door.string("id"), lockID: try door.string("lock_id"),
-            doorGroups: Set(try door.strings("groups")), boardPath: resolve(try top.string("board")), calendar: calendar,
-            passageSchedule: passage, authorityKeyFiles: keyFiles, authority: authority,
+            file: file,
+            doorID: try door.string("id"),
+            lockID: try door.string("lock_id"),
+            doorGroups: Set(try door.strings("groups")),
+            boardPath: resolve(try top.string("board")),
+            calendar: calendar,
+            passageSchedule: passage,
+            authorityKeyFiles: keyFiles,
+            authority: authority,
             stateDir: resolve(try top.string("state_dir", default: "/var/lib/warden")),
             controlSocket: resolve(try top.string("control_socket", default: "/run/warden/control.sock")),
             requireListed: try access?.bool("require_listed", default: false) ?? false,
             unknownTimePolicy: try time?.oneOf(
-                "unknown_policy", TrustedTime.UnknownTimePolicy.self, all: [.deny, .highWaterMark], default: .deny) ?? .deny,
-            retention: retention, logLevel: level, identity: identity, presentation: presentation)
-        config.maxForwardJump = TimeInterval(try time?.int("max_forward_jump_s", in: 60...31_536_000, default: 86_400) ?? 86_400)
+                "unknown_policy",
+                TrustedTime.UnknownTimePolicy.self,
+                all: [.deny, .highWaterMark],
+                default: .deny
+            ) ?? .deny,
+            retention: retention,
+            logLevel: level,
+            identity: identity,
+            presentation: presentation
+        )
+        config.maxForwardJump = TimeInterval(
+            try time?.int("max_forward_jump_s", in: 60...31_536_000, default: 86_400) ?? 86_400
+        )
         return config
     }
 
     static func parseSchedule(_ parent: YAMLMapping, key: String) throws(ConfigError) -> WeeklySchedule {
-        guard let seq = parent.node.mapping?[key]?.sequence else { throw parent.fail(key, "expected a list of windows") }
+        guard let seq = parent.node.mapping?[key]?.sequence else {
+            throw parent.fail(key, "expected a list of windows")
+        }
         var windows: [ScheduleWindow] = []
         for (i, item) in seq.enumerated() {
-            let w = try YAMLMapping(file: parent.file, path: "\(YAMLMapping.join(parent.path, key))[\(i)]", node: item, allowed: ["days", "start", "end"])
+            let w = try YAMLMapping(
+                file: parent.file,
+                path: "\(YAMLMapping.join(parent.path, key))[\(i)]",
+                node: item,
+                allowed: ["days", "start", "end"]
+            )
             var days: [Weekday] = []
             for d in try w.strings("days") {
                 guard let day = Weekday(rawValue: d) else {
-                    throw w.fail("days", "'\(d)' is not one of \(Weekday.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw w.fail(
+                        "days",
+                        "'\(d)' is not one of \(Weekday.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 days.append(day)
             }
             guard !days.isEmpty else { throw w.fail("days", "list at least one day") }
             do {
-                windows.append(ScheduleWindow(days: days, start: try LocalTime(parsing: try w.string("start")), end: try LocalTime(parsing: try w.string("end"))))
+                windows.append(
+                    ScheduleWindow(
+                        days: days,
+                        start: try LocalTime(parsing: try w.string("start")),
+                        end: try LocalTime(parsing: try w.string("end"))
+                    )
+                )
             } catch let e as ScheduleError {
                 throw w.fail("start", e.message)
             } catch let e as ConfigError { throw e } catch { throw w.fail("start", "\(error)") }

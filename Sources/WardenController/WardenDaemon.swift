@@ -1,9 +1,9 @@
 import Foundation
 import GPIOD
 import Logging
+import POSIXIO
 import ServiceLifecycle
 import Synchronization
-import POSIXIO
 import WardenCore
 import WardenStore
 
@@ -22,10 +22,14 @@ public enum WardenDaemon {
             if let configPath {
                 let c = try WardenConfig.load(path: configPath)
                 let b = try BoardProfile.load(path: boardPath ?? c.boardPath)
-                messages.append("\(configPath): ok (door \(c.doorID), \(c.authority.keyIDs.count) authority key(s), board \(b.file): \(b.name))")
+                messages.append(
+                    "\(configPath): ok (door \(c.doorID), \(c.authority.keyIDs.count) authority key(s), board \(b.file): \(b.name))"
+                )
             } else if let boardPath {
                 let b = try BoardProfile.load(path: boardPath)
-                messages.append("\(boardPath): ok (\(b.name), chip \(b.chip), relay line \(b.relay.line) \(b.relayKind.rawValue))")
+                messages.append(
+                    "\(boardPath): ok (\(b.name), chip \(b.chip), relay line \(b.relay.line) \(b.relayKind.rawValue))"
+                )
             } else {
                 return (2, "nothing to check: give --config FILE and/or --board FILE")
             }
@@ -68,7 +72,10 @@ public enum WardenDaemon {
         do {
             io = try openIO(profile)
         } catch {
-            logger.critical("cannot open the door hardware; the relay line was not taken", metadata: ["error": "\(error)", "board": "\(profile.file)"])
+            logger.critical(
+                "cannot open the door hardware; the relay line was not taken",
+                metadata: ["error": "\(error)", "board": "\(profile.file)"]
+            )
             return 1
         }
         // From here on the relay is ours: every failure path drives it locked.
@@ -93,10 +100,22 @@ public enum WardenDaemon {
         let journal: AuditJournal
         let controller: DoorController<ContinuousClock>
         do {
-            try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: config.stateDir,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
             db = try WardenDatabase(path: config.databasePath)
             journal = try AuditJournal(database: db, retention: config.retention)
-            controller = try DoorController(config: config, profile: profile, io: io, database: db, journal: journal, clock: ContinuousClock(), logger: logger)
+            controller = try DoorController(
+                config: config,
+                profile: profile,
+                io: io,
+                database: db,
+                journal: journal,
+                clock: ContinuousClock(),
+                logger: logger
+            )
         } catch { return failLocked("cannot open the state store", error) }
         if let s = signals.fired { return stopDuringStartUp(s) }
 
@@ -107,33 +126,51 @@ public enum WardenDaemon {
         let server: ControlServer
         do {
             server = try ControlServer(
-                path: config.controlSocket, logger: logger,
+                path: config.controlSocket,
+                logger: logger,
                 handler: { command in await handle(command, controller: controller, sim: sim) },
                 watch: {
                     let records = await controller.watch()
                     return AsyncStream { c in
                         let t = Task {
                             for await r in records {
-                                c.yield(WatchedRecord(seq: r.seq, timeMillis: r.timeMillis, kind: r.event.kind.rawValue, reason: r.event.reason,
-                                                      detail: r.event.detail, credentialID: r.event.credentialID, userID: r.event.userID))
+                                c.yield(
+                                    WatchedRecord(
+                                        seq: r.seq,
+                                        timeMillis: r.timeMillis,
+                                        kind: r.event.kind.rawValue,
+                                        reason: r.event.reason,
+                                        detail: r.event.detail,
+                                        credentialID: r.event.credentialID,
+                                        userID: r.event.userID
+                                    )
+                                )
                             }
                             c.finish()
                         }
                         c.onTermination = { _ in t.cancel() }
                     }
-                })
+                }
+            )
         } catch { return failLocked("cannot open the control socket", error) }
         health.register("control socket") { server.isAlive }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let stopReason = Mutex("signal")
         services.append(.init(service: JournalService(journal: journal)))
-        services.append(.init(service: DoorService(controller: controller, health: health, reason: { stopReason.withLock { $0 } })))
+        services.append(
+            .init(service: DoorService(controller: controller, health: health, reason: { stopReason.withLock { $0 } }))
+        )
         services.append(.init(service: ControlSocketService(server: server, health: health)))
         if let identity = config.identity {
             let service = PresentationService(
-                controller: controller, certificate: identity.certificate, deviceKey: identity.deviceKey,
-                maxSessions: config.presentation.maxSessions, timeout: config.presentation.sessionTimeout, logger: logger)
+                controller: controller,
+                certificate: identity.certificate,
+                deviceKey: identity.deviceKey,
+                maxSessions: config.presentation.maxSessions,
+                timeout: config.presentation.sessionTimeout,
+                logger: logger
+            )
             var listeners: [SocketListener] = []
             do {
                 if let path = config.presentation.unixPath {
@@ -149,32 +186,64 @@ public enum WardenDaemon {
             for l in listeners { logger.info("development transport listening", metadata: ["on": "\(l.description)"]) }
             let bound = listeners
             health.register("presentation transports") { bound.allSatisfy(\.isAlive) }
-            services.append(.init(service: PresentationTransportService(
-                listeners: bound, unixPath: config.presentation.unixPath, service: service, health: health)))
+            services.append(
+                .init(
+                    service: PresentationTransportService(
+                        listeners: bound,
+                        unixPath: config.presentation.unixPath,
+                        service: service,
+                        health: health
+                    )
+                )
+            )
             if config.presentation.ble {
                 health.register("ble") { true }
-                services.append(.init(service: BLEService(
-                    service: service, psm: config.presentation.blePSM, adapter: config.presentation.bleAdapter,
-                    lockID: config.lockID, logger: logger, health: health)))
+                services.append(
+                    .init(
+                        service: BLEService(
+                            service: service,
+                            psm: config.presentation.blePSM,
+                            adapter: config.presentation.bleAdapter,
+                            lockID: config.lockID,
+                            logger: logger,
+                            health: health
+                        )
+                    )
+                )
             }
         } else {
-            logger.warning("no lock identity (identity.device_key, identity.lock_certificate): phones cannot present keys until the board is provisioned")
+            logger.warning(
+                "no lock identity (identity.device_key, identity.lock_certificate): phones cannot present keys until the board is provisioned"
+            )
         }
         if let v = try? journal.verifyTail(last: 1000) {
-            logger.info("audit journal tail verifies", metadata: ["records": "\(v.count)", "last_seq": "\(v.lastSeq ?? 0)"])
+            logger.info(
+                "audit journal tail verifies",
+                metadata: ["records": "\(v.count)", "last_seq": "\(v.lastSeq ?? 0)"]
+            )
         } else {
             logger.error("audit journal tail does not verify: run `wardenctl audit verify`")
         }
-        services.append(.init(service: WatchdogService(
-            notifier: notifier, health: health,
-            onReady: {
-                await controller.setReady()
-                logger.info("wardend ready", metadata: [
-                    "door": "\(config.doorID)", "board": "\(profile.name)",
-                    "gpio": "\(profile.isSimulated ? "simulated" : "libgpiod v\(GPIOChip.apiVersion)")", "socket": "\(config.controlSocket)",
-                ])
-            },
-            logger: logger)))
+        services.append(
+            .init(
+                service: WatchdogService(
+                    notifier: notifier,
+                    health: health,
+                    onReady: {
+                        await controller.setReady()
+                        logger.info(
+                            "wardend ready",
+                            metadata: [
+                                "door": "\(config.doorID)", "board": "\(profile.name)",
+                                "gpio": "\(profile.isSimulated ? "simulated" : "libgpiod v\(GPIOChip.apiVersion)")",
+                                "socket": "\(config.controlSocket)",
+                            ]
+                        )
+                    },
+                    logger: logger
+                )
+            )
+        )
 
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         signals.onSignal { signal in
@@ -197,7 +266,11 @@ public enum WardenDaemon {
         return code
     }
 
-    static func handle(_ command: ControlCommand, controller: DoorController<ContinuousClock>, sim: SimulatedDoorIO?) async -> ControlResponse {
+    static func handle(
+        _ command: ControlCommand,
+        controller: DoorController<ContinuousClock>,
+        sim: SimulatedDoorIO?
+    ) async -> ControlResponse {
         var r = ControlResponse(ok: true)
         switch command {
         case .status:

@@ -14,7 +14,12 @@ struct YAMLMapping {
         self.path = path
         self.node = node
         guard let mapping = node.mapping else {
-            throw ConfigError(file: file, line: node.mark?.line, key: path, message: "expected a mapping of keys to values")
+            throw ConfigError(
+                file: file,
+                line: node.mark?.line,
+                key: path,
+                message: "expected a mapping of keys to values"
+            )
         }
         var entries: [String: Node] = [:]
         for (k, v) in mapping {
@@ -23,11 +28,19 @@ struct YAMLMapping {
             }
             guard allowed.contains(key) else {
                 throw ConfigError(
-                    file: file, line: k.mark?.line, key: Self.join(path, key),
-                    message: "unknown key; allowed here: \(allowed.sorted().joined(separator: ", "))")
+                    file: file,
+                    line: k.mark?.line,
+                    key: Self.join(path, key),
+                    message: "unknown key; allowed here: \(allowed.sorted().joined(separator: ", "))"
+                )
             }
             guard entries[key] == nil else {
-                throw ConfigError(file: file, line: k.mark?.line, key: Self.join(path, key), message: "key appears twice")
+                throw ConfigError(
+                    file: file,
+                    line: k.mark?.line,
+                    key: Self.join(path, key),
+                    message: "key appears twice"
+                )
             }
             entries[key] = v
         }
@@ -67,7 +80,9 @@ struct YAMLMapping {
     func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         let node = try value(key)
         guard let i = node.int else { throw fail(key, "'\(node.scalar?.string ?? "?")' is not a whole number") }
-        guard range.contains(i) else { throw fail(key, "\(i) is out of range (\(range.lowerBound)...\(range.upperBound))") }
+        guard range.contains(i) else {
+            throw fail(key, "\(i) is out of range (\(range.lowerBound)...\(range.upperBound))")
+        }
         return i
     }
 
@@ -82,7 +97,12 @@ struct YAMLMapping {
         return b
     }
 
-    func oneOf<T: RawRepresentable<String>>(_ key: String, _: T.Type, all: [T], default d: T? = nil) throws(ConfigError) -> T {
+    func oneOf<T: RawRepresentable<String>>(
+        _ key: String,
+        _: T.Type,
+        all: [T],
+        default d: T? = nil
+    ) throws(ConfigError) -> T {
         if !has(key), let d { return d }
         let s = try string(key)
         guard let v = T(rawValue: s) else {
@@ -96,7 +116,9 @@ struct YAMLMapping {
         guard let seq = try value(key).sequence else { throw fail(key, "expected a list") }
         var out: [String] = []
         for item in seq {
-            guard let s = item.scalar?.string, !s.isEmpty else { throw fail(key, "every item must be a non-empty string") }
+            guard let s = item.scalar?.string, !s.isEmpty else {
+                throw fail(key, "every item must be a non-empty string")
+            }
             out.append(s)
         }
         return out
@@ -116,7 +138,9 @@ struct YAMLMapping {
         guard let m = try value(key).mapping else { throw fail(key, "expected a mapping") }
         var out: [String: String] = [:]
         for (k, v) in m {
-            guard let ks = k.string, let vs = v.scalar?.string else { throw fail(key, "keys and values must be strings") }
+            guard let ks = k.string, let vs = v.scalar?.string else {
+                throw fail(key, "keys and values must be strings")
+            }
             out[ks] = vs
         }
         return out

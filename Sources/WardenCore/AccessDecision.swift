@@ -1,4 +1,5 @@
 import WardenWire
+
 /// The outcome of evaluating one presentation. A grant carries what the door needs to act on it.
 public enum AccessDecision: Sendable, Equatable {
     case granted(Grant)

@@ -116,7 +116,8 @@ public struct AccessListIndex: Sendable {
         // One merge pass: drop one occurrence per removed hash, merge in the added ones. O(n + k log k).
         var out: [UInt64] = []
         out.reserveCapacity(active.count - remove.count + add.count)
-        var r = 0, a = 0
+        var r = 0
+        var a = 0
         for h in active {
             while r < remove.count && remove[r] < h { r += 1 }  // a removal the index did not hold: nothing to drop
             if r < remove.count && remove[r] == h {
@@ -136,7 +137,8 @@ public struct AccessListIndex: Sendable {
     // MARK: private
 
     private func activePosition(_ h: UInt64) -> Int {
-        var lo = 0, hi = active.count
+        var lo = 0
+        var hi = active.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if active[mid] < h { lo = mid + 1 } else { hi = mid }

@@ -21,7 +21,10 @@ public struct AccessPolicy: Sendable {
     /// - Parameters:
     ///   - at: the trusted decision time, or nil when time is unknown and the time policy says deny.
     public func decide(
-        _ credential: Credential, listStatus: AccessListStatus, lockdown: Bool, at time: Date?
+        _ credential: Credential,
+        listStatus: AccessListStatus,
+        lockdown: Bool,
+        at time: Date?
     ) -> AccessDecision {
         func deny(_ r: DenyReason) -> AccessDecision {
             .denied(r, credentialID: credential.credentialID, userID: credential.userID)
@@ -39,13 +42,22 @@ public struct AccessPolicy: Sendable {
         case .holiday: return deny(.holiday)
         }
         return .granted(
-            .init(credentialID: credential.credentialID, userID: credential.userID, extendedTime: credential.extendedTime))
+            .init(
+                credentialID: credential.credentialID,
+                userID: credential.userID,
+                extendedTime: credential.extendedTime
+            )
+        )
     }
 
     /// The whole check from token to decision, for callers that hold a token and a holder proof.
     public func evaluate(
-        token: String, verifier: CredentialVerifier, holderProofValid: (P256.Signing.PublicKey, Credential) -> Bool,
-        listStatus: (String) -> AccessListStatus, lockdown: Bool, at time: Date?
+        token: String,
+        verifier: CredentialVerifier,
+        holderProofValid: (P256.Signing.PublicKey, Credential) -> Bool,
+        listStatus: (String) -> AccessListStatus,
+        lockdown: Bool,
+        at time: Date?
     ) -> AccessDecision {
         let credential: Credential
         do {

@@ -21,13 +21,20 @@ public enum AuditChain {
     /// Verifies records fed one at a time, oldest first, in constant memory (a million-record journal is read in
     /// pages and never held whole).
     public struct Verifier: Sendable {
-        public private(set) var report = Report(count: 0, firstSeq: nil, lastSeq: nil, lastHash: AuditRecord.genesisHash)
+        public private(set) var report = Report(
+            count: 0,
+            firstSeq: nil,
+            lastSeq: nil,
+            lastHash: AuditRecord.genesisHash
+        )
         private var previousSeq: Int64?
 
         public init() {}
 
         public mutating func feed(_ r: AuditRecord) throws(Violation) {
-            guard r.hashIsValid else { throw Violation(seq: r.seq, problem: "hash does not match its contents (edited)") }
+            guard r.hashIsValid else {
+                throw Violation(seq: r.seq, problem: "hash does not match its contents (edited)")
+            }
             if let p = previousSeq {
                 guard r.seq == p + 1 else {
                     throw Violation(seq: r.seq, problem: "sequence jumps from \(p) (records missing)")

@@ -1,4 +1,5 @@
 import WardenWire
+
 /// An audit entry before the journal gives it a sequence number, time and chain hash.
 public struct AuditEvent: Sendable, Equatable, Codable {
     public var kind: AuditKind
@@ -9,8 +10,12 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var detail: String?
 
     public init(
-        _ kind: AuditKind, door: String? = nil, credentialID: String? = nil, userID: String? = nil,
-        reason: String? = nil, detail: String? = nil
+        _ kind: AuditKind,
+        door: String? = nil,
+        credentialID: String? = nil,
+        userID: String? = nil,
+        reason: String? = nil,
+        detail: String? = nil
     ) {
         self.kind = kind
         self.door = door

@@ -65,5 +65,3 @@ public struct AuditRecord: Sendable, Equatable, Codable {
         hash == AuditRecord.computeHash(seq: seq, timeMillis: timeMillis, event: event, prevHash: prevHash)
     }
 }
-
-

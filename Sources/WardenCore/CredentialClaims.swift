@@ -30,8 +30,16 @@ public struct CredentialClaims: Codable, Sendable, Equatable {
     public var ext: Bool?
 
     public init(
-        issuer: String, userID: String, credentialID: String, issuedAt: Date, notBefore: Date, expires: Date,
-        holderKey: P256.Signing.PublicKey, doors: [String], groups: [String] = [], schedule: WeeklySchedule = .always,
+        issuer: String,
+        userID: String,
+        credentialID: String,
+        issuedAt: Date,
+        notBefore: Date,
+        expires: Date,
+        holderKey: P256.Signing.PublicKey,
+        doors: [String],
+        groups: [String] = [],
+        schedule: WeeklySchedule = .always,
         extendedTime: Bool = false
     ) {
         let raw = holderKey.rawRepresentation  // x || y
@@ -43,7 +51,12 @@ public struct CredentialClaims: Codable, Sendable, Equatable {
         self.exp = Int64(expires.timeIntervalSince1970)
         self.cnf = Confirmation(
             jwk: HolderJWK(
-                kty: "EC", crv: "P-256", x: Base64URL.encode(raw.prefix(32)), y: Base64URL.encode(raw.suffix(32))))
+                kty: "EC",
+                crv: "P-256",
+                x: Base64URL.encode(raw.prefix(32)),
+                y: Base64URL.encode(raw.suffix(32))
+            )
+        )
         self.doors = doors.isEmpty ? nil : doors
         self.groups = groups.isEmpty ? nil : groups
         self.sched = schedule.isAlways ? nil : schedule.windows
@@ -52,8 +65,17 @@ public struct CredentialClaims: Codable, Sendable, Equatable {
 
     /// Field by field, as `CredentialParser` reads them off the wire (no conversions, no defaults).
     init(
-        iss: String, sub: String, jti: String, iat: Int64, nbf: Int64, exp: Int64, cnf: Confirmation, doors: [String]?,
-        groups: [String]?, sched: [ScheduleWindow]?, ext: Bool?
+        iss: String,
+        sub: String,
+        jti: String,
+        iat: Int64,
+        nbf: Int64,
+        exp: Int64,
+        cnf: Confirmation,
+        doors: [String]?,
+        groups: [String]?,
+        sched: [ScheduleWindow]?,
+        ext: Bool?
     ) {
         self.iss = iss
         self.sub = sub

@@ -36,10 +36,15 @@ public enum CredentialParser {
     /// The claims, exactly the `CredentialClaims` schema.
     public static func claims(_ json: [UInt8]) throws(JWSError) -> CredentialClaims {
         var r = try StrictJSONReader(json, path: "claims")
-        var iss: String?, sub: String?, jti: String?
-        var iat: Int64?, nbf: Int64?, exp: Int64?
+        var iss: String?
+        var sub: String?
+        var jti: String?
+        var iat: Int64?
+        var nbf: Int64?
+        var exp: Int64?
         var cnf: CredentialClaims.Confirmation?
-        var doors: [String]?, groups: [String]?
+        var doors: [String]?
+        var groups: [String]?
         var sched: [ScheduleWindow]?
         var ext: Bool?
         try r.object { (r, key) throws(JWSError) in
@@ -89,13 +94,18 @@ public enum CredentialParser {
         return out
     }
 
-    private static func confirmation(_ r: inout StrictJSONReader) throws(JWSError)
+    private static func confirmation(
+        _ r: inout StrictJSONReader
+    ) throws(JWSError)
         -> CredentialClaims.Confirmation
     {
         var jwk: CredentialClaims.HolderJWK?
         try r.object(depth: 2) { (r, key) throws(JWSError) in
             guard key == "jwk" else { return try r.skipValue(depth: 3) }
-            var kty: String?, crv: String?, x: String?, y: String?
+            var kty: String?
+            var crv: String?
+            var x: String?
+            var y: String?
             try r.object(depth: 3) { (r, key) throws(JWSError) in
                 switch key {
                 case "kty": kty = try r.string()
@@ -115,7 +125,9 @@ public enum CredentialParser {
     private static func schedule(_ r: inout StrictJSONReader) throws(JWSError) -> [ScheduleWindow] {
         var windows: [ScheduleWindow] = []
         try r.array(depth: 2) { (r) throws(JWSError) in
-            var days: [Weekday]?, start: LocalTime?, end: LocalTime?
+            var days: [Weekday]?
+            var start: LocalTime?
+            var end: LocalTime?
             try r.object(depth: 3) { (r, key) throws(JWSError) in
                 switch key {
                 case "days":

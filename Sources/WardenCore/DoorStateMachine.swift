@@ -1,4 +1,5 @@
 import WardenWire
+
 /// The door: relay, inputs, alarms and modes as a value fed events and returning actions. No clock is read here:
 /// every event carries the monotonic time it happened at (time since the owner's start), so tests drive it exactly.
 ///
@@ -23,7 +24,13 @@ public struct DoorStateMachine: Sendable {
     private var lastRelock: Duration?
     private var pending: [DoorInput: (active: Bool, since: Duration)] = [:]
 
-    public init(door: String, timing: DoorTiming, doorClosed: Bool = true, rexActive: Bool = false, tamperActive: Bool = false) {
+    public init(
+        door: String,
+        timing: DoorTiming,
+        doorClosed: Bool = true,
+        rexActive: Bool = false,
+        tamperActive: Bool = false
+    ) {
         self.door = door
         self.timing = timing
         self.doorClosed = doorClosed
@@ -130,7 +137,9 @@ public struct DoorStateMachine: Sendable {
         switch input {
         case .doorContact:
             doorClosed = active
-            actions.append(.audit(AuditEvent(.input, door: door, reason: "door_contact", detail: active ? "closed" : "open")))
+            actions.append(
+                .audit(AuditEvent(.input, door: door, reason: "door_contact", detail: active ? "closed" : "open"))
+            )
             if active {
                 heldOpenDeadline = nil
                 if heldOpenAlarm {
@@ -155,18 +164,25 @@ public struct DoorStateMachine: Sendable {
             }
         case .rex:
             rexActive = active
-            actions.append(.audit(AuditEvent(.input, door: door, reason: "rex", detail: active ? "pressed" : "released")))
+            actions.append(
+                .audit(AuditEvent(.input, door: door, reason: "rex", detail: active ? "pressed" : "released"))
+            )
             if active { actions += unlockPulse(timing.pulse, reason: "rex", at: now, evenInLockdown: true) }
         case .tamper:
             tamperActive = active
-            actions.append(.audit(AuditEvent(.input, door: door, reason: "tamper", detail: active ? "tripped" : "normal")))
+            actions.append(
+                .audit(AuditEvent(.input, door: door, reason: "tamper", detail: active ? "tripped" : "normal"))
+            )
             actions.append(.audit(AuditEvent(active ? .alarm : .alarmCleared, door: door, reason: "tamper")))
         }
         return actions
     }
 
     private mutating func unlockPulse(
-        _ length: Duration, reason: String, at now: Duration, evenInLockdown: Bool = false
+        _ length: Duration,
+        reason: String,
+        at now: Duration,
+        evenInLockdown: Bool = false
     ) -> [DoorAction] {
         guard !lockdown || evenInLockdown else { return [] }
         pulseUntil = max(pulseUntil ?? .zero, now + length)

@@ -8,8 +8,11 @@ public struct DoorTiming: Sendable, Equatable {
     public var openGrace: Duration
 
     public init(
-        pulse: Duration = .seconds(5), extendedPulse: Duration = .seconds(15), heldOpenAfter: Duration = .seconds(30),
-        debounce: [DoorInput: Duration] = [:], openGrace: Duration = .seconds(1)
+        pulse: Duration = .seconds(5),
+        extendedPulse: Duration = .seconds(15),
+        heldOpenAfter: Duration = .seconds(30),
+        debounce: [DoorInput: Duration] = [:],
+        openGrace: Duration = .seconds(1)
     ) {
         self.pulse = pulse
         self.extendedPulse = extendedPulse

@@ -48,8 +48,12 @@ public struct FailureLimiter: Sendable {
     }
 
     public init(
-        maxFailures: Int = 5, window: Duration = .seconds(60), penalty: Duration = .seconds(30), maxPeers: Int = 1024,
-        globalMaxFailures: Int = 60, globalInterval: Duration = .seconds(1)
+        maxFailures: Int = 5,
+        window: Duration = .seconds(60),
+        penalty: Duration = .seconds(30),
+        maxPeers: Int = 1024,
+        globalMaxFailures: Int = 60,
+        globalInterval: Duration = .seconds(1)
     ) {
         self.maxFailures = maxFailures
         self.window = window
@@ -84,7 +88,9 @@ public struct FailureLimiter: Sendable {
             var list = (failures[peer] ?? []).filter { now - $0 < window }
             list.append(now)
             failures[peer] = list
-            if failures.count > maxPeers, let stalest = failures.min(by: { ($0.value.last ?? .zero) < ($1.value.last ?? .zero) })?.key {
+            if failures.count > maxPeers,
+                let stalest = failures.min(by: { ($0.value.last ?? .zero) < ($1.value.last ?? .zero) })?.key
+            {
                 failures[stalest] = nil
             }
             if list.count >= maxFailures {

@@ -3,7 +3,9 @@ public struct LocalTime: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public let minutes: Int
 
     public init(minutes: Int) throws(ScheduleError) {
-        guard (0...1440).contains(minutes) else { throw ScheduleError(message: "time of day \(minutes) min is outside 00:00...24:00") }
+        guard (0...1440).contains(minutes) else {
+            throw ScheduleError(message: "time of day \(minutes) min is outside 00:00...24:00")
+        }
         self.minutes = minutes
     }
 
@@ -29,7 +31,8 @@ public struct LocalTime: Sendable, Hashable, Comparable, Codable, CustomStringCo
     }
 
     public var description: String {
-        let h = minutes / 60, m = minutes % 60
+        let h = minutes / 60
+        let m = minutes % 60
         return (h < 10 ? "0" : "") + "\(h):" + (m < 10 ? "0" : "") + "\(m)"
     }
 

@@ -9,7 +9,9 @@ public struct SiteCalendar: Sendable, Equatable {
 
     public init(timeZoneIdentifier: String, holidays: Set<String> = []) throws(ScheduleError) {
         guard let tz = TimeZone(identifier: timeZoneIdentifier) else {
-            throw ScheduleError(message: "unknown time zone '\(timeZoneIdentifier)': use an IANA name such as Europe/Berlin")
+            throw ScheduleError(
+                message: "unknown time zone '\(timeZoneIdentifier)': use an IANA name such as Europe/Berlin"
+            )
         }
         for h in holidays {
             guard SiteCalendar.parseDate(h) != nil else {
@@ -47,10 +49,13 @@ public struct SiteCalendar: Sendable, Equatable {
         let y = cal.dateComponents([.year, .month, .day], from: yesterday)
         let weekday = Weekday(gregorian: c.weekday!)
         return LocalMoment(
-            date: date, weekday: weekday, minuteOfDay: c.hour! * 60 + c.minute!,
+            date: date,
+            weekday: weekday,
+            minuteOfDay: c.hour! * 60 + c.minute!,
             isHoliday: holidays.contains(date),
             previousDayIsHoliday: holidays.contains(SiteCalendar.format(y.year!, y.month!, y.day!)),
-            previousWeekday: weekday.previous)
+            previousWeekday: weekday.previous
+        )
     }
 
     static func format(_ y: Int, _ m: Int, _ d: Int) -> String {

@@ -33,7 +33,9 @@ public struct TrustedTime: Sendable, Equatable {
     public var maxForwardJump: TimeInterval
 
     public init(
-        highWaterMark: Date, policy: UnknownTimePolicy = .deny, tolerance: TimeInterval = 120,
+        highWaterMark: Date,
+        policy: UnknownTimePolicy = .deny,
+        tolerance: TimeInterval = 120,
         maxForwardJump: TimeInterval = 86_400
     ) {
         self.highWaterMark = highWaterMark

@@ -27,8 +27,11 @@ public struct WeeklySchedule: Sendable, Hashable, Codable {
             return .inside
         }
         if m.isHoliday || m.previousDayIsHoliday {
-            let plainToday = m.weekday, plainYesterday = m.previousWeekday
-            if windows.contains(where: { $0.contains(day: plainToday, previousDay: plainYesterday, minute: m.minuteOfDay) }) {
+            let plainToday = m.weekday
+            let plainYesterday = m.previousWeekday
+            if windows.contains(where: {
+                $0.contains(day: plainToday, previousDay: plainYesterday, minute: m.minuteOfDay)
+            }) {
                 return .holiday
             }
         }

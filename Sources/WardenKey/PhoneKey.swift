@@ -19,7 +19,12 @@ public struct PhoneKey: Sendable {
     public let authority: [String: P256.Signing.PublicKey]
 
     /// `authority` holds the keys that may sign this lock's certificate: the phone refuses a lock it cannot verify.
-    public init(lockID: String, credential: String, holder: any MessageSigner, authority: [String: P256.Signing.PublicKey]) {
+    public init(
+        lockID: String,
+        credential: String,
+        holder: any MessageSigner,
+        authority: [String: P256.Signing.PublicKey]
+    ) {
         self.lockID = lockID
         self.credential = credential
         self.holder = holder
@@ -30,7 +35,13 @@ public struct PhoneKey: Sendable {
     /// lock certificate's validity. Throws `ProtocolError` when the lock fails a check or sends ERROR; rethrows
     /// the channel's error when the link drops.
     public func present(over channel: any FrameChannel, now: UInt64) async throws -> Presentation {
-        var session = PhoneSession(lockID: lockID, credential: Array(credential.utf8), holder: holder, authority: authority, now: now)
+        var session = PhoneSession(
+            lockID: lockID,
+            credential: Array(credential.utf8),
+            holder: holder,
+            authority: authority,
+            now: now
+        )
         let hello = session.hello()
         var bytes = hello.count
         try await channel.send(hello)

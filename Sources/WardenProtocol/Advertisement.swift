@@ -39,7 +39,8 @@ public struct Advertisement: Sendable, Equatable {
         while i < data.count {
             let len = Int(data[i])
             guard len > 0, i + 1 + len <= data.count else { return nil }
-            let type = data[i + 1], body = Array(data[(i + 2)..<(i + 1 + len)])
+            let type = data[i + 1]
+            let body = Array(data[(i + 2)..<(i + 1 + len)])
             if type == 0x21, body.count >= 27, Array(body[0..<16]) == serviceUUIDLittleEndian {
                 var a = Advertisement(lockID: "", psm: UInt16(body[17]) | UInt16(body[18]) << 8, version: body[16])
                 a.lockTag = Array(body[19..<27])
@@ -58,7 +59,10 @@ public struct Advertisement: Sendable, Equatable {
         if let a = parse(scanResponse: scanResponse) ?? parse(scanResponse: advertisingData) { return a }
         guard let structures = adStructures(advertisingData + scanResponse) else { return nil }
         let listsService = structures.contains { type, body in
-            (type == 0x06 || type == 0x07) && stride(from: 0, to: body.count - 15, by: 16).contains { Array(body[$0..<($0 + 16)]) == serviceUUIDLittleEndian }
+            (type == 0x06 || type == 0x07)
+                && stride(from: 0, to: body.count - 15, by: 16).contains {
+                    Array(body[$0..<($0 + 16)]) == serviceUUIDLittleEndian
+                }
         }
         guard listsService else { return nil }
         var a = Advertisement(lockID: "", psm: defaultPSM, version: HandshakeCrypto.version)

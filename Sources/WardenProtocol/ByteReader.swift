@@ -8,7 +8,9 @@ struct ByteReader {
     var remaining: Int { bytes.count - offset }
 
     mutating func take(_ n: Int, _ what: String) throws(ProtocolError) -> [UInt8] {
-        guard n >= 0, remaining >= n else { throw ProtocolError(.badFrame, "truncated \(what): need \(n) bytes, have \(remaining)") }
+        guard n >= 0, remaining >= n else {
+            throw ProtocolError(.badFrame, "truncated \(what): need \(n) bytes, have \(remaining)")
+        }
         defer { offset += n }
         return Array(bytes[offset..<offset + n])
     }
@@ -25,7 +27,9 @@ struct ByteReader {
     }
 
     func end(_ what: String) throws(ProtocolError) {
-        guard remaining == 0 else { throw ProtocolError(.badFrame, "\(remaining) unexpected trailing bytes in \(what)") }
+        guard remaining == 0 else {
+            throw ProtocolError(.badFrame, "\(remaining) unexpected trailing bytes in \(what)")
+        }
     }
 }
 

@@ -26,7 +26,9 @@ public struct Frame: Sendable, Equatable {
             throw ProtocolError(.badFrame, "unknown frame type 0x\(String(bytes[0], radix: 16))")
         }
         let length = Int(bytes[1]) << 8 | Int(bytes[2])
-        guard length <= maxPayload else { throw ProtocolError(.badFrame, "payload length \(length) exceeds \(maxPayload)") }
+        guard length <= maxPayload else {
+            throw ProtocolError(.badFrame, "payload length \(length) exceeds \(maxPayload)")
+        }
         guard bytes.count == headerSize + length else {
             throw ProtocolError(.badFrame, "frame says \(length) payload bytes, carries \(bytes.count - headerSize)")
         }
@@ -38,7 +40,9 @@ public struct Frame: Sendable, Equatable {
         let h = Array(header.prefix(3))
         guard h.count == 3 else { throw ProtocolError(.badFrame, "incomplete header") }
         let length = Int(h[1]) << 8 | Int(h[2])
-        guard length <= maxPayload else { throw ProtocolError(.badFrame, "payload length \(length) exceeds \(maxPayload)") }
+        guard length <= maxPayload else {
+            throw ProtocolError(.badFrame, "payload length \(length) exceeds \(maxPayload)")
+        }
         return headerSize + length
     }
 }

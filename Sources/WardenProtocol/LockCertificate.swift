@@ -22,7 +22,8 @@ public struct LockCertificate: Sendable, Equatable {
 
     var body: [UInt8] {
         var b: [UInt8] = [1]
-        let kid = Array(keyID.utf8), lock = Array(lockID.utf8)
+        let kid = Array(keyID.utf8)
+        let lock = Array(lockID.utf8)
         b.append(UInt8(kid.count))
         b += kid
         b.append(UInt8(lock.count))
@@ -37,37 +38,56 @@ public struct LockCertificate: Sendable, Equatable {
 
     /// Issues a certificate (the cloud's device CA does this at provisioning; `wardenctl dev lock-cert` for tests).
     public static func issue(
-        lockID: String, deviceKey: P256.Signing.PublicKey, notBefore: UInt64, notAfter: UInt64, keyID: String,
+        lockID: String,
+        deviceKey: P256.Signing.PublicKey,
+        notBefore: UInt64,
+        notAfter: UInt64,
+        keyID: String,
         authority: some MessageSigner
     ) throws -> LockCertificate {
         guard lockID.utf8.count <= 64, keyID.utf8.count <= 64, !lockID.isEmpty, !keyID.isEmpty else {
             throw ProtocolError(.badFrame, "lock id and key id must be 1-64 bytes")
         }
-        var c = LockCertificate(keyID: keyID, lockID: lockID, deviceKey: deviceKey, notBefore: notBefore, notAfter: notAfter, signature: [])
+        var c = LockCertificate(
+            keyID: keyID,
+            lockID: lockID,
+            deviceKey: deviceKey,
+            notBefore: notBefore,
+            notAfter: notAfter,
+            signature: []
+        )
         c.signature = try authority.sign(label + c.body)
         return c
     }
 
     public static func parse(_ bytes: [UInt8]) throws(ProtocolError) -> LockCertificate {
         var r = ByteReader(bytes)
-        guard try r.u8("certificate version") == 1 else { throw ProtocolError(.lockCertificateInvalid, "unknown certificate version") }
+        guard try r.u8("certificate version") == 1 else {
+            throw ProtocolError(.lockCertificateInvalid, "unknown certificate version")
+        }
         let kid = try r.take(Int(try r.u8("kid length")), "kid")
         let lock = try r.take(Int(try r.u8("lock id length")), "lock id")
         let keyBytes = try r.take(65, "device key")
-        let nb = try r.u64("not before"), na = try r.u64("not after")
+        let nb = try r.u64("not before")
+        let na = try r.u64("not after")
         let sig = try r.take(64, "certificate signature")
         try r.end("lock certificate")
         guard let key = try? P256.Signing.PublicKey(x963Representation: keyBytes) else {
             throw ProtocolError(.lockCertificateInvalid, "device key is not a P-256 point")
         }
-        guard let kidS = String(validating: kid, as: UTF8.self), let lockS = String(validating: lock, as: UTF8.self) else {
+        guard let kidS = String(validating: kid, as: UTF8.self), let lockS = String(validating: lock, as: UTF8.self)
+        else {
             throw ProtocolError(.lockCertificateInvalid, "kid or lock id is not UTF-8")
         }
         return LockCertificate(keyID: kidS, lockID: lockS, deviceKey: key, notBefore: nb, notAfter: na, signature: sig)
     }
 
     /// Checks the authority signature, the lock id the phone expects and the validity window at `now` (unix s).
-    public func verify(authority: [String: P256.Signing.PublicKey], expectedLockID: String, now: UInt64) throws(ProtocolError) {
+    public func verify(
+        authority: [String: P256.Signing.PublicKey],
+        expectedLockID: String,
+        now: UInt64
+    ) throws(ProtocolError) {
         guard let key = authority[keyID] else {
             throw ProtocolError(.lockCertificateInvalid, "lock certificate signed by unknown authority key '\(keyID)'")
         }

@@ -32,7 +32,9 @@ public struct LockSession: Sendable {
     public private(set) var receivedPresent = false
 
     public init(
-        certificate: LockCertificate, deviceKey: any MessageSigner, ephemeral: P256.KeyAgreement.PrivateKey = .init(),
+        certificate: LockCertificate,
+        deviceKey: any MessageSigner,
+        ephemeral: P256.KeyAgreement.PrivateKey = .init(),
         nonce: SessionNonce = .lock()
     ) {
         self.certificate = certificate.bytes
@@ -62,11 +64,23 @@ public struct LockSession: Sendable {
 
     /// The owner's decision; sends RESULT (encrypted) and closes.
     public mutating func complete(code: ResultCode, unlockMillis: UInt32) -> [Action] {
-        guard state == .awaitingDecision, let keys else { return fail(ProtocolError(.unexpectedMessage, "no decision pending")) }
+        guard state == .awaitingDecision, let keys else {
+            return fail(ProtocolError(.unexpectedMessage, "no decision pending"))
+        }
         state = .done
-        let plain: [UInt8] = [code.rawValue, UInt8(unlockMillis >> 24 & 0xFF), UInt8(unlockMillis >> 16 & 0xFF), UInt8(unlockMillis >> 8 & 0xFF), UInt8(unlockMillis & 0xFF)]
+        let plain: [UInt8] = [
+            code.rawValue, UInt8(unlockMillis >> 24 & 0xFF), UInt8(unlockMillis >> 16 & 0xFF),
+            UInt8(unlockMillis >> 8 & 0xFF), UInt8(unlockMillis & 0xFF),
+        ]
         let length = plain.count + HandshakeCrypto.tagBytes
-        guard let sealed = try? HandshakeCrypto.seal(plain, key: keys.lockToPhone, counter: .result, aad: [FrameType.result.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)]) else {
+        guard
+            let sealed = try? HandshakeCrypto.seal(
+                plain,
+                key: keys.lockToPhone,
+                counter: .result,
+                aad: [FrameType.result.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)]
+            )
+        else {
             return fail(ProtocolError(.internalError, "sealing RESULT failed"))
         }
         return [.send(Frame(.result, sealed).bytes), .close]
@@ -74,8 +88,17 @@ public struct LockSession: Sendable {
 
     /// The presenter holds the credential's key: its signature covers this session's transcript.
     public func holderProofValid(_ key: P256.Signing.PublicKey) -> Bool {
-        guard holderSignature.count == 64, let sig = try? P256.Signing.ECDSASignature(rawRepresentation: holderSignature) else { return false }
-        return key.isValidSignature(sig, for: HandshakeCrypto.holderSignedMessage(hello: helloFrame, lockHello: lockHelloFrame, credential: credential))
+        guard holderSignature.count == 64,
+            let sig = try? P256.Signing.ECDSASignature(rawRepresentation: holderSignature)
+        else { return false }
+        return key.isValidSignature(
+            sig,
+            for: HandshakeCrypto.holderSignedMessage(
+                hello: helloFrame,
+                lockHello: lockHelloFrame,
+                credential: credential
+            )
+        )
     }
 
     /// The session's time limit passed.
@@ -84,23 +107,42 @@ public struct LockSession: Sendable {
     private mutating func hello(_ frame: Frame, raw: [UInt8]) throws(ProtocolError) -> [UInt8] {
         guard let version = frame.payload.first else { throw ProtocolError(.badFrame, "empty HELLO") }
         guard version == HandshakeCrypto.version else {
-            throw ProtocolError(.unsupportedVersion, "phone speaks version \(version); this lock speaks \(HandshakeCrypto.version)")
+            throw ProtocolError(
+                .unsupportedVersion,
+                "phone speaks version \(version); this lock speaks \(HandshakeCrypto.version)"
+            )
         }
         guard frame.payload.count == 2 + 65 + HandshakeCrypto.phoneNonceBytes else {
-            throw ProtocolError(.badFrame, "HELLO is \(frame.payload.count) bytes, expected \(2 + 65 + HandshakeCrypto.phoneNonceBytes)")
+            throw ProtocolError(
+                .badFrame,
+                "HELLO is \(frame.payload.count) bytes, expected \(2 + 65 + HandshakeCrypto.phoneNonceBytes)"
+            )
         }
         let phoneEphemeral = Array(frame.payload[2..<67])
         let shared = try HandshakeCrypto.ecdhLock(ephemeral, phoneEphemeral)
         let lockEphemeral = Array(ephemeral.publicKey.x963Representation)
         helloFrame = raw
-        let keys = HandshakeCrypto.deriveKeys(shared: shared, hello: raw, lockEphemeral: lockEphemeral, lockNonce: nonce)
-        let signed = HandshakeCrypto.lockSignedMessage(hello: raw, lockEphemeral: lockEphemeral, lockNonce: nonce, certificate: certificate)
+        let keys = HandshakeCrypto.deriveKeys(
+            shared: shared,
+            hello: raw,
+            lockEphemeral: lockEphemeral,
+            lockNonce: nonce
+        )
+        let signed = HandshakeCrypto.lockSignedMessage(
+            hello: raw,
+            lockEphemeral: lockEphemeral,
+            lockNonce: nonce,
+            certificate: certificate
+        )
         let sig: [UInt8]
-        do { sig = try deviceKey.sign(signed) } catch { throw ProtocolError(.internalError, "device key could not sign") }
+        do { sig = try deviceKey.sign(signed) } catch {
+            throw ProtocolError(.internalError, "device key could not sign")
+        }
         var plain: [UInt8] = [UInt8(certificate.count >> 8), UInt8(certificate.count & 0xFF)]
         plain += certificate + sig
         let length = 65 + nonce.bytes.count + plain.count + HandshakeCrypto.tagBytes
-        let aad = [FrameType.lockHello.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)] + lockEphemeral + nonce.bytes
+        let aad =
+            [FrameType.lockHello.rawValue, UInt8(length >> 8), UInt8(length & 0xFF)] + lockEphemeral + nonce.bytes
         let sealed = try HandshakeCrypto.seal(plain, key: keys.lockToPhone, counter: .lockHello, aad: aad)
         lockHelloFrame = Frame(.lockHello, lockEphemeral + nonce.bytes + sealed).bytes
         self.keys = keys
@@ -117,7 +159,9 @@ public struct LockSession: Sendable {
         guard plain.count == 2 + n + 64 else { throw ProtocolError(.badFrame, "PRESENT body length does not match") }
         credential = Array(plain[2..<(2 + n)])
         holderSignature = Array(plain[(2 + n)...])
-        guard let token = String(validating: credential, as: UTF8.self) else { throw ProtocolError(.malformedCredential, "credential is not UTF-8") }
+        guard let token = String(validating: credential, as: UTF8.self) else {
+            throw ProtocolError(.malformedCredential, "credential is not UTF-8")
+        }
         state = .awaitingDecision
         return token
     }

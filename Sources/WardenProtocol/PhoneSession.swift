@@ -47,8 +47,12 @@ public struct PhoneSession: Sendable {
     ///   - now: the phone's time (unix seconds) for the certificate's validity.
     ///   - ephemeral, nonce: fresh per session; fixed only in test vectors.
     public init(
-        lockID: String, credential: [UInt8], holder: any MessageSigner, authority: [String: P256.Signing.PublicKey],
-        now: UInt64, ephemeral: P256.KeyAgreement.PrivateKey = .init(),
+        lockID: String,
+        credential: [UInt8],
+        holder: any MessageSigner,
+        authority: [String: P256.Signing.PublicKey],
+        now: UInt64,
+        ephemeral: P256.KeyAgreement.PrivateKey = .init(),
         nonce: SessionNonce = .phone()
     ) {
         self.lockID = lockID
@@ -64,7 +68,9 @@ public struct PhoneSession: Sendable {
     public mutating func hello() -> [UInt8] {
         precondition(state == .start, "hello() is the first message")
         state = .awaitingLockHello
-        helloFrame = Frame(.hello, [HandshakeCrypto.version, 0] + Array(ephemeral.publicKey.x963Representation) + nonce.bytes).bytes
+        helloFrame =
+            Frame(.hello, [HandshakeCrypto.version, 0] + Array(ephemeral.publicKey.x963Representation) + nonce.bytes)
+            .bytes
         return helloFrame
     }
 
@@ -91,7 +97,12 @@ public struct PhoneSession: Sendable {
         let lockNonce = SessionNonce(unchecked: try r.take(HandshakeCrypto.lockNonceBytes, "lock nonce"))
         let sealed = try r.take(r.remaining, "sealed lock identity")
         let shared = try HandshakeCrypto.ecdh(ephemeral, lockEphemeral)
-        let keys = HandshakeCrypto.deriveKeys(shared: shared, hello: helloFrame, lockEphemeral: lockEphemeral, lockNonce: lockNonce)
+        let keys = HandshakeCrypto.deriveKeys(
+            shared: shared,
+            hello: helloFrame,
+            lockEphemeral: lockEphemeral,
+            lockNonce: lockNonce
+        )
         let aad = Frame.header(.lockHello, frame.payload.count) + lockEphemeral + lockNonce.bytes
         var body = ByteReader(try HandshakeCrypto.open(sealed, key: keys.lockToPhone, counter: .lockHello, aad: aad))
         let certBytes = try body.take(try body.u16("certificate length"), "certificate")
@@ -99,22 +110,39 @@ public struct PhoneSession: Sendable {
         try body.end("lock identity")
         let cert = try LockCertificate.parse(certBytes)
         try cert.verify(authority: authority, expectedLockID: lockID, now: now)
-        let signed = HandshakeCrypto.lockSignedMessage(hello: helloFrame, lockEphemeral: lockEphemeral, lockNonce: lockNonce, certificate: certBytes)
+        let signed = HandshakeCrypto.lockSignedMessage(
+            hello: helloFrame,
+            lockEphemeral: lockEphemeral,
+            lockNonce: lockNonce,
+            certificate: certBytes
+        )
         guard Signatures.verify(lockSig, signed, cert.deviceKey) else {
-            throw ProtocolError(.lockSignatureInvalid, "the lock's handshake signature does not verify: not the real door")
+            throw ProtocolError(
+                .lockSignatureInvalid,
+                "the lock's handshake signature does not verify: not the real door"
+            )
         }
         // The lock is authentic: present the credential, bound to this transcript by the holder signature.
         let holderSig: [UInt8]
         do {
-            holderSig = try holder.sign(HandshakeCrypto.holderSignedMessage(hello: helloFrame, lockHello: raw, credential: credential))
+            holderSig = try holder.sign(
+                HandshakeCrypto.holderSignedMessage(hello: helloFrame, lockHello: raw, credential: credential)
+            )
         } catch { throw ProtocolError(.internalError, "holder key could not sign: \(error)") }
-        guard holderSig.count == 64 else { throw ProtocolError(.internalError, "holder signature must be 64 bytes r||s") }
+        guard holderSig.count == 64 else {
+            throw ProtocolError(.internalError, "holder signature must be 64 bytes r||s")
+        }
         var plain: [UInt8] = []
         plain.appendU16(credential.count)
         plain += credential + holderSig
         let length = plain.count + HandshakeCrypto.tagBytes
         guard length <= Frame.maxPayload else { throw ProtocolError(.badFrame, "credential too large for one frame") }
-        let sealedPresent = try HandshakeCrypto.seal(plain, key: keys.phoneToLock, counter: .present, aad: Frame.header(.present, length))
+        let sealedPresent = try HandshakeCrypto.seal(
+            plain,
+            key: keys.phoneToLock,
+            counter: .present,
+            aad: Frame.header(.present, length)
+        )
         self.keys = keys
         state = .awaitingResult
         return Frame(.present, sealedPresent).bytes
@@ -124,7 +152,13 @@ public struct PhoneSession: Sendable {
         state = .done
         guard let keys else { throw ProtocolError(.unexpectedMessage, "no session") }
         var r = ByteReader(
-            try HandshakeCrypto.open(frame.payload, key: keys.lockToPhone, counter: .result, aad: Frame.header(.result, frame.payload.count)))
+            try HandshakeCrypto.open(
+                frame.payload,
+                key: keys.lockToPhone,
+                counter: .result,
+                aad: Frame.header(.result, frame.payload.count)
+            )
+        )
         let code = ResultCode(rawValue: try r.u8("result code"))
         let ms = try r.take(4, "unlock time").reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         try r.end("result")

@@ -52,7 +52,9 @@ public final class AuditJournal: Sendable {
     private let faultHandler = Mutex<(@Sendable (String?) -> Void)?>(nil)
 
     public init(
-        database: WardenDatabase, retention: Retention = Retention(), maxBacklog: Int = 10_000,
+        database: WardenDatabase,
+        retention: Retention = Retention(),
+        maxBacklog: Int = 10_000,
         onDurable: @escaping @Sendable (Int64) -> Void = { _ in }
     ) throws(StoreError) {
         self.db = database
@@ -102,7 +104,8 @@ public final class AuditJournal: Sendable {
     /// Chains the gap record for dropped records, if any (room permitting).
     private static func chainGap(_ s: inout State, at timeMillis: Int64) {
         guard s.dropped > 0 else { return }
-        let detail = "\(s.dropped) records were not stored while the journal could not write (\(s.droppedFromMillis)-\(s.droppedToMillis) ms)"
+        let detail =
+            "\(s.dropped) records were not stored while the journal could not write (\(s.droppedFromMillis)-\(s.droppedToMillis) ms)"
         _ = chain(&s, AuditEvent(.gap, reason: "journal_write_failed", detail: detail), timeMillis)
         s.dropped = 0
     }
@@ -173,7 +176,8 @@ public final class AuditJournal: Sendable {
                         sql: """
                             INSERT INTO audit(seq, time_ms, kind, door, credential_id, user_id, reason, detail, prev_hash, hash)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """)
+                            """
+                    )
                     for r in batch {
                         try stmt.execute(arguments: [
                             r.seq, r.timeMillis, r.event.kind.rawValue, r.event.door, r.event.credentialID,
@@ -215,7 +219,9 @@ public final class AuditJournal: Sendable {
         do {
             return try db.pool.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+                    db,
+                    sql: "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+                    arguments: [seq, limit]
                 ).map(Self.record)
             }
         } catch { throw StoreError(.io, "reading audit records: \(error)") }
@@ -223,11 +229,19 @@ public final class AuditJournal: Sendable {
 
     static func record(_ row: Row) -> AuditRecord {
         AuditRecord(
-            seq: row["seq"], timeMillis: row["time_ms"],
+            seq: row["seq"],
+            timeMillis: row["time_ms"],
             event: AuditEvent(
-                AuditKind(rawValue: row["kind"]) ?? .malformed, door: row["door"], credentialID: row["credential_id"],
-                userID: row["user_id"], reason: row["reason"], detail: row["detail"]),
-            prevHash: [UInt8](row["prev_hash"] as Data), hash: [UInt8](row["hash"] as Data))
+                AuditKind(rawValue: row["kind"]) ?? .malformed,
+                door: row["door"],
+                credentialID: row["credential_id"],
+                userID: row["user_id"],
+                reason: row["reason"],
+                detail: row["detail"]
+            ),
+            prevHash: [UInt8](row["prev_hash"] as Data),
+            hash: [UInt8](row["hash"] as Data)
+        )
     }
 
     /// Verifies the whole stored chain in pages of 5,000 records: memory stays constant whatever the journal's size.
@@ -245,7 +259,11 @@ public final class AuditJournal: Sendable {
 
     /// The cloud has committed every record up to `seq` (cumulative, like TCP acks).
     public func acknowledge(upTo seq: Int64) throws(StoreError) {
-        do { try db.pool.write { db in try db.execute(sql: "UPDATE audit SET acked = 1 WHERE seq <= ? AND acked = 0", arguments: [seq]) } } catch {
+        do {
+            try db.pool.write { db in
+                try db.execute(sql: "UPDATE audit SET acked = 1 WHERE seq <= ? AND acked = 0", arguments: [seq])
+            }
+        } catch {
             throw StoreError(.io, "acknowledging audit records: \(error)")
         }
     }
@@ -260,7 +278,8 @@ public final class AuditJournal: Sendable {
                 let maxSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit") ?? 0
                 try db.execute(
                     sql: "DELETE FROM audit WHERE acked = 1 AND (time_ms < ? OR seq <= ?)",
-                    arguments: [cutoff, maxSeq - Int64(retention.maxRecords)])
+                    arguments: [cutoff, maxSeq - Int64(retention.maxRecords)]
+                )
                 var deleted = db.changesCount
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM audit") ?? 0
                 guard count > retention.hardMax else { return (deleted, nil) }
@@ -272,8 +291,10 @@ public final class AuditJournal: Sendable {
                 return (deleted, (first, last))
             }
             if let (a, b) = gap {
-                append(AuditEvent(.gap, reason: "store_full", detail: "pruned unacknowledged records \(a)-\(b)"),
-                       timeMillis: Int64(now.timeIntervalSince1970 * 1000))
+                append(
+                    AuditEvent(.gap, reason: "store_full", detail: "pruned unacknowledged records \(a)-\(b)"),
+                    timeMillis: Int64(now.timeIntervalSince1970 * 1000)
+                )
             }
             return deleted
         } catch { throw StoreError(.io, "pruning the audit journal: \(error)") }

@@ -28,7 +28,10 @@ public final class WardenDatabase: Sendable {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)
         } catch {
-            throw StoreError(.open, "cannot open the database \(path): \(error); check the directory exists and is writable")
+            throw StoreError(
+                .open,
+                "cannot open the database \(path): \(error); check the directory exists and is writable"
+            )
         }
     }
 
@@ -54,7 +57,8 @@ public final class WardenDatabase: Sendable {
                         acked INTEGER NOT NULL DEFAULT 0
                     );
                     CREATE INDEX audit_time ON audit(time_ms);
-                    """)
+                    """
+            )
         }
         return m
     }
@@ -62,7 +66,11 @@ public final class WardenDatabase: Sendable {
     // MARK: small state
 
     public func meta(_ key: String) throws(StoreError) -> String? {
-        do { return try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) } } catch {
+        do {
+            return try pool.read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+            }
+        } catch {
             throw StoreError(.io, "reading state '\(key)': \(error)")
         }
     }
@@ -71,8 +79,10 @@ public final class WardenDatabase: Sendable {
         do {
             try pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    arguments: [key, value])
+                    sql:
+                        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    arguments: [key, value]
+                )
             }
         } catch { throw StoreError(.io, "writing state '\(key)': \(error)") }
     }
@@ -84,7 +94,9 @@ public final class WardenDatabase: Sendable {
         do {
             let s = try pool.read { db in
                 try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT status FROM access_credential WHERE id = ?"), arguments: [credentialID])
+                    db.cachedStatement(sql: "SELECT status FROM access_credential WHERE id = ?"),
+                    arguments: [credentialID]
+                )
             }
             switch s {
             case "active": return .active
@@ -102,7 +114,8 @@ public final class WardenDatabase: Sendable {
         do {
             return try pool.read { db in
                 let a = try Int.fetchOne(db, sql: "SELECT count(*) FROM access_credential WHERE status = 'active'") ?? 0
-                let r = try Int.fetchOne(db, sql: "SELECT count(*) FROM access_credential WHERE status = 'revoked'") ?? 0
+                let r =
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM access_credential WHERE status = 'revoked'") ?? 0
                 return (a, r)
             }
         } catch { throw StoreError(.io, "counting access list: \(error)") }
@@ -137,21 +150,31 @@ public final class WardenDatabase: Sendable {
     @discardableResult
     public func apply(_ update: AccessListUpdate, scope: DoorScope) throws(StoreError) -> AccessListIndex.Update {
         guard update.doors.contains(scope.doorID) || !scope.groups.isDisjoint(with: update.doors) else {
-            throw StoreError(.wrongDoor, "access-list update v\(update.ver) is for \(update.doors), not door '\(scope.doorID)'")
+            throw StoreError(
+                .wrongDoor,
+                "access-list update v\(update.ver) is for \(update.doors), not door '\(scope.doorID)'"
+            )
         }
         do {
             return try pool.write { db in
-                let current = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'access_list_version'") ?? "0") ?? 0
+                let current =
+                    Int64(
+                        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'access_list_version'") ?? "0"
+                    ) ?? 0
                 if update.snapshot {
                     guard update.ver >= current else {
-                        throw StoreError(.versionGap, "snapshot v\(update.ver) is older than the applied v\(current); ignored")
+                        throw StoreError(
+                            .versionGap,
+                            "snapshot v\(update.ver) is older than the applied v\(current); ignored"
+                        )
                     }
                     try db.execute(sql: "DELETE FROM access_credential")
                 } else {
                     guard update.base == current else {
                         throw StoreError(
                             .versionGap,
-                            "delta v\(update.base ?? -1)->v\(update.ver) does not start at the applied v\(current); request a snapshot")
+                            "delta v\(update.base ?? -1)->v\(update.ver) does not start at the applied v\(current); request a snapshot"
+                        )
                     }
                 }
                 // Each touched id's status before this update (first sight) and after (last write), for the index.
@@ -175,7 +198,8 @@ public final class WardenDatabase: Sendable {
                         INSERT INTO access_credential(id, user_id, status, changed_version) VALUES (?, ?, ?, ?)
                         ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status,
                         changed_version = excluded.changed_version
-                        """)
+                        """
+                )
                 for e in update.grant {
                     try touch(e.id, .active)
                     try upsert.execute(arguments: [e.id, e.user, "active", update.ver])
@@ -185,12 +209,16 @@ public final class WardenDatabase: Sendable {
                     try upsert.execute(arguments: [e.id, e.user, "revoked", update.ver])
                 }
                 try db.execute(
-                    sql: "INSERT INTO meta(key, value) VALUES ('access_list_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    arguments: [String(update.ver)])
+                    sql:
+                        "INSERT INTO meta(key, value) VALUES ('access_list_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    arguments: [String(update.ver)]
+                )
                 if update.snapshot { return AccessListIndex.Update.replaced }
-                return .changed(order.map {
-                    AccessListIndex.Change(id: $0, before: before[Array($0.utf8)]!, after: after[Array($0.utf8)]!)
-                })
+                return .changed(
+                    order.map {
+                        AccessListIndex.Change(id: $0, before: before[Array($0.utf8)]!, after: after[Array($0.utf8)]!)
+                    }
+                )
             }
         } catch let e as StoreError {
             throw e

@@ -27,7 +27,13 @@ public struct AccessListUpdate: Codable, Sendable, Equatable {
     public static let maxTokenBytes = 16 * 1024 * 1024
 
     public init(
-        issuer: String, doors: [String], version: Int64, base: Int64?, snapshot: Bool, grant: [Entry], revoke: [Entry],
+        issuer: String,
+        doors: [String],
+        version: Int64,
+        base: Int64?,
+        snapshot: Bool,
+        grant: [Entry],
+        revoke: [Entry],
         issuedAt: Date
     ) {
         self.iss = issuer
@@ -42,7 +48,13 @@ public struct AccessListUpdate: Codable, Sendable, Equatable {
 
     /// Verifies the authority signature (`CompactJWS`, the same rules as credentials) and decodes the update.
     public static func verified(_ token: String, authority: AuthorityKeySet) throws(JWSError) -> AccessListUpdate {
-        let update = try CompactJWS.verifiedJSON(token, as: AccessListUpdate.self, authority: authority, what: "access-list update", maxBytes: maxTokenBytes)
+        let update = try CompactJWS.verifiedJSON(
+            token,
+            as: AccessListUpdate.self,
+            authority: authority,
+            what: "access-list update",
+            maxBytes: maxTokenBytes
+        )
         guard update.snapshot || update.base != nil else {
             throw JWSError(.malformed, "a delta must name its base version")
         }

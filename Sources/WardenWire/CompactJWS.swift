@@ -33,7 +33,9 @@ public enum CompactJWS {
     /// Splits and decodes `token`; `payload` parses the decoded payload bytes (throwing `.malformed` on bad input).
     /// `what` names the object in errors ("credential", "access-list update").
     public static func parse<Payload>(
-        _ token: [UInt8], what: String, payload: ([UInt8]) throws(JWSError) -> Payload
+        _ token: [UInt8],
+        what: String,
+        payload: ([UInt8]) throws(JWSError) -> Payload
     ) throws(JWSError) -> Parsed<Payload> {
         guard let dot1 = token.firstIndex(of: UInt8(ascii: ".")),
             let dot2 = token[(dot1 + 1)...].firstIndex(of: UInt8(ascii: ".")),
@@ -60,7 +62,10 @@ public enum CompactJWS {
 
     /// Checks `alg`, `kid` and the ES256 signature of a parsed `token`; returns the key id that signed it.
     public static func verify<Payload>(
-        _ parsed: Parsed<Payload>, of token: [UInt8], authority: AuthorityKeySet, what: String
+        _ parsed: Parsed<Payload>,
+        of token: [UInt8],
+        authority: AuthorityKeySet,
+        what: String
     ) throws(JWSError) -> String {
         guard parsed.alg == "ES256" else {
             throw JWSError(.unsupportedAlgorithm, "alg '\(parsed.alg ?? "none")' is not accepted; only ES256")
@@ -79,7 +84,11 @@ public enum CompactJWS {
     /// Parses and verifies a token whose payload is plain JSON for a `Decodable` type (access-list updates, signed
     /// commands; credentials have their own strict parser on the decision path). `maxBytes` is checked first.
     public static func verifiedJSON<Payload: Decodable>(
-        _ token: String, as type: Payload.Type, authority: AuthorityKeySet, what: String, maxBytes: Int
+        _ token: String,
+        as type: Payload.Type,
+        authority: AuthorityKeySet,
+        what: String,
+        maxBytes: Int
     ) throws(JWSError) -> Payload {
         let bytes = Array(token.utf8)
         guard bytes.count <= maxBytes else { throw JWSError(.malformed, "a \(what) is at most \(maxBytes) bytes") }
@@ -94,7 +103,10 @@ public enum CompactJWS {
 
     /// Parses and verifies in one call.
     public static func verified<Payload>(
-        _ token: [UInt8], authority: AuthorityKeySet, what: String, payload: ([UInt8]) throws(JWSError) -> Payload
+        _ token: [UInt8],
+        authority: AuthorityKeySet,
+        what: String,
+        payload: ([UInt8]) throws(JWSError) -> Payload
     ) throws(JWSError) -> (kid: String, payload: Payload) {
         let parsed = try parse(token, what: what, payload: payload)
         return (try verify(parsed, of: token, authority: authority, what: what), parsed.payload)

@@ -25,8 +25,25 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
     public var time: String
 
     public init(
-        door: String, lockID: String, board: String, relayUnlocked: Bool, relayEnergized: Bool, doorClosed: Bool, rexActive: Bool, tamperActive: Bool, passage: Bool, lockdown: Bool, alarms: [String], accessListVersion: Int64, auditLastSeq: Int64, auditDurableSeq: Int64, timeTrusted: Bool,
-        auditPending: Int = 0, auditWriteError: String? = nil, ready: Bool = false, time: String = "trusted"
+        door: String,
+        lockID: String,
+        board: String,
+        relayUnlocked: Bool,
+        relayEnergized: Bool,
+        doorClosed: Bool,
+        rexActive: Bool,
+        tamperActive: Bool,
+        passage: Bool,
+        lockdown: Bool,
+        alarms: [String],
+        accessListVersion: Int64,
+        auditLastSeq: Int64,
+        auditDurableSeq: Int64,
+        timeTrusted: Bool,
+        auditPending: Int = 0,
+        auditWriteError: String? = nil,
+        ready: Bool = false,
+        time: String = "trusted"
     ) {
         self.door = door
         self.lockID = lockID

@@ -24,8 +24,14 @@ public struct SignedCommand: Codable, Sendable, Equatable {
     public var exp: Int64
 
     public init(
-        issuer: String, device: String, command: Kind, millis: Int64? = nil, on: Bool? = nil, nonce: String,
-        issuedAt: Date, expires: Date
+        issuer: String,
+        device: String,
+        command: Kind,
+        millis: Int64? = nil,
+        on: Bool? = nil,
+        nonce: String,
+        issuedAt: Date,
+        expires: Date
     ) {
         self.iss = issuer
         self.dev = device
@@ -39,7 +45,13 @@ public struct SignedCommand: Codable, Sendable, Equatable {
 
     /// Verifies the authority signature and decodes; binding, expiry and replay are the receiver's checks.
     public static func verified(_ token: String, authority: AuthorityKeySet) throws(JWSError) -> SignedCommand {
-        let command = try CompactJWS.verifiedJSON(token, as: SignedCommand.self, authority: authority, what: "signed command", maxBytes: 4096)
+        let command = try CompactJWS.verifiedJSON(
+            token,
+            as: SignedCommand.self,
+            authority: authority,
+            what: "signed command",
+            maxBytes: 4096
+        )
         return command
     }
 }

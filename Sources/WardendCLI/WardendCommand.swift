@@ -7,10 +7,13 @@ public struct WardendCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "wardend",
         abstract: "Warden door controller: drives the lock relay, decides offline, keeps the audit journal.",
-        discussion: "Validate before a restart with `wardend --config FILE --check` or `wardend --board PROFILE.yaml --check`.")
+        discussion:
+            "Validate before a restart with `wardend --config FILE --check` or `wardend --board PROFILE.yaml --check`."
+    )
 
     @Option(help: "Config file.") var config: String?
-    @Option(help: "Board profile to check (with --check), or to use instead of the config's `board`.") var board: String?
+    @Option(help: "Board profile to check (with --check), or to use instead of the config's `board`.") var board:
+        String?
     @Flag(help: "Validate the config and/or board profile and exit: 0 if valid, 1 with the reason.") var check = false
 
     public init() {}

@@ -17,8 +17,10 @@ import Testing
         #expect(!BluezAdvertiser.bluetoothdPresent(busAddress: "unix:path=\(bus.directory.path)/no-such-bus"))
         let error = #expect(throws: BluetoothError.self) {
             _ = try BluezAdvertiser(
-                adapter: "hci0", content: .init(serviceUUID: Self.uuid, scanResponseServiceData: Self.serviceData),
-                busAddress: "unix:path=\(bus.directory.path)/no-such-bus")
+                adapter: "hci0",
+                content: .init(serviceUUID: Self.uuid, scanResponseServiceData: Self.serviceData),
+                busAddress: "unix:path=\(bus.directory.path)/no-such-bus"
+            )
         }
         #expect(error?.code == .dbus)
         #expect(error?.message.contains("cannot reach the D-Bus system bus") == true)
@@ -28,8 +30,10 @@ import Testing
         let bus = try await DBusDaemon.start()
         defer { bus.stop() }
         let advertiser = try BluezAdvertiser(
-            adapter: "hci7", content: .init(serviceUUID: Self.uuid, scanResponseServiceData: Self.serviceData),
-            busAddress: bus.address)
+            adapter: "hci7",
+            content: .init(serviceUUID: Self.uuid, scanResponseServiceData: Self.serviceData),
+            busAddress: bus.address
+        )
         var events = advertiser.events.makeAsyncIterator()
 
         // No org.bluez on this bus: registration fails with a reason and is retried after 1 s.
@@ -47,17 +51,51 @@ import Testing
         #expect(path == "/org/warden/advertisement/hci7")
         #expect(advertiser.uniqueName.hasPrefix(":"))
         let all = try bus.busctl(
-            "call", advertiser.uniqueName, path, "org.freedesktop.DBus.Properties", "GetAll", "s", "org.bluez.LEAdvertisement1")
+            "call",
+            advertiser.uniqueName,
+            path,
+            "org.freedesktop.DBus.Properties",
+            "GetAll",
+            "s",
+            "org.bluez.LEAdvertisement1"
+        )
         #expect(all.status == 0, "\(all.output)")
         #expect(
             all.output
                 == "a{sv} 4 \"Type\" s \"peripheral\" \"ServiceUUIDs\" as 1 \"\(Self.uuid)\" \"Discoverable\" b true "
-                + "\"ScanResponseServiceData\" a{sv} 1 \"\(Self.uuid)\" ay 11 1 129 0 26 46 180 41 94 225 97 121")
-        let other = try bus.busctl("call", advertiser.uniqueName, path, "org.freedesktop.DBus.Properties", "GetAll", "s", "org.example.Other")
+                + "\"ScanResponseServiceData\" a{sv} 1 \"\(Self.uuid)\" ay 11 1 129 0 26 46 180 41 94 225 97 121"
+        )
+        let other = try bus.busctl(
+            "call",
+            advertiser.uniqueName,
+            path,
+            "org.freedesktop.DBus.Properties",
+            "GetAll",
+            "s",
+            "org.example.Other"
+        )
         #expect(other.output == "a{sv} 0")
-        let type = try bus.busctl("call", advertiser.uniqueName, path, "org.freedesktop.DBus.Properties", "Get", "ss", "org.bluez.LEAdvertisement1", "Type")
+        let type = try bus.busctl(
+            "call",
+            advertiser.uniqueName,
+            path,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            "ss",
+            "org.bluez.LEAdvertisement1",
+            "Type"
+        )
         #expect(type.output == "v s \"peripheral\"")
-        let unknown = try bus.busctl("call", advertiser.uniqueName, path, "org.freedesktop.DBus.Properties", "Get", "ss", "org.bluez.LEAdvertisement1", "LocalName")
+        let unknown = try bus.busctl(
+            "call",
+            advertiser.uniqueName,
+            path,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            "ss",
+            "org.bluez.LEAdvertisement1",
+            "LocalName"
+        )
         #expect(unknown.status != 0)
         #expect(unknown.output.contains("no property LocalName"), "\(unknown.output)")
         let method = try bus.busctl("call", advertiser.uniqueName, path, "org.bluez.LEAdvertisement1", "Frobnicate")
@@ -70,14 +108,25 @@ import Testing
         #expect(release.status == 0, "\(release.output)")
         var sawRelease = false
         while let e = await events.next() {
-            if e == .released { sawRelease = true; break }
+            if e == .released {
+                sawRelease = true
+                break
+            }
         }
         #expect(sawRelease)
 
         // Stopping closes the connection: the object is gone from the bus and the event stream ends.
         advertiser.stop()
         while await events.next() != nil {}
-        let gone = try bus.busctl("call", advertiser.uniqueName, path, "org.freedesktop.DBus.Properties", "GetAll", "s", "org.bluez.LEAdvertisement1")
+        let gone = try bus.busctl(
+            "call",
+            advertiser.uniqueName,
+            path,
+            "org.freedesktop.DBus.Properties",
+            "GetAll",
+            "s",
+            "org.bluez.LEAdvertisement1"
+        )
         #expect(gone.status != 0)
     }
 }

@@ -42,7 +42,11 @@ final class DBusDaemon: Sendable {
 
         """.write(to: config, atomically: true, encoding: .utf8)
         let server = try ServerProcess(
-            executable: executable, arguments: ["--config-file=\(config.path)", "--nofork", "--nopidfile"], directory: directory, logName: "dbus.log")
+            executable: executable,
+            arguments: ["--config-file=\(config.path)", "--nofork", "--nopidfile"],
+            directory: directory,
+            logName: "dbus.log"
+        )
         let daemon = DBusDaemon(address: "unix:path=\(socket)", server: server)
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         while !FileManager.default.fileExists(atPath: socket) {
@@ -67,7 +71,10 @@ final class DBusDaemon: Sendable {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return (
+            process.terminationStatus,
+            String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        )
     }
 
     /// Stops the daemon and removes its folder (`ServerProcess.stop`).

@@ -39,7 +39,12 @@ final class MosquittoBroker: Sendable {
         log_type all
 
         """.write(to: config, atomically: true, encoding: .utf8)
-        let server = try ServerProcess(executable: executable, arguments: ["-c", config.path], directory: directory, logName: "mosquitto.log")
+        let server = try ServerProcess(
+            executable: executable,
+            arguments: ["-c", config.path],
+            directory: directory,
+            logName: "mosquitto.log"
+        )
         let broker = MosquittoBroker(port: port, server: server)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(10))

@@ -15,7 +15,9 @@ import Testing
             guard let files = FileManager.default.enumerator(atPath: dir.path) else { continue }
             var set = Set<String>()
             for case let f as String in files where f.hasSuffix(".swift") {
-                set.formUnion(LayerRules.parseImports(try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)))
+                set.formUnion(
+                    LayerRules.parseImports(try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8))
+                )
             }
             imports[name] = set
         }
@@ -65,7 +67,9 @@ import Testing
             $0.imports["WardenCore"]!.insert("Logging")
             $0.targets["WardenCore"]!.dependencies.insert("Logging")
         }
-        #expect(v == ["WardenCore is a pure layer and must not import Logging (no C module, GRDB, NIO, logging or I/O)"])
+        #expect(
+            v == ["WardenCore is a pure layer and must not import Logging (no C module, GRDB, NIO, logging or I/O)"]
+        )
         let c = violations {
             $0.imports["WardenProtocol"]!.insert("CGPIOD")
             $0.targets["WardenProtocol"]!.dependencies.insert("CGPIOD")
@@ -79,8 +83,16 @@ import Testing
     }
 
     @Test func anUndeclaredOrUnusedDependencyFails() {
-        #expect(violations { $0.imports["WardenWire"]!.insert("GRDB") }.contains("WardenWire imports GRDB but Package.swift does not declare it"))
-        #expect(violations { $0.imports["WardenKey"] = [] } == ["WardenKey declares WardenProtocol in Package.swift but no file imports it"])
+        #expect(
+            violations { $0.imports["WardenWire"]!.insert("GRDB") }.contains(
+                "WardenWire imports GRDB but Package.swift does not declare it"
+            )
+        )
+        #expect(
+            violations { $0.imports["WardenKey"] = [] } == [
+                "WardenKey declares WardenProtocol in Package.swift but no file imports it"
+            ]
+        )
     }
 
     @Test func theBoardLinkingTheAuthorityOrTheCloudFails() {

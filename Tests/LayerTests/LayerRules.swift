@@ -29,7 +29,9 @@ struct LayerRules {
         module.hasPrefix("WardenCloud") || module == "warden-cloud" || module.hasPrefix("Hummingbird")
             || module.hasPrefix("PostgresNIO") || module == "OpenAPIRuntime"
     }
-    static let boardOnly: Set<String> = ["WardenController", "WardenStore", "GPIOD", "BlueZ", "CGPIOD", "CBluetooth", "CSystemd"]
+    static let boardOnly: Set<String> = [
+        "WardenController", "WardenStore", "GPIOD", "BlueZ", "CGPIOD", "CBluetooth", "CSystemd",
+    ]
     /// Not on the board until sync needs it (issue 10): the authority's signing library and libmosquitto.
     static let notOnBoard: Set<String> = ["WardenAuthority", "JWTKit", "Mosquitto", "CMosquitto"]
 
@@ -41,7 +43,8 @@ struct LayerRules {
     static func parseTargets(_ manifest: String) -> [String: Target] {
         var variables: [String: String] = [:]
         let varPattern = try! NSRegularExpression(
-            pattern: #"let (\w+): Target\.Dependency = \.product\(name: "([^"]+)""#)
+            pattern: #"let (\w+): Target\.Dependency = \.product\(name: "([^"]+)""#
+        )
         let ns = manifest as NSString
         for m in varPattern.matches(in: manifest, range: NSRange(location: 0, length: ns.length)) {
             variables[ns.substring(with: m.range(at: 1))] = ns.substring(with: m.range(at: 2))
@@ -54,10 +57,19 @@ struct LayerRules {
             guard let name = firstMatch(#"name: "([^"]+)""#, in: body) else { continue }
             var deps = Set<String>()
             if let r = body.range(of: "dependencies: [") {
-                let list = balanced(body, from: body.distance(from: body.startIndex, to: r.upperBound) - 1, open: "[", close: "]")
+                let list = balanced(
+                    body,
+                    from: body.distance(from: body.startIndex, to: r.upperBound) - 1,
+                    open: "[",
+                    close: "]"
+                )
                 let stripped = list.replacingOccurrences(
-                    of: #"\.product\(name: "([^"]+)"[^)]*\)"#, with: "PRODUCT:$1", options: .regularExpression)
-                for token in stripped.components(separatedBy: CharacterSet(charactersIn: "[], \n")) where !token.isEmpty {
+                    of: #"\.product\(name: "([^"]+)"[^)]*\)"#,
+                    with: "PRODUCT:$1",
+                    options: .regularExpression
+                )
+                for token in stripped.components(separatedBy: CharacterSet(charactersIn: "[], \n")) where !token.isEmpty
+                {
                     if token.hasPrefix("PRODUCT:") {
                         deps.insert(String(token.dropFirst(8)))
                     } else if token.hasPrefix("\"") {
@@ -83,7 +95,12 @@ struct LayerRules {
         var out = Set<String>()
         for line in source.split(separator: "\n", omittingEmptySubsequences: true) {
             let t = line.trimmingCharacters(in: .whitespaces)
-            guard let m = firstMatch(#"^(?:@[\w()]+\s+)*import\s+(?:(?:struct|class|enum|func|protocol|typealias|var|let)\s+)?(\w+)"#, in: t) else { continue }
+            guard
+                let m = firstMatch(
+                    #"^(?:@[\w()]+\s+)*import\s+(?:(?:struct|class|enum|func|protocol|typealias|var|let)\s+)?(\w+)"#,
+                    in: t
+                )
+            else { continue }
             out.insert(m)
         }
         return out
@@ -102,20 +119,27 @@ struct LayerRules {
             }
             let all = imports[name] ?? []
             if Self.pureModules.contains(name) {
-                for m in all.sorted() where Self.pureForbiddenPrefixes.contains(where: { m.hasPrefix($0) }) && m != "Crypto" {
-                    found.append("\(name) is a pure layer and must not import \(m) (no C module, GRDB, NIO, logging or I/O)")
+                for m in all.sorted()
+                where Self.pureForbiddenPrefixes.contains(where: { m.hasPrefix($0) }) && m != "Crypto" {
+                    found.append(
+                        "\(name) is a pure layer and must not import \(m) (no C module, GRDB, NIO, logging or I/O)"
+                    )
                 }
             }
             if name == "WardenKey" || name == "WardenProtocol" {
                 for m in all.intersection(Self.phoneForbidden).sorted() {
-                    found.append("\(name) is embedded in phone apps and must not import \(m) (Linux-only or board code)")
+                    found.append(
+                        "\(name) is embedded in phone apps and must not import \(m) (Linux-only or board code)"
+                    )
                 }
             }
         }
         for root in Self.boardRoots.sorted() where targets[root] != nil {
             let closure = dependencyClosure(of: root)
             for m in closure.sorted() where Self.isCloud(m) || Self.notOnBoard.contains(m) {
-                found.append("the board (\(root)) links \(m): board code never links cloud code, the authority's signer or libmosquitto before sync")
+                found.append(
+                    "the board (\(root)) links \(m): board code never links cloud code, the authority's signer or libmosquitto before sync"
+                )
             }
         }
         for (name, _) in targets.sorted(by: { $0.key < $1.key }) where Self.isCloud(name) {

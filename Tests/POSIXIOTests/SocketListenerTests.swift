@@ -10,7 +10,8 @@ import Glibc
 /// The accept loop under descriptor and memory exhaustion, and the reactor's wake-ups, on real sockets.
 @Suite(.serialized) struct SocketListenerTests {
     static func tempPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("posixio-\(UUID().uuidString.prefix(8))-\(name)").path
+        FileManager.default.temporaryDirectory.appendingPathComponent("posixio-\(UUID().uuidString.prefix(8))-\(name)")
+            .path
     }
 
     @Test func transientAcceptFailuresBackOffAndTheLoopKeepsServing() async throws {
@@ -62,13 +63,20 @@ import Glibc
     @Test func manyPendingReceivesUseNoThreadEach() async throws {
         func threads() -> Int {
             let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-            return Int(status.split(separator: "\n").first { $0.hasPrefix("Threads:") }?.split(separator: "\t").last ?? "0") ?? 0
+            return Int(
+                status.split(separator: "\n").first { $0.hasPrefix("Threads:") }?.split(separator: "\t").last ?? "0"
+            ) ?? 0
         }
         var pairs: [(ConnectedSocket, ConnectedSocket)] = []
         for _ in 0..<200 {
             var fds: [Int32] = [0, 0]
             guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else { break }
-            pairs.append((ConnectedSocket(fd: fds[0], kind: .stream, peer: "x"), ConnectedSocket(fd: fds[1], kind: .stream, peer: "y")))
+            pairs.append(
+                (
+                    ConnectedSocket(fd: fds[0], kind: .stream, peer: "x"),
+                    ConnectedSocket(fd: fds[1], kind: .stream, peer: "y")
+                )
+            )
         }
         let before = threads()
         let tasks = pairs.map { p in Task { try? await p.0.receive(upTo: 8) } }

@@ -37,9 +37,17 @@ import WardenProtocol
         let two = [0x21, 0x07] + [UInt8](repeating: 0xAB, count: 16) + Advertisement.serviceUUIDLittleEndian
         #expect(Advertisement.discover(advertisingData: two, scanResponse: [])?.psm == 0x0081)
         // not a Warden lock: another 128-bit service, a 16-bit list, garbage
-        #expect(Advertisement.discover(advertisingData: [0x11, 0x07] + [UInt8](repeating: 0xAB, count: 16), scanResponse: []) == nil)
+        #expect(
+            Advertisement.discover(
+                advertisingData: [0x11, 0x07] + [UInt8](repeating: 0xAB, count: 16),
+                scanResponse: []
+            ) == nil
+        )
         #expect(Advertisement.discover(advertisingData: [0x03, 0x03, 0x0f, 0x18], scanResponse: []) == nil)
-        #expect(Advertisement.discover(advertisingData: [0x11, 0x07, 0x4e], scanResponse: []) == nil, "truncated structure")
+        #expect(
+            Advertisement.discover(advertisingData: [0x11, 0x07, 0x4e], scanResponse: []) == nil,
+            "truncated structure"
+        )
         #expect(Advertisement.discover(advertisingData: [], scanResponse: []) == nil)
     }
 }

@@ -9,7 +9,9 @@ struct FixedSigner: MessageSigner {
     let expectedMessage: [UInt8]
     let signature: [UInt8]
     func sign(_ message: [UInt8]) throws -> [UInt8] {
-        guard message == expectedMessage else { throw ProtocolError(.internalError, "asked to sign a different message than the vector's") }
+        guard message == expectedMessage else {
+            throw ProtocolError(.internalError, "asked to sign a different message than the vector's")
+        }
         return signature
     }
 }

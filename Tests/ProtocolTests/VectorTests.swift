@@ -19,17 +19,39 @@ import WardenProtocol
         let lockEph = try P256.KeyAgreement.PrivateKey(rawRepresentation: v["lock_ephemeral_private"])
         let shared = try phoneEph.sharedSecretFromKeyAgreement(with: lockEph.publicKey)
         #expect(shared.withUnsafeBytes { Array($0) } == v["ecdh_shared_x"])
-        let keys = HandshakeCrypto.deriveKeys(shared: shared, hello: v["hello"], lockEphemeral: Array(lockEph.publicKey.x963Representation), lockNonce: SessionNonce(v["lock_nonce"], length: HandshakeCrypto.lockNonceBytes)!)
+        let keys = HandshakeCrypto.deriveKeys(
+            shared: shared,
+            hello: v["hello"],
+            lockEphemeral: Array(lockEph.publicKey.x963Representation),
+            lockNonce: SessionNonce(v["lock_nonce"], length: HandshakeCrypto.lockNonceBytes)!
+        )
         #expect(keys.lockToPhone.bytes == v["key_lock_to_phone"])
         #expect(keys.phoneToLock.bytes == v["key_phone_to_lock"])
-        #expect(Array(SHA256.hash(data: HandshakeCrypto.saltLabel + v["hello"] + Array(lockEph.publicKey.x963Representation) + v["lock_nonce"])) == v["hkdf_salt"])
+        #expect(
+            Array(
+                SHA256.hash(
+                    data: HandshakeCrypto.saltLabel + v["hello"] + Array(lockEph.publicKey.x963Representation)
+                        + v["lock_nonce"]
+                )
+            ) == v["hkdf_salt"]
+        )
     }
 
     @Test func signaturesInTheVectorVerify() throws {
         let device = try P256.Signing.PublicKey(x963Representation: v["device_public"])
         let holder = try P256.Signing.PublicKey(x963Representation: v["holder_public"])
-        #expect(device.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: v["lock_signature"]), for: v["lock_signed_message"]))
-        #expect(holder.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: v["holder_signature"]), for: v["holder_signed_message"]))
+        #expect(
+            device.isValidSignature(
+                try P256.Signing.ECDSASignature(rawRepresentation: v["lock_signature"]),
+                for: v["lock_signed_message"]
+            )
+        )
+        #expect(
+            holder.isValidSignature(
+                try P256.Signing.ECDSASignature(rawRepresentation: v["holder_signature"]),
+                for: v["holder_signed_message"]
+            )
+        )
         let cert = try LockCertificate.parse(v["lock_certificate"])
         try cert.verify(authority: ["org-2026": authority], expectedLockID: "lock-7f3a91", now: now)
     }
@@ -37,10 +59,18 @@ import WardenProtocol
     @Test func phoneProducesTheVectorBytes() throws {
         let holder = FixedSigner(
             publicKey: try P256.Signing.PublicKey(x963Representation: v["holder_public"]),
-            expectedMessage: v["holder_signed_message"], signature: v["holder_signature"])
+            expectedMessage: v["holder_signed_message"],
+            signature: v["holder_signature"]
+        )
         var phone = PhoneSession(
-            lockID: "lock-7f3a91", credential: Array(v.text("credential_utf8").utf8), holder: holder, authority: ["org-2026": authority],
-            now: now, ephemeral: try P256.KeyAgreement.PrivateKey(rawRepresentation: v["phone_ephemeral_private"]), nonce: SessionNonce(v["phone_nonce"], length: HandshakeCrypto.phoneNonceBytes)!)
+            lockID: "lock-7f3a91",
+            credential: Array(v.text("credential_utf8").utf8),
+            holder: holder,
+            authority: ["org-2026": authority],
+            now: now,
+            ephemeral: try P256.KeyAgreement.PrivateKey(rawRepresentation: v["phone_ephemeral_private"]),
+            nonce: SessionNonce(v["phone_nonce"], length: HandshakeCrypto.phoneNonceBytes)!
+        )
         #expect(phone.hello() == v["hello"])
         #expect(try phone.receive(v["lock_hello"]).frame == v["present"])
         #expect(try phone.receive(v["result"]).outcome == .init(code: .granted, unlockMillis: 5000))
@@ -49,10 +79,15 @@ import WardenProtocol
     @Test func lockProducesTheVectorBytes() throws {
         let device = FixedSigner(
             publicKey: try P256.Signing.PublicKey(x963Representation: v["device_public"]),
-            expectedMessage: v["lock_signed_message"], signature: v["lock_signature"])
+            expectedMessage: v["lock_signed_message"],
+            signature: v["lock_signature"]
+        )
         var lock = LockSession(
-            certificate: try LockCertificate.parse(v["lock_certificate"]), deviceKey: device,
-            ephemeral: try P256.KeyAgreement.PrivateKey(rawRepresentation: v["lock_ephemeral_private"]), nonce: SessionNonce(v["lock_nonce"], length: HandshakeCrypto.lockNonceBytes)!)
+            certificate: try LockCertificate.parse(v["lock_certificate"]),
+            deviceKey: device,
+            ephemeral: try P256.KeyAgreement.PrivateKey(rawRepresentation: v["lock_ephemeral_private"]),
+            nonce: SessionNonce(v["lock_nonce"], length: HandshakeCrypto.lockNonceBytes)!
+        )
         #expect(lock.receive(v["hello"]) == [.send(v["lock_hello"])])
         #expect(lock.receive(v["present"]) == [.evaluate(credential: v.text("credential_utf8"))])
         #expect(lock.holderProofValid(try P256.Signing.PublicKey(x963Representation: v["holder_public"])))

@@ -12,7 +12,9 @@ import WardenWire
 
     func config(board: String? = nil, extra: String = "") -> String {
         _ = dir.write("authority.pub", P256.Signing.PrivateKey().publicKey.pemRepresentation)
-        return dir.write("warden.yaml", """
+        return dir.write(
+            "warden.yaml",
+            """
             door: {id: front, lock_id: lock-1}
             board: \(board ?? repoRoot.appendingPathComponent("boards/sim.yaml").path)
             site: {time_zone: Europe/Berlin}
@@ -20,12 +22,16 @@ import WardenWire
             state_dir: state
             control_socket: control.sock
             \(extra)
-            """)
+            """
+        )
     }
 
     @Test func checkAcceptsShippedBoardsAndAGoodConfig() throws {
         for b in ["rpi4-waveshare-relay.yaml", "rpi5-waveshare-relay.yaml", "rpi-zero2w-relay.yaml", "sim.yaml"] {
-            let (code, out, _) = try Binaries.run(Binaries.wardend, ["--board", repoRoot.appendingPathComponent("boards/\(b)").path, "--check"])
+            let (code, out, _) = try Binaries.run(
+                Binaries.wardend,
+                ["--board", repoRoot.appendingPathComponent("boards/\(b)").path, "--check"]
+            )
             #expect(code == 0)
             #expect(out.contains(": ok ("))
         }
@@ -35,12 +41,15 @@ import WardenWire
     }
 
     @Test func badBoardProfileFailsCheckAndStartUpNamingFileKeyAndValue() throws {
-        let bad = dir.write("bad-board.yaml", """
+        let bad = dir.write(
+            "bad-board.yaml",
+            """
             name: bad
             chip: sim
             relay: {line: 999, kind: strike}
             inputs: {door_contact: {line: 1}}
-            """)
+            """
+        )
         let (code, _, err) = try Binaries.run(Binaries.wardend, ["--board", bad, "--check"])
         #expect(code == 1)
         #expect(err.contains("bad-board.yaml:3: relay.line: 999 is out of range (0...511)"))
@@ -57,7 +66,10 @@ import WardenWire
         let (code2, _, err2) = try Binaries.run(Binaries.wardend, ["--config", path])
         #expect(code2 == 1)
         #expect(err2.contains("log_levle: unknown key"))
-        let noKeys = dir.write("nokeys.yaml", "door: {id: a, lock_id: b}\nboard: x.yaml\nsite: {time_zone: Mars/Base}\n")
+        let noKeys = dir.write(
+            "nokeys.yaml",
+            "door: {id: a, lock_id: b}\nboard: x.yaml\nsite: {time_zone: Mars/Base}\n"
+        )
         let (code3, _, err3) = try Binaries.run(Binaries.wardend, ["--config", noKeys, "--check"])
         #expect(code3 == 1)
         #expect(err3.contains("nokeys.yaml:3: site.time_zone: unknown time zone 'Mars/Base'"))
@@ -71,7 +83,9 @@ import WardenWire
         p.standardError = FileHandle.nullDevice
         try p.run()
         let sock = dir.path("control.sock")
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: sock) { try await Task.sleep(for: .milliseconds(25)) }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: sock) {
+            try await Task.sleep(for: .milliseconds(25))
+        }
         let watcher = try ControlClient(path: sock)
         try watcher.send(ControlRequest(cmd: "watch"))
         let client = try ControlClient(path: sock)
@@ -94,7 +108,9 @@ import WardenWire
         #expect(p.terminationStatus == 0)
         let db = try WardenDatabase(path: dir.path("state/warden.sqlite"))
         let records = try AuditJournal(database: db).records(after: 0, limit: 100)
-        let tail = records.suffix(2).map { "\($0.event.kind.rawValue):\($0.event.reason ?? ""):\($0.event.detail ?? "")" }
+        let tail = records.suffix(2).map {
+            "\($0.event.kind.rawValue):\($0.event.reason ?? ""):\($0.event.detail ?? "")"
+        }
         #expect(tail == ["relay:shutdown:locked", "daemon:stopped:signal 15"])
         #expect(try AuditChain.verify(records).count == records.count)
     }

@@ -25,11 +25,21 @@ import Glibc
             let keyPath = dir.write("device.pem", device.pemRepresentation)
             chmod(keyPath, 0o600)
             let now = UInt64(Date().timeIntervalSince1970)
-            let cert = try LockCertificate.issue(lockID: "lock-1", deviceKey: device.publicKey, notBefore: now - 60, notAfter: now + 86_400, keyID: "org-1", authority: authority)
+            let cert = try LockCertificate.issue(
+                lockID: "lock-1",
+                deviceKey: device.publicKey,
+                notBefore: now - 60,
+                notAfter: now + 86_400,
+                keyID: "org-1",
+                authority: authority
+            )
             _ = dir.write("lock.cert", Data(cert.bytes).base64EncodedString())
-            id = "identity: {device_key: device.pem, lock_certificate: lock.cert}\npresentation: {unix: present.sock, ble: false}"
+            id =
+                "identity: {device_key: device.pem, lock_certificate: lock.cert}\npresentation: {unix: present.sock, ble: false}"
         }
-        return dir.write("warden.yaml", """
+        return dir.write(
+            "warden.yaml",
+            """
             door: {id: front, lock_id: lock-1}
             board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
             site: {time_zone: Europe/Berlin}
@@ -38,7 +48,8 @@ import Glibc
             control_socket: control.sock
             \(id)
             \(extra)
-            """)
+            """
+        )
     }
 
     func start(_ path: String) throws -> Process {
@@ -93,7 +104,10 @@ import Glibc
             #expect(p.terminationReason == .exit, "delay \(delayMs) ms: killed by the signal instead of stopping")
             #expect(p.terminationStatus == 0, "delay \(delayMs) ms: exit \(p.terminationStatus)")
         }
-        #expect(!FileManager.default.fileExists(atPath: dir.path("present.sock")), "the presentation socket is removed on stop")
+        #expect(
+            !FileManager.default.fileExists(atPath: dir.path("present.sock")),
+            "the presentation socket is removed on stop"
+        )
     }
 
     /// SIGKILL in the middle of a pulse and in passage mode: the next start says the previous run ended without a
@@ -110,7 +124,10 @@ import Glibc
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             let before = try records()
-            #expect(before.last?.hasPrefix("relay:") == true || before.last?.hasPrefix("mode:") == true, "\(before.suffix(3))")
+            #expect(
+                before.last?.hasPrefix("relay:") == true || before.last?.hasPrefix("mode:") == true,
+                "\(before.suffix(3))"
+            )
 
             let again = try start(path)
             defer { if again.isRunning { kill(again.processIdentifier, SIGKILL) } }
@@ -132,14 +149,17 @@ import Glibc
 
     /// The unit's ExecStopPost: a config whose key and certificate are broken must not stop it.
     @Test func relaySafeNeedsOnlyTheBoardProfile() throws {
-        let path = dir.write("broken.yaml", """
+        let path = dir.write(
+            "broken.yaml",
+            """
             door: {id: front, lock_id: lock-1}
             board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
             site: {time_zone: Nowhere/Atlantis}
             authority_keys: {org-1: missing.pub}
             identity: {device_key: missing.pem, lock_certificate: garbage.cert}
             unknown_key: 1
-            """)
+            """
+        )
         #expect(throws: (any Error).self) { try WardenConfig.load(path: path) }
         let (code, out, err) = try Binaries.run(Binaries.wardenctl, ["relay-safe", "--config", path])
         #expect(code == 0, "\(err)")

@@ -43,7 +43,13 @@ import WardenWire
         await f.controller.run()
         let rogue = CredentialIssuer(keyID: "org-1", privateKey: P256.Signing.PrivateKey())
         let unknown = CredentialIssuer(keyID: "org-9", privateKey: P256.Signing.PrivateKey())
-        let weekend = WeeklySchedule(windows: [ScheduleWindow(days: [.sat, .sun], start: try LocalTime(parsing: "08:00"), end: try LocalTime(parsing: "18:00"))])
+        let weekend = WeeklySchedule(windows: [
+            ScheduleWindow(
+                days: [.sat, .sun],
+                start: try LocalTime(parsing: "08:00"),
+                end: try LocalTime(parsing: "18:00")
+            )
+        ])
         let before = f.io.relayWrites
         let cases: [(String, DenyReason)] = [
             (try await f.token(expiresIn: -1), .expired),
@@ -58,26 +64,60 @@ import WardenWire
             #expect(try await f.present(token).denyReason == reason)
         }
         // Stolen: the credential is real, the presenter lacks the holder key.
-        #expect(try await f.present(try await f.token(), holder: P256.Signing.PrivateKey()).denyReason == .holderProofInvalid)
+        #expect(
+            try await f.present(try await f.token(), holder: P256.Signing.PrivateKey()).denyReason
+                == .holderProofInvalid
+        )
         // (A replayed holder signature is refused by the protocol: ProtocolTests.SessionSecurityTests.)
         #expect(try await f.present(try await f.token()).isGranted)
         await f.advance(.seconds(6))
         let afterGrant = f.io.relayWrites
         // Revoked (signed update), holiday, lockdown.
-        let update = try await f.authority.sign(AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [], revoke: [.init(id: "c1", user: "alice")], issuedAt: f.wall.now))
+        let update = try await f.authority.sign(
+            AccessListUpdate(
+                issuer: "org",
+                doors: ["front"],
+                version: 1,
+                base: nil,
+                snapshot: true,
+                grant: [],
+                revoke: [.init(id: "c1", user: "alice")],
+                issuedAt: f.wall.now
+            )
+        )
         #expect(try await f.controller.applyAccessList(token: update) == 1)
         #expect(try await f.present(try await f.token()).denyReason == .revoked)
-        let weekday = WeeklySchedule(windows: [ScheduleWindow(days: [.mon, .tue, .wed, .thu, .fri], start: try LocalTime(parsing: "00:00"), end: try LocalTime(parsing: "24:00"))])
+        let weekday = WeeklySchedule(windows: [
+            ScheduleWindow(
+                days: [.mon, .tue, .wed, .thu, .fri],
+                start: try LocalTime(parsing: "00:00"),
+                end: try LocalTime(parsing: "24:00")
+            )
+        ])
         f.wall.set(Date(timeIntervalSince1970: 1_798_196_400))  // Fri 2026-12-25 12:00 Berlin, a site holiday
-        #expect(try await f.present(try await f.token(id: "c2", expiresIn: 86_400 * 200, notBefore: -86_400 * 100, schedule: weekday), id: "c2").denyReason == .holiday)
+        #expect(
+            try await f.present(
+                try await f.token(id: "c2", expiresIn: 86_400 * 200, notBefore: -86_400 * 100, schedule: weekday),
+                id: "c2"
+            ).denyReason == .holiday
+        )
         await f.controller.setLockdown(true)
         let lockdownWrites = f.io.relayWrites
-        #expect(try await f.present(try await f.token(id: "c3", expiresIn: 86_400 * 200, notBefore: -86_400 * 100), id: "c3").denyReason == .lockdown)
+        #expect(
+            try await f.present(
+                try await f.token(id: "c3", expiresIn: 86_400 * 200, notBefore: -86_400 * 100),
+                id: "c3"
+            ).denyReason == .lockdown
+        )
         #expect(f.io.relayWrites == lockdownWrites)
         #expect(afterGrant.count == before.count + 2, "only the one grant moved the relay (unlock + relock)")
         let denied = try await f.records().filter { $0.event.kind == .accessDenied }.map { $0.event.reason ?? "" }
-        #expect(denied == ["expired", "not_yet_valid", "outside_schedule", "wrong_door", "bad_signature", "unknown_key_id",
-                           "malformed_credential", "holder_proof_invalid", "revoked", "holiday", "lockdown"])
+        #expect(
+            denied == [
+                "expired", "not_yet_valid", "outside_schedule", "wrong_door", "bad_signature", "unknown_key_id",
+                "malformed_credential", "holder_proof_invalid", "revoked", "holiday", "lockdown",
+            ]
+        )
     }
 
     @Test func forcedOpenHeldOpenAndRex() async throws {
@@ -118,8 +158,15 @@ import WardenWire
         let db = try WardenDatabase(path: config.databasePath)
         let io = SimulatedDoorIO()
         let wall = WallClock(Date(timeIntervalSince1970: 1_790_000_000))
-        let c = try DoorController(config: config, profile: try BoardProfile.load(path: config.boardPath), io: io, database: db,
-                                   journal: try AuditJournal(database: db), clock: ManualClock(), wallClock: { wall.now })
+        let c = try DoorController(
+            config: config,
+            profile: try BoardProfile.load(path: config.boardPath),
+            io: io,
+            database: db,
+            journal: try AuditJournal(database: db),
+            clock: ManualClock(),
+            wallClock: { wall.now }
+        )
         await c.run()
         #expect(io.relayEnergized == true, "inside the window: passage")
         #expect(await c.status().passage)
@@ -135,8 +182,17 @@ import WardenWire
 
     @Test func unknownTimeDeniesByDefault() async throws {
         let f = try Fixture()
-        try f.db.setMeta("time_high_water_mark", String(1_800_000_000.0))  // the mark is ahead of the wall clock by ~4 months
-        let c = try DoorController(config: f.config, profile: f.profile, io: f.io, database: f.db, journal: f.journal, clock: f.clock, wallClock: { f.wall.now })
+        // The mark is ahead of the wall clock by ~4 months.
+        try f.db.setMeta("time_high_water_mark", String(1_800_000_000.0))
+        let c = try DoorController(
+            config: f.config,
+            profile: f.profile,
+            io: f.io,
+            database: f.db,
+            journal: f.journal,
+            clock: f.clock,
+            wallClock: { f.wall.now }
+        )
         await c.run()
         #expect(try await Fixture.present(try await f.token(), holder: f.holder, on: c).denyReason == .timeUnknown)
         #expect(await c.status().timeTrusted == false)
@@ -149,7 +205,9 @@ import WardenWire
         #expect(f.io.relayEnergized == true)
         await f.controller.shutdown(reason: "SIGTERM")
         #expect(f.io.relayEnergized == false)
-        let last = try f.journal.records(after: 0, limit: 100).suffix(2).map { "\($0.event.kind.rawValue):\($0.event.reason ?? "")" }
+        let last = try f.journal.records(after: 0, limit: 100).suffix(2).map {
+            "\($0.event.kind.rawValue):\($0.event.reason ?? "")"
+        }
         #expect(last == ["relay:shutdown", "daemon:stopped"])
     }
 }
@@ -161,19 +219,33 @@ import WardenWire
         let f = try Fixture()
         await f.controller.run()
         let holder = f.holder
-        let valid: @Sendable (P256.Signing.PublicKey) -> Bool = { $0.rawRepresentation == holder.publicKey.rawRepresentation }
+        let valid: @Sendable (P256.Signing.PublicKey) -> Bool = {
+            $0.rawRepresentation == holder.publicKey.rawRepresentation
+        }
         func sign(_ ver: Int64, base: Int64?, grant: [String] = [], revoke: [String] = []) async throws -> String {
-            try await f.authority.sign(AccessListUpdate(
-                issuer: "org", doors: ["front"], version: ver, base: base, snapshot: base == nil,
-                grant: grant.map { .init(id: $0, user: "alice") }, revoke: revoke.map { .init(id: $0, user: "alice") },
-                issuedAt: f.wall.now))
+            try await f.authority.sign(
+                AccessListUpdate(
+                    issuer: "org",
+                    doors: ["front"],
+                    version: ver,
+                    base: base,
+                    snapshot: base == nil,
+                    grant: grant.map { .init(id: $0, user: "alice") },
+                    revoke: revoke.map { .init(id: $0, user: "alice") },
+                    issuedAt: f.wall.now
+                )
+            )
         }
         _ = try await f.controller.applyAccessList(token: try await sign(1, base: nil, grant: ["c1", "c2"]))
         let token = try await f.token(id: "c1")
-        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .granted)
+        #expect(
+            await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .granted
+        )
         await f.advance(.seconds(6))
         _ = try await f.controller.applyAccessList(token: try await sign(2, base: 1, revoke: ["c1"]))
-        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .revoked)
+        #expect(
+            await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .revoked
+        )
         #expect(try await f.present(token).denyReason == .revoked)
         // Re-granted by the next delta: admitted again.
         _ = try await f.controller.applyAccessList(token: try await sign(3, base: 2, grant: ["c1"]))
@@ -192,11 +264,30 @@ import WardenWire
         await f.controller.run()
         let token = try await f.token(id: "c1")
         #expect(try await f.present(token).denyReason == .notListed)
-        let grant = try await f.authority.sign(AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [.init(id: "c1", user: "alice")], revoke: [], issuedAt: f.wall.now))
+        let grant = try await f.authority.sign(
+            AccessListUpdate(
+                issuer: "org",
+                doors: ["front"],
+                version: 1,
+                base: nil,
+                snapshot: true,
+                grant: [.init(id: "c1", user: "alice")],
+                revoke: [],
+                issuedAt: f.wall.now
+            )
+        )
         _ = try await f.controller.applyAccessList(token: grant)
         #expect(try await f.present(token).isGranted)
         await f.advance(.seconds(6))
-        let second = try DoorController(config: f.config, profile: f.profile, io: SimulatedDoorIO(), database: f.db, journal: f.journal, clock: f.clock, wallClock: { [wall = f.wall] in wall.now })
+        let second = try DoorController(
+            config: f.config,
+            profile: f.profile,
+            io: SimulatedDoorIO(),
+            database: f.db,
+            journal: f.journal,
+            clock: f.clock,
+            wallClock: { [wall = f.wall] in wall.now }
+        )
         #expect(try await Fixture.present(token, holder: f.holder, on: second).isGranted)
     }
 }
@@ -209,22 +300,54 @@ import WardenWire
         await f.controller.run()
         let token = try await f.token(expiresIn: 600)
         let holder = f.holder
-        let valid: @Sendable (P256.Signing.PublicKey) -> Bool = { $0.rawRepresentation == holder.publicKey.rawRepresentation }
-        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .granted)
+        let valid: @Sendable (P256.Signing.PublicKey) -> Bool = {
+            $0.rawRepresentation == holder.publicKey.rawRepresentation
+        }
+        #expect(
+            await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .granted
+        )
         await f.advance(.seconds(6))
-        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: { _ in false }, peer: "t").1 == .holderProofInvalid)
+        #expect(
+            await f.controller.presentOverSession(credential: token, holderProofValid: { _ in false }, peer: "t").1
+                == .holderProofInvalid
+        )
         await f.controller.setLockdown(true)
-        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .lockdown)
+        #expect(
+            await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .lockdown
+        )
         await f.controller.setLockdown(false)
-        let update = try await f.authority.sign(AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [], revoke: [.init(id: "c1", user: "alice")], issuedAt: f.wall.now))
+        let update = try await f.authority.sign(
+            AccessListUpdate(
+                issuer: "org",
+                doors: ["front"],
+                version: 1,
+                base: nil,
+                snapshot: true,
+                grant: [],
+                revoke: [.init(id: "c1", user: "alice")],
+                issuedAt: f.wall.now
+            )
+        )
         _ = try await f.controller.applyAccessList(token: update)
-        #expect(await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .revoked)
+        #expect(
+            await f.controller.presentOverSession(credential: token, holderProofValid: valid, peer: "t").1 == .revoked
+        )
         let other = try await f.token(id: "c9", expiresIn: 600)
-        #expect(await f.controller.presentOverSession(credential: other, holderProofValid: valid, peer: "t").1 == .granted)
+        #expect(
+            await f.controller.presentOverSession(credential: other, holderProofValid: valid, peer: "t").1 == .granted
+        )
         await f.advance(.seconds(700))
-        #expect(await f.controller.presentOverSession(credential: other, holderProofValid: valid, peer: "t").1 == .expired)
+        #expect(
+            await f.controller.presentOverSession(credential: other, holderProofValid: valid, peer: "t").1 == .expired
+        )
         var forged = Array(other.utf8)
         forged[forged.count - 5] = forged[forged.count - 5] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
-        #expect(await f.controller.presentOverSession(credential: String(decoding: forged, as: UTF8.self), holderProofValid: valid, peer: "t").1 == .badSignature)
+        #expect(
+            await f.controller.presentOverSession(
+                credential: String(decoding: forged, as: UTF8.self),
+                holderProofValid: valid,
+                peer: "t"
+            ).1 == .badSignature
+        )
     }
 }

@@ -25,12 +25,24 @@ import WardenWire
             _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
             let keyPath = dir.write("device.pem", device.pemRepresentation)
             chmod(keyPath, 0o600)
-            let cert = try LockCertificate.issue(lockID: "lock-e2e", deviceKey: device.publicKey, notBefore: now - 60, notAfter: now + 86_400, keyID: "org", authority: authority)
+            let cert = try LockCertificate.issue(
+                lockID: "lock-e2e",
+                deviceKey: device.publicKey,
+                notBefore: now - 60,
+                notAfter: now + 86_400,
+                keyID: "org",
+                authority: authority
+            )
             _ = dir.write("lock.cert", Data(cert.bytes).base64EncodedString())
-            let board = try String(contentsOfFile: repoRoot.appendingPathComponent("boards/sim.yaml").path, encoding: .utf8)
-                .replacingOccurrences(of: "pulse_ms: 5000", with: "pulse_ms: 300")
+            let board = try String(
+                contentsOfFile: repoRoot.appendingPathComponent("boards/sim.yaml").path,
+                encoding: .utf8
+            )
+            .replacingOccurrences(of: "pulse_ms: 5000", with: "pulse_ms: 300")
             _ = dir.write("board.yaml", board)
-            let config = dir.write("warden.yaml", """
+            let config = dir.write(
+                "warden.yaml",
+                """
                 door: {id: front, lock_id: lock-e2e}
                 identity: {device_key: device.pem, lock_certificate: lock.cert}
                 presentation: {unix: present.sock, ble: false, max_sessions: \(maxSessions), session_timeout_ms: 4000, max_failures_per_minute: \(maxFailures), max_failures_global_per_minute: \(maxGlobalFailures)}
@@ -39,7 +51,8 @@ import WardenWire
                 authority_keys: {org: authority.pub}
                 state_dir: state
                 control_socket: control.sock
-                """)
+                """
+            )
             process.executableURL = URL(fileURLWithPath: Binaries.wardend)
             process.arguments = ["--config", config]
             // wardend's log stays in the test's folder: `log` shows it when a test fails.
@@ -54,16 +67,36 @@ import WardenWire
             process.waitUntilExit()
         }
 
-        func token(id: String = "c1", doors: [String] = ["front"], expires: TimeInterval = 3600, by issuer: P256.Signing.PrivateKey? = nil, kid: String = "org") async throws -> String {
+        func token(
+            id: String = "c1",
+            doors: [String] = ["front"],
+            expires: TimeInterval = 3600,
+            by issuer: P256.Signing.PrivateKey? = nil,
+            kid: String = "org"
+        ) async throws -> String {
             let now = Date()
             return try await CredentialIssuer(keyID: kid, privateKey: issuer ?? authority).sign(
-                CredentialClaims(issuer: "org", userID: "alice", credentialID: id, issuedAt: now, notBefore: now.addingTimeInterval(-60),
-                                 expires: now.addingTimeInterval(expires), holderKey: holder.publicKey, doors: doors))
+                CredentialClaims(
+                    issuer: "org",
+                    userID: "alice",
+                    credentialID: id,
+                    issuedAt: now,
+                    notBefore: now.addingTimeInterval(-60),
+                    expires: now.addingTimeInterval(expires),
+                    holderKey: holder.publicKey,
+                    doors: doors
+                )
+            )
         }
 
         func phone(_ token: String, signer: P256.Signing.PrivateKey? = nil) -> PhoneSession {
-            PhoneSession(lockID: "lock-e2e", credential: Array(token.utf8), holder: signer ?? holder, authority: ["org": authority.publicKey],
-                         now: UInt64(Date().timeIntervalSince1970))
+            PhoneSession(
+                lockID: "lock-e2e",
+                credential: Array(token.utf8),
+                holder: signer ?? holder,
+                authority: ["org": authority.publicKey],
+                now: UInt64(Date().timeIntervalSince1970)
+            )
         }
 
         /// A full session; returns the result code and the frames the phone sent. (Client on its own thread:
@@ -122,10 +155,15 @@ import WardenWire
             }
         }
 
-        func status() throws -> ControllerStatus { try ControlClient(path: dir.path("control.sock")).call(ControlRequest(cmd: "status")).status! }
+        func status() throws -> ControllerStatus {
+            try ControlClient(path: dir.path("control.sock")).call(ControlRequest(cmd: "status")).status!
+        }
 
         func records() throws -> [AuditRecord] {
-            try AuditJournal(database: try WardenDatabase(path: dir.path("state/warden.sqlite"))).records(after: 0, limit: 10_000)
+            try AuditJournal(database: try WardenDatabase(path: dir.path("state/warden.sqlite"))).records(
+                after: 0,
+                limit: 10_000
+            )
         }
 
         func relayRecords() throws -> Int { try records().filter { $0.event.kind == .relay }.count }
@@ -139,7 +177,9 @@ import WardenWire
 
         func waitDurable() async throws {
             let target = try status().auditLastSeq
-            for _ in 0..<200 where try status().auditDurableSeq < target { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<200 where try status().auditDurableSeq < target {
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
     }
 
@@ -194,7 +234,10 @@ import WardenWire
         let rogue = P256.Signing.PrivateKey()
         #expect(try await lock.unlock(try await lock.token(by: rogue, kid: "other-org")).0 == .unknownKeyID)
         #expect(try await lock.unlock(try await lock.token(by: rogue)).0 == .badSignature)
-        #expect(try await lock.unlock(valid, signer: P256.Signing.PrivateKey()).0 == .holderProofInvalid, "stolen credential, no holder key")
+        #expect(
+            try await lock.unlock(valid, signer: P256.Signing.PrivateKey()).0 == .holderProofInvalid,
+            "stolen credential, no holder key"
+        )
         #expect(try await lock.unlock(try await lock.token(expires: -10)).0 == .expired)
         #expect(try await lock.unlock(try await lock.token(doors: ["vault"])).0 == .wrongDoor)
         try await lock.waitDurable()
@@ -209,8 +252,22 @@ import WardenWire
     @Test func revokedThenRateLimited() async throws {
         let lock = try Lock(maxFailures: 5)
         let update = try await CredentialIssuer(keyID: "org", privateKey: lock.authority).sign(
-            AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: nil, snapshot: true, grant: [], revoke: [.init(id: "c1", user: "alice")], issuedAt: Date()))
-        #expect(try ControlClient(path: lock.dir.path("control.sock")).call(ControlRequest(cmd: "access_apply", token: update)).ok)
+            AccessListUpdate(
+                issuer: "org",
+                doors: ["front"],
+                version: 1,
+                base: nil,
+                snapshot: true,
+                grant: [],
+                revoke: [.init(id: "c1", user: "alice")],
+                issuedAt: Date()
+            )
+        )
+        #expect(
+            try ControlClient(path: lock.dir.path("control.sock")).call(
+                ControlRequest(cmd: "access_apply", token: update)
+            ).ok
+        )
         let revoked = try await lock.token()
         // Failures before PRESENT (a flaky link, an unknown version) never count against the phone (protocol §14).
         for _ in 0..<6 { _ = try await lock.raw([[0x01, 0x00, 0x01, 0x09]]) }
@@ -235,7 +292,10 @@ import WardenWire
         #expect(codes.filter { $0 == .rateLimited }.count >= 20, "over the budget, new sessions are refused: \(codes)")
         try await lock.waitDurable()
         let records = try lock.records()
-        #expect(records.filter { $0.event.kind == .malformed }.count == 10, "only the failures within the budget are audited one by one")
+        #expect(
+            records.filter { $0.event.kind == .malformed }.count == 10,
+            "only the failures within the budget are audited one by one"
+        )
         #expect(records.contains { $0.event.kind == .alarm && $0.event.reason == "rate_limited_global" })
         // A real user still gets in: one new session per second is admitted.
         let valid = try await lock.token()

@@ -83,8 +83,14 @@ import WardenWire
         let wall = WallClock(markDate.addingTimeInterval(7 * 86_400 + 5160))
         let journal = try AuditJournal(database: db)
         let c = try DoorController(
-            config: config, profile: try BoardProfile.load(path: config.boardPath), io: io, database: db, journal: journal,
-            clock: ManualClock(), wallClock: { wall.now })
+            config: config,
+            profile: try BoardProfile.load(path: config.boardPath),
+            io: io,
+            database: db,
+            journal: journal,
+            clock: ManualClock(),
+            wallClock: { wall.now }
+        )
         await c.run()
         #expect(io.relayEnergized != true, "no passage on unconfirmed time")
         var s = await c.status()
@@ -92,18 +98,35 @@ import WardenWire
         // A credential that becomes valid only next week is not valid on the jumped clock.
         let issuer = CredentialIssuer(keyID: "org-1", privateKey: authority)
         let holder = P256.Signing.PrivateKey()
-        let early = try await issuer.sign(CredentialClaims(
-            issuer: "org", userID: "contractor", credentialID: "c-next-week", issuedAt: markDate,
-            notBefore: markDate.addingTimeInterval(6 * 86_400), expires: markDate.addingTimeInterval(9 * 86_400),
-            holderKey: holder.publicKey, doors: ["front"]))
+        let early = try await issuer.sign(
+            CredentialClaims(
+                issuer: "org",
+                userID: "contractor",
+                credentialID: "c-next-week",
+                issuedAt: markDate,
+                notBefore: markDate.addingTimeInterval(6 * 86_400),
+                expires: markDate.addingTimeInterval(9 * 86_400),
+                holderKey: holder.publicKey,
+                doors: ["front"]
+            )
+        )
         #expect(try await Fixture.present(early, holder: holder, on: c).isGranted == false)
         // The clock comes back: trusted again at once, the mark never moved, nobody locked out.
         wall.set(markDate.addingTimeInterval(120))
         s = await c.status()
         #expect(s.time == "trusted" && !s.alarms.contains("clock_jump"))
-        let now = try await issuer.sign(CredentialClaims(
-            issuer: "org", userID: "alice", credentialID: "c-now", issuedAt: markDate, notBefore: markDate.addingTimeInterval(-60),
-            expires: markDate.addingTimeInterval(86_400), holderKey: holder.publicKey, doors: ["front"]))
+        let now = try await issuer.sign(
+            CredentialClaims(
+                issuer: "org",
+                userID: "alice",
+                credentialID: "c-now",
+                issuedAt: markDate,
+                notBefore: markDate.addingTimeInterval(-60),
+                expires: markDate.addingTimeInterval(86_400),
+                holderKey: holder.publicKey,
+                doors: ["front"]
+            )
+        )
         #expect(try await Fixture.present(now, holder: holder, on: c).isGranted)
         #expect(io.relayWrites.filter { $0 }.count == 1, "only the one grant ever unlocked")
     }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import WardenAuthority
 import WardenController
 import WardenCore
@@ -36,33 +37,68 @@ final class Fixture: Sendable {
         db = try WardenDatabase(path: config.databasePath)
         journal = try AuditJournal(database: db)
         let wall = self.wall
-        controller = try DoorController(config: config, profile: profile, io: io, database: db, journal: journal, clock: clock, wallClock: { wall.now })
+        controller = try DoorController(
+            config: config,
+            profile: profile,
+            io: io,
+            database: db,
+            journal: journal,
+            clock: clock,
+            wallClock: { wall.now }
+        )
         let j = journal
         Task { await j.run() }
     }
 
     deinit { journal.finish() }
 
-    func token(id: String = "c1", doors: [String] = ["front"], expiresIn: TimeInterval = 86_400, notBefore: TimeInterval = -3600,
-               schedule: WeeklySchedule = .always, extended: Bool = false, by issuer: CredentialIssuer? = nil,
-               holderKey: P256.Signing.PublicKey? = nil) async throws -> String {
+    func token(
+        id: String = "c1",
+        doors: [String] = ["front"],
+        expiresIn: TimeInterval = 86_400,
+        notBefore: TimeInterval = -3600,
+        schedule: WeeklySchedule = .always,
+        extended: Bool = false,
+        by issuer: CredentialIssuer? = nil,
+        holderKey: P256.Signing.PublicKey? = nil
+    ) async throws -> String {
         try await (issuer ?? authority).sign(
-            CredentialClaims(issuer: "org", userID: "alice", credentialID: id, issuedAt: wall.now,
-                             notBefore: wall.now.addingTimeInterval(notBefore), expires: wall.now.addingTimeInterval(expiresIn),
-                             holderKey: holderKey ?? holder.publicKey, doors: doors, schedule: schedule, extendedTime: extended))
+            CredentialClaims(
+                issuer: "org",
+                userID: "alice",
+                credentialID: id,
+                issuedAt: wall.now,
+                notBefore: wall.now.addingTimeInterval(notBefore),
+                expires: wall.now.addingTimeInterval(expiresIn),
+                holderKey: holderKey ?? holder.publicKey,
+                doors: doors,
+                schedule: schedule,
+                extendedTime: extended
+            )
+        )
     }
 
     /// A presentation as the protocol makes it: the holder's signature over a fresh session transcript, checked
     /// against the credential's holder key by the controller.
-    func present(_ token: String, holder: P256.Signing.PrivateKey? = nil, id: String = "c1") async throws -> AccessDecision {
+    func present(
+        _ token: String,
+        holder: P256.Signing.PrivateKey? = nil,
+        id: String = "c1"
+    ) async throws -> AccessDecision {
         try await Self.present(token, holder: holder ?? self.holder, on: controller)
     }
 
-    static func present(_ token: String, holder: P256.Signing.PrivateKey, on controller: DoorController<ManualClock>) async throws -> AccessDecision {
+    static func present(
+        _ token: String,
+        holder: P256.Signing.PrivateKey,
+        on controller: DoorController<ManualClock>
+    ) async throws -> AccessDecision {
         let transcript = Array("transcript \(UUID())".utf8)
         let signature = try holder.signature(for: transcript)
         return await controller.presentOverSession(
-            credential: token, holderProofValid: { $0.isValidSignature(signature, for: transcript) }, peer: "test"
+            credential: token,
+            holderProofValid: { $0.isValidSignature(signature, for: transcript) },
+            peer: "test"
         ).0
     }
 
@@ -88,8 +124,10 @@ final class WallClock: Sendable {
     private let t: Mutex<Date>
     init(_ d: Date) { t = Mutex(d) }
     var now: Date { t.withLock { $0 } }
-    func advance(_ d: Duration) { t.withLock { $0 = $0.addingTimeInterval(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) } }
+    func advance(_ d: Duration) {
+        t.withLock {
+            $0 = $0.addingTimeInterval(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        }
+    }
     func set(_ d: Date) { t.withLock { $0 = d } }
 }
-
-import Synchronization

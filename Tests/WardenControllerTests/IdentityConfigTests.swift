@@ -11,21 +11,36 @@ import WardenProtocol
     let authority = P256.Signing.PrivateKey()
     let device = P256.Signing.PrivateKey()
 
-    func config(lockID: String = "lock-1", certFor certLock: String = "lock-1", certKey: P256.Signing.PrivateKey? = nil,
-                keyMode: mode_t = 0o600, presentation: String = "{unix: p.sock}") throws -> String {
+    func config(
+        lockID: String = "lock-1",
+        certFor certLock: String = "lock-1",
+        certKey: P256.Signing.PrivateKey? = nil,
+        keyMode: mode_t = 0o600,
+        presentation: String = "{unix: p.sock}"
+    ) throws -> String {
         _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
         let keyPath = dir.write("device.pem", device.pemRepresentation)
         chmod(keyPath, keyMode)
-        let cert = try LockCertificate.issue(lockID: certLock, deviceKey: (certKey ?? device).publicKey, notBefore: 0, notAfter: 4_000_000_000, keyID: "org", authority: authority)
+        let cert = try LockCertificate.issue(
+            lockID: certLock,
+            deviceKey: (certKey ?? device).publicKey,
+            notBefore: 0,
+            notAfter: 4_000_000_000,
+            keyID: "org",
+            authority: authority
+        )
         _ = dir.write("lock.cert", Data(cert.bytes).base64EncodedString())
-        return dir.write("w.yaml", """
+        return dir.write(
+            "w.yaml",
+            """
             door: {id: front, lock_id: \(lockID)}
             identity: {device_key: device.pem, lock_certificate: lock.cert}
             presentation: \(presentation)
             board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
             site: {time_zone: UTC}
             authority_keys: {org: authority.pub}
-            """)
+            """
+        )
     }
 
     func message(_ path: String) -> String {
@@ -48,21 +63,52 @@ import WardenProtocol
     }
 
     @Test func certificateMustMatchLockAndKey() throws {
-        #expect(message(try config(certFor: "lock-2")).contains("identity.lock_certificate: the certificate is for lock 'lock-2', this door is 'lock-1'"))
-        #expect(message(try config(certKey: P256.Signing.PrivateKey())).contains("the certificate is for another device key"))
+        #expect(
+            message(try config(certFor: "lock-2")).contains(
+                "identity.lock_certificate: the certificate is for lock 'lock-2', this door is 'lock-1'"
+            )
+        )
+        #expect(
+            message(try config(certKey: P256.Signing.PrivateKey())).contains(
+                "the certificate is for another device key"
+            )
+        )
     }
 
     @Test func badPresentationSettings() throws {
-        #expect(message(try config(presentation: "{tcp: localhost}")).contains("presentation.tcp: 'localhost' is not HOST:PORT"))
-        #expect(message(try config(presentation: "{ble_psm: 5}")).contains("presentation.ble_psm: 5 is out of range (128...255)"))
+        #expect(
+            message(try config(presentation: "{tcp: localhost}")).contains(
+                "presentation.tcp: 'localhost' is not HOST:PORT"
+            )
+        )
+        #expect(
+            message(try config(presentation: "{ble_psm: 5}")).contains(
+                "presentation.ble_psm: 5 is out of range (128...255)"
+            )
+        )
         #expect(message(try config(presentation: "{max_session: 3}")).contains("presentation.max_session: unknown key"))
-        #expect(message(try config(presentation: "{ble_adapter: usb0}")).contains("presentation.ble_adapter: 'usb0' is not a controller name like hci0"))
-        #expect(message(try config(presentation: "{ble_adapter: hci16}")).contains("presentation.ble_adapter: 'hci16' is not a controller name"))
-        #expect(message(try config(presentation: "{ble_adapter: hci01}")).contains("presentation.ble_adapter: 'hci01' is not a controller name"))
+        #expect(
+            message(try config(presentation: "{ble_adapter: usb0}")).contains(
+                "presentation.ble_adapter: 'usb0' is not a controller name like hci0"
+            )
+        )
+        #expect(
+            message(try config(presentation: "{ble_adapter: hci16}")).contains(
+                "presentation.ble_adapter: 'hci16' is not a controller name"
+            )
+        )
+        #expect(
+            message(try config(presentation: "{ble_adapter: hci01}")).contains(
+                "presentation.ble_adapter: 'hci01' is not a controller name"
+            )
+        )
     }
 
     @Test func bleAdapterIsOptional() throws {
-        #expect(try WardenConfig.load(path: try config(presentation: "{ble_adapter: hci1}")).presentation.bleAdapter == "hci1")
+        #expect(
+            try WardenConfig.load(path: try config(presentation: "{ble_adapter: hci1}")).presentation.bleAdapter
+                == "hci1"
+        )
         #expect(try WardenConfig.load(path: try config(presentation: "{ble_psm: 0x81}")).presentation.bleAdapter == nil)
     }
 }

@@ -55,7 +55,10 @@ import Glibc
             let journal = try AuditJournal(database: database)
             let report = try journal.verify()
             let stored = report.lastSeq ?? 0
-            #expect(stored >= lastDurable, "round \(round): a record reported durable (\(lastDurable)) is missing (stored \(stored))")
+            #expect(
+                stored >= lastDurable,
+                "round \(round): a record reported durable (\(lastDurable)) is missing (stored \(stored))"
+            )
             lostTails.append(stored - lastDurable)
             maxBacklog = max(maxBacklog, stored - lastDurable)
             lastStored = stored

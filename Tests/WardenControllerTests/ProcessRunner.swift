@@ -7,7 +7,8 @@ enum Binaries {
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
             repoRoot.appendingPathComponent(".build/debug"),
         ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("wardend").path) } ?? candidates[1]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("wardend").path) }
+            ?? candidates[1]
     }
     static var wardend: String { dir.appendingPathComponent("wardend").path }
     static var wardenctl: String { dir.appendingPathComponent("wardenctl").path }
@@ -17,7 +18,8 @@ enum Binaries {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()

@@ -12,23 +12,33 @@ import WardenWire
         AccessPolicy(
             scope: DoorScope(doorID: "front", groups: ["lobby"]),
             calendar: try SiteCalendar(timeZoneIdentifier: "Europe/Berlin", holidays: holidays),
-            requireListed: requireListed)
+            requireListed: requireListed
+        )
     }
 
     func decide(
-        _ token: String, policy p: AccessPolicy? = nil, list: AccessListStatus = .unlisted, lockdown: Bool = false,
-        at time: Date? = TestAuthority.t0, holder: P256.Signing.PrivateKey? = nil
+        _ token: String,
+        policy p: AccessPolicy? = nil,
+        list: AccessListStatus = .unlisted,
+        lockdown: Bool = false,
+        at time: Date? = TestAuthority.t0,
+        holder: P256.Signing.PrivateKey? = nil
     ) throws -> AccessDecision {
         let nonce = (0..<32).map { UInt8($0) }
         let signer = holder ?? auth.holder
         return try (p ?? policy()).evaluate(
-            token: token, verifier: auth.verifier,
+            token: token,
+            verifier: auth.verifier,
             holderProofValid: { key, cred in
                 // The holder's signature over a session transcript, as LockSession checks it.
                 let transcript = nonce + Array(cred.credentialID.utf8)
                 let signature = try! signer.signature(for: transcript)
                 return key.isValidSignature(signature, for: transcript)
-            }, listStatus: { _ in list }, lockdown: lockdown, at: time)
+            },
+            listStatus: { _ in list },
+            lockdown: lockdown,
+            at: time
+        )
     }
 
     @Test func validCredentialIsGranted() async throws {
@@ -51,7 +61,10 @@ import WardenWire
             (try await unsigned.token(), .badSignature),
             (try await TestAuthority(kid: "rogue").token(), .unknownKeyID),
             // Monday 14:13 local+2: a weekend-only credential
-            (try await auth.token(schedule: WeeklySchedule(windows: [try window([.sat, .sun], "00:00", "24:00")])), .outsideSchedule),
+            (
+                try await auth.token(schedule: WeeklySchedule(windows: [try window([.sat, .sun], "00:00", "24:00")])),
+                .outsideSchedule
+            ),
         ]
         for (token, reason) in cases {
             let d = try decide(token)

@@ -8,8 +8,11 @@ import WardenWire
         var prev = AuditRecord.genesisHash
         for i in 1...n {
             let r = AuditRecord(
-                seq: Int64(i), timeMillis: 1000 * Int64(i),
-                event: AuditEvent(.accessGranted, door: "front", credentialID: "c\(i)", userID: "u"), prevHash: prev)
+                seq: Int64(i),
+                timeMillis: 1000 * Int64(i),
+                event: AuditEvent(.accessGranted, door: "front", credentialID: "c\(i)", userID: "u"),
+                prevHash: prev
+            )
             prev = r.hash
             out.append(r)
         }
@@ -31,7 +34,12 @@ import WardenWire
         deleted.remove(at: 6)
         #expect(throws: AuditChain.Violation.self) { try AuditChain.verify(deleted) }
         var replaced = chain(10)
-        replaced[3] = AuditRecord(seq: 4, timeMillis: 4000, event: AuditEvent(.accessDenied), prevHash: AuditRecord.genesisHash)
+        replaced[3] = AuditRecord(
+            seq: 4,
+            timeMillis: 4000,
+            event: AuditEvent(.accessDenied),
+            prevHash: AuditRecord.genesisHash
+        )
         #expect(throws: AuditChain.Violation(seq: 4, problem: "previous-hash link broken (a record was replaced)")) {
             try AuditChain.verify(replaced)
         }

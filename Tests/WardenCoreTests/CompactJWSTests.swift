@@ -31,8 +31,15 @@ import WardenWire
 
     func claims(_ id: String, holder: P256.Signing.PublicKey) -> CredentialClaims {
         CredentialClaims(
-            issuer: "org", userID: "u", credentialID: id, issuedAt: Date(), notBefore: Date(),
-            expires: Date().addingTimeInterval(3600), holderKey: holder, doors: ["front"])
+            issuer: "org",
+            userID: "u",
+            credentialID: id,
+            issuedAt: Date(),
+            notBefore: Date(),
+            expires: Date().addingTimeInterval(3600),
+            holderKey: holder,
+            doors: ["front"]
+        )
     }
 
     @Test func theAuthoritySignsInLowSFormOnly() async throws {
@@ -53,7 +60,12 @@ import WardenWire
         #expect(other != token)
         let verifier = CredentialVerifier(authority: issuer.publicKeySet)
         #expect(try verifier.verify(other).credentialID == "c1", "ECDSA accepts the other spelling")
-        #expect(CompactJWS.canonicalIdentity(of: Array(token.utf8)) == CompactJWS.canonicalIdentity(of: Array(other.utf8)))
-        #expect(SHA256.hash(data: Array(token.utf8)) != SHA256.hash(data: Array(other.utf8)), "a hash of the bytes would see two tokens")
+        #expect(
+            CompactJWS.canonicalIdentity(of: Array(token.utf8)) == CompactJWS.canonicalIdentity(of: Array(other.utf8))
+        )
+        #expect(
+            SHA256.hash(data: Array(token.utf8)) != SHA256.hash(data: Array(other.utf8)),
+            "a hash of the bytes would see two tokens"
+        )
     }
 }

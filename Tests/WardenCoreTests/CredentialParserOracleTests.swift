@@ -2,10 +2,10 @@ import Crypto
 import Foundation
 import JWTKit
 import Testing
-
-@testable import WardenCore
 import WardenAuthority
 import WardenWire
+
+@testable import WardenCore
 
 /// `CredentialParser` against the parser it replaced (jwt-kit's `DefaultJWTParser` + `JSONDecoder`), kept here as
 /// the oracle: the same `Credential` for every credential the issuer can write, the same error code for everything the
@@ -38,7 +38,10 @@ import WardenWire
     }
 
     /// Signs arbitrary header and claims bytes (not necessarily JSON, not necessarily UTF-8) with the trusted key.
-    func signed(header: [UInt8] = Array(#"{"alg":"ES256","kid":"auth-2026","typ":"JWT"}"#.utf8), claims: [UInt8]) -> String {
+    func signed(
+        header: [UInt8] = Array(#"{"alg":"ES256","kid":"auth-2026","typ":"JWT"}"#.utf8),
+        claims: [UInt8]
+    ) -> String {
         let input = Base64URL.encode(header) + "." + Base64URL.encode(claims)
         let sig = try! key.signature(for: Array(input.utf8))
         return input + "." + Base64URL.encode(sig.rawRepresentation)
@@ -55,7 +58,8 @@ import WardenWire
 
     /// Messages of the rules the new parser adds on purpose (everything else must agree with the oracle).
     static let strictnessMarkers = [
-        "duplicate key", "without fraction, exponent or leading zero", "-0 is not", "canonical base64url", "nested deeper",
+        "duplicate key", "without fraction, exponent or leading zero", "-0 is not", "canonical base64url",
+        "nested deeper",
         "crit header", "byte-order mark", "trailing comma",
     ]
 
@@ -72,12 +76,19 @@ import WardenWire
         (0..<Int.random(in: 1...max, using: &g)).map { _ in alphabet.randomElement(using: &g)! }.joined()
     }
 
-    static func randomClaims<G: RandomNumberGenerator>(_ g: inout G, holder: P256.Signing.PublicKey) -> CredentialClaims {
+    static func randomClaims<G: RandomNumberGenerator>(_ g: inout G, holder: P256.Signing.PublicKey) -> CredentialClaims
+    {
         let nbf = Int64.random(in: -4_000_000_000...4_000_000_000, using: &g)
         var c = CredentialClaims(
-            issuer: randomString(&g), userID: randomString(&g), credentialID: randomString(&g, max: 30),
-            issuedAt: Date(timeIntervalSince1970: 0), notBefore: Date(timeIntervalSince1970: 0),
-            expires: Date(timeIntervalSince1970: 0), holderKey: holder, doors: [])
+            issuer: randomString(&g),
+            userID: randomString(&g),
+            credentialID: randomString(&g, max: 30),
+            issuedAt: Date(timeIntervalSince1970: 0),
+            notBefore: Date(timeIntervalSince1970: 0),
+            expires: Date(timeIntervalSince1970: 0),
+            holderKey: holder,
+            doors: []
+        )
         c.iat = Int64.random(in: Int64.min...Int64.max, using: &g)
         c.nbf = nbf
         c.exp = nbf + Int64.random(in: 0...1_000_000_000, using: &g)
@@ -87,9 +98,11 @@ import WardenWire
         if Bool.random(using: &g) {
             c.sched = (0..<Int.random(in: 0...4, using: &g)).map { _ in
                 ScheduleWindow(
-                    days: (0..<Int.random(in: 0...9, using: &g)).map { _ in Weekday.allCases.randomElement(using: &g)! },
+                    days: (0..<Int.random(in: 0...9, using: &g)).map { _ in Weekday.allCases.randomElement(using: &g)!
+                    },
                     start: try! LocalTime(minutes: Int.random(in: 0...1440, using: &g)),
-                    end: try! LocalTime(minutes: Int.random(in: 0...1440, using: &g)))
+                    end: try! LocalTime(minutes: Int.random(in: 0...1440, using: &g))
+                )
             }
         }
         return c
@@ -102,7 +115,11 @@ import WardenWire
         for i in 0..<500 {
             await Task.yield()  // a long CPU loop: let the suites with real-time deadlines (wardend sessions) run
             let claims = Self.randomClaims(&g, holder: holder)
-            if i % 2 == 0 { encoder.outputFormatting = [] } else { encoder.outputFormatting = [.sortedKeys, .prettyPrinted] }
+            if i % 2 == 0 {
+                encoder.outputFormatting = []
+            } else {
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            }
             let token = signed(claims: Array(try encoder.encode(claims)))
             let old = outcome { () throws(JWSError) in try legacyVerify(token) }
             let new = outcome { () throws(JWSError) in try verifier.verify(token) }
@@ -124,15 +141,30 @@ import WardenWire
 
     @Test func unknownClaimsAndHeaderFieldsAreIgnoredLikeJWTKit() throws {
         let holder = P256.Signing.PrivateKey().publicKey
-        let base = String(decoding: try JSONEncoder().encode(CredentialClaims(
-            issuer: "org", userID: "u", credentialID: "c", issuedAt: Date(), notBefore: Date(), expires: Date(),
-            holderKey: holder, doors: ["front"])), as: UTF8.self)
+        let base = String(
+            decoding: try JSONEncoder().encode(
+                CredentialClaims(
+                    issuer: "org",
+                    userID: "u",
+                    credentialID: "c",
+                    issuedAt: Date(),
+                    notBefore: Date(),
+                    expires: Date(),
+                    holderKey: holder,
+                    doors: ["front"]
+                )
+            ),
+            as: UTF8.self
+        )
         let extra = #""zz":{"a":[1,-2.5e+3,null,true,false,"x\u00e9"],"b":{}},"n":0.5,"#
         let claims = Array(("{" + extra + base.dropFirst()).utf8)
         let header = Array(#"{"typ":"JWT","x5t":["a",{"b":1e10}],"alg":"ES256","kid":"auth-2026"}"#.utf8)
         let token = signed(header: header, claims: claims)
         let old = outcome { () throws(JWSError) in try legacyVerify(token) }
-        guard case .ok = old.0 else { Issue.record("oracle refused: \(old.1)"); return }
+        guard case .ok = old.0 else {
+            Issue.record("oracle refused: \(old.1)")
+            return
+        }
         #expect(outcome { () throws(JWSError) in try verifier.verify(token) }.0 == old.0)
     }
 
@@ -144,11 +176,14 @@ import WardenWire
         let holder = try P256.Signing.PrivateKey(rawRepresentation: [UInt8](repeating: 0x42, count: 32)).publicKey
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let pieces: [[UInt8]] = [
-            "{", "}", "[", "]", "\"", ":", ",", "0", "1", "-", ".", "e", "E", "+", " ", "\\", "u", "n", "null", "true",
-            "false", "\\ud800", "\\u00", "1e2", "1.0", "\"x\"", "99999999999999999999", "-0",
-        ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0x00], [0x1F], [0xEF, 0xBB, 0xBF]]
-        var agreed = 0, stricter = 0
+        let pieces: [[UInt8]] =
+            [
+                "{", "}", "[", "]", "\"", ":", ",", "0", "1", "-", ".", "e", "E", "+", " ", "\\", "u", "n", "null",
+                "true",
+                "false", "\\ud800", "\\u00", "1e2", "1.0", "\"x\"", "99999999999999999999", "-0",
+            ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0x00], [0x1F], [0xEF, 0xBB, 0xBF]]
+        var agreed = 0
+        var stricter = 0
         for _ in 0..<3000 {
             await Task.yield()
             var json = Array(try encoder.encode(Self.randomClaims(&g, holder: holder)))
@@ -177,10 +212,16 @@ import WardenWire
                 // JSONDecoder never looks inside a claim it does not decode (a bad escape or invalid UTF-8 there
                 // passes); this parser checks every value.
                 // (The parser says "claims.<key>: <reason>"; a mutated key such as "groups:" must not pass for "groups".)
-                let inUnknownClaim = new.1.hasPrefix("claims.") && !Self.knownClaims.contains {
-                    new.1.hasPrefix("claims.\($0): ") || new.1.hasPrefix("claims.\($0).") || new.1.hasPrefix("claims.\($0)[")
-                }
-                #expect(inUnknownClaim || Self.strictnessMarkers.contains { new.1.contains($0) }, "refused \(new.1): \(text)")
+                let inUnknownClaim =
+                    new.1.hasPrefix("claims.")
+                    && !Self.knownClaims.contains {
+                        new.1.hasPrefix("claims.\($0): ") || new.1.hasPrefix("claims.\($0).")
+                            || new.1.hasPrefix("claims.\($0)[")
+                    }
+                #expect(
+                    inUnknownClaim || Self.strictnessMarkers.contains { new.1.contains($0) },
+                    "refused \(new.1): \(text)"
+                )
                 stricter += 1
             }
         }
@@ -190,16 +231,33 @@ import WardenWire
     // MARK: tokens from outside: same code as before
 
     @Test func truncationsAndForgeriesGetTheOldCodes() async throws {
-        let token = signed(claims: Array(try JSONEncoder().encode(CredentialClaims(
-            issuer: "org", userID: "u", credentialID: "c", issuedAt: Date(), notBefore: Date(), expires: Date(),
-            holderKey: P256.Signing.PrivateKey().publicKey, doors: ["front"]))))
+        let token = signed(
+            claims: Array(
+                try JSONEncoder().encode(
+                    CredentialClaims(
+                        issuer: "org",
+                        userID: "u",
+                        credentialID: "c",
+                        issuedAt: Date(),
+                        notBefore: Date(),
+                        expires: Date(),
+                        holderKey: P256.Signing.PrivateKey().publicKey,
+                        doors: ["front"]
+                    )
+                )
+            )
+        )
         var tokens = (0..<token.utf8.count).map { String(decoding: Array(token.utf8)[..<$0], as: UTF8.self) }
         let parts = token.split(separator: ".").map(String.init)
         let forger = P256.Signing.PrivateKey()
-        let forgedSig = Base64URL.encode(try forger.signature(for: Array((parts[0] + "." + parts[1]).utf8)).rawRepresentation)
+        let forgedSig = Base64URL.encode(
+            try forger.signature(for: Array((parts[0] + "." + parts[1]).utf8)).rawRepresentation
+        )
         tokens += [
-            parts[0] + "." + parts[1] + "." + forgedSig, parts[0] + "." + parts[1] + ".", parts[0] + "." + parts[1] + ".!!",
-            parts[0] + "." + parts[1] + "." + parts[2] + "A", parts[0] + ".." + parts[2], "." + parts[1] + "." + parts[2],
+            parts[0] + "." + parts[1] + "." + forgedSig, parts[0] + "." + parts[1] + ".",
+            parts[0] + "." + parts[1] + ".!!",
+            parts[0] + "." + parts[1] + "." + parts[2] + "A", parts[0] + ".." + parts[2],
+            "." + parts[1] + "." + parts[2],
         ]
         for t in tokens {
             await Task.yield()

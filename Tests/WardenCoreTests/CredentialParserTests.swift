@@ -42,7 +42,10 @@ import WardenWire
 
     @Test func theBaselineIsAccepted() {
         #expect(code(signed(Array(claims().utf8))) == nil)
-        #expect(code(signed(Array(claims(["doors": "null", "groups": "null"], extra: #","sched":null,"ext":null"#).utf8))) == nil)
+        #expect(
+            code(signed(Array(claims(["doors": "null", "groups": "null"], extra: #","sched":null,"ext":null"#).utf8)))
+                == nil
+        )
     }
 
     @Test(arguments: [
@@ -51,13 +54,17 @@ import WardenWire
         ("doors", "[null]"), ("iss", ""), ("sub", ""), ("jti", ""), ("iat", ""), ("nbf", ""), ("exp", ""), ("cnf", ""),
     ])
     func wrongTypesAndMissingFieldsAreMalformed(_ field: String, _ value: String) {
-        #expect(code(signed(Array(claims([field: value]).utf8))) == .malformed, "\(field)=\(value.isEmpty ? "(missing)" : value)")
+        #expect(
+            code(signed(Array(claims([field: value]).utf8))) == .malformed,
+            "\(field)=\(value.isEmpty ? "(missing)" : value)"
+        )
     }
 
     @Test(arguments: [
         #","ext":1"#, #","ext":"true""#, #","sched":[{"days":["mon"],"start":"08:00"}]"#,
         #","sched":[{"days":["monday"],"start":"08:00","end":"17:00"}]"#,
-        #","sched":[{"days":["mon"],"start":"8:00","end":"17:00"}]"#, #","sched":[{"days":"mon","start":"08:00","end":"17:00"}]"#,
+        #","sched":[{"days":["mon"],"start":"8:00","end":"17:00"}]"#,
+        #","sched":[{"days":"mon","start":"08:00","end":"17:00"}]"#,
         #","sched":{}"#, #","groups":[["a"]]"#,
     ])
     func wrongOptionalClaimsAreMalformed(_ extra: String) {
@@ -65,9 +72,23 @@ import WardenWire
     }
 
     @Test func scheduleWindowsAreRead() throws {
-        let token = signed(Array(claims(extra: #","sched":[{"days":["mon","holiday"],"start":"22:00","end":"06:00","note":"x"}],"ext":true"#).utf8))
+        let token = signed(
+            Array(
+                claims(
+                    extra: #","sched":[{"days":["mon","holiday"],"start":"22:00","end":"06:00","note":"x"}],"ext":true"#
+                ).utf8
+            )
+        )
         let c = try verifier.verify(token)
-        #expect(c.schedule.windows == [ScheduleWindow(days: [.mon, .holiday], start: try LocalTime(parsing: "22:00"), end: try LocalTime(parsing: "06:00"))])
+        #expect(
+            c.schedule.windows == [
+                ScheduleWindow(
+                    days: [.mon, .holiday],
+                    start: try LocalTime(parsing: "22:00"),
+                    end: try LocalTime(parsing: "06:00")
+                )
+            ]
+        )
         #expect(c.extendedTime)
     }
 
@@ -83,13 +104,17 @@ import WardenWire
         #expect(code(signed(Array(claims().utf8), header: #"{"alg":"ES256","kid":"k1","alg":"none"}"#)) == .malformed)
     }
 
-    @Test(arguments: ["9223372036854775808", "-9223372036854775809", "99999999999999999999999999", "1e3", "-0", "01", "1E2"])
+    @Test(arguments: [
+        "9223372036854775808", "-9223372036854775809", "99999999999999999999999999", "1e3", "-0", "01", "1E2",
+    ])
     func hugeAndNonCanonicalNumbersAreMalformed(_ n: String) {
         #expect(code(signed(Array(claims(["nbf": n]).utf8))) == .malformed, "\(n)")
     }
 
     @Test func int64BoundsAreRead() throws {
-        let c = try CredentialParser.parse(Array(signed(Array(claims(["iat": "-9223372036854775808", "exp": "9223372036854775807"]).utf8)).utf8))
+        let c = try CredentialParser.parse(
+            Array(signed(Array(claims(["iat": "-9223372036854775808", "exp": "9223372036854775807"]).utf8)).utf8)
+        )
         #expect(c.payload.iat == Int64.min)
         #expect(c.payload.exp == Int64.max)
     }
@@ -118,7 +143,16 @@ import WardenWire
             let objects = String(repeating: #"{"a":"#, count: depth) + "1" + String(repeating: "}", count: depth)
             #expect(code(signed(Array(claims(extra: #","x":"# + objects).utf8))) == .malformed)
         }
-        #expect(code(signed(Array(claims(extra: #","x":"# + String(repeating: "[", count: 30) + String(repeating: "]", count: 30)).utf8))) == nil)
+        #expect(
+            code(
+                signed(
+                    Array(
+                        claims(extra: #","x":"# + String(repeating: "[", count: 30) + String(repeating: "]", count: 30))
+                            .utf8
+                    )
+                )
+            ) == nil
+        )
     }
 
     @Test(arguments: [

@@ -6,8 +6,12 @@ import WardenWire
     var door = DoorStateMachine(
         door: "front",
         timing: DoorTiming(
-            pulse: .seconds(5), extendedPulse: .seconds(15), heldOpenAfter: .seconds(30),
-            debounce: [.doorContact: .milliseconds(50), .rex: .milliseconds(50), .tamper: .milliseconds(50)]))
+            pulse: .seconds(5),
+            extendedPulse: .seconds(15),
+            heldOpenAfter: .seconds(30),
+            debounce: [.doorContact: .milliseconds(50), .rex: .milliseconds(50), .tamper: .milliseconds(50)]
+        )
+    )
 
     func relays(_ a: [DoorAction]) -> [Bool] {
         a.compactMap { if case .setRelay(let u) = $0 { return u } else { return nil } }
@@ -104,6 +108,10 @@ import WardenWire
 
     @Test mutating func tamperRaisesAndClears() {
         #expect(alarms(input(.tamper, true, at: .seconds(1))) == ["tamper"])
-        #expect(input(.tamper, false, at: .seconds(2)).contains(.audit(AuditEvent(.alarmCleared, door: "front", reason: "tamper"))))
+        #expect(
+            input(.tamper, false, at: .seconds(2)).contains(
+                .audit(AuditEvent(.alarmCleared, door: "front", reason: "tamper"))
+            )
+        )
     }
 }

@@ -17,15 +17,31 @@ struct TestAuthority {
     static let t0 = Date(timeIntervalSince1970: 1_790_000_000)  // 2026-09-21T14:13:20Z, a Monday
 
     func token(
-        id: String = "cred-1", user: String = "alice", doors: [String] = ["front"], groups: [String] = [],
-        notBefore: Date = t0.addingTimeInterval(-86_400), expires: Date = t0.addingTimeInterval(86_400 * 30),
-        schedule: WeeklySchedule = .always, extended: Bool = false, holder: P256.Signing.PublicKey? = nil
+        id: String = "cred-1",
+        user: String = "alice",
+        doors: [String] = ["front"],
+        groups: [String] = [],
+        notBefore: Date = t0.addingTimeInterval(-86_400),
+        expires: Date = t0.addingTimeInterval(86_400 * 30),
+        schedule: WeeklySchedule = .always,
+        extended: Bool = false,
+        holder: P256.Signing.PublicKey? = nil
     ) async throws -> String {
         try await issuer.sign(
             CredentialClaims(
-                issuer: "org:acme", userID: user, credentialID: id, issuedAt: notBefore, notBefore: notBefore,
-                expires: expires, holderKey: holder ?? self.holder.publicKey, doors: doors, groups: groups,
-                schedule: schedule, extendedTime: extended))
+                issuer: "org:acme",
+                userID: user,
+                credentialID: id,
+                issuedAt: notBefore,
+                notBefore: notBefore,
+                expires: expires,
+                holderKey: holder ?? self.holder.publicKey,
+                doors: doors,
+                groups: groups,
+                schedule: schedule,
+                extendedTime: extended
+            )
+        )
     }
 }
 

@@ -11,12 +11,26 @@ import WardenWire
     let issuer = CredentialIssuer(keyID: "k1", privateKey: P256.Signing.PrivateKey())
     let scope = DoorScope(doorID: "front", groups: ["lobby"])
 
-    func update(ver: Int64, base: Int64?, snapshot: Bool = false, grant: [String] = [], revoke: [String] = [], doors: [String] = ["front"]) async throws -> AccessListUpdate {
+    func update(
+        ver: Int64,
+        base: Int64?,
+        snapshot: Bool = false,
+        grant: [String] = [],
+        revoke: [String] = [],
+        doors: [String] = ["front"]
+    ) async throws -> AccessListUpdate {
         let token = try await issuer.sign(
             AccessListUpdate(
-                issuer: "org", doors: doors, version: ver, base: base, snapshot: snapshot,
-                grant: grant.map { .init(id: $0, user: "u-\($0)") }, revoke: revoke.map { .init(id: $0, user: "u-\($0)") },
-                issuedAt: Date()))
+                issuer: "org",
+                doors: doors,
+                version: ver,
+                base: base,
+                snapshot: snapshot,
+                grant: grant.map { .init(id: $0, user: "u-\($0)") },
+                revoke: revoke.map { .init(id: $0, user: "u-\($0)") },
+                issuedAt: Date()
+            )
+        )
         return try AccessListUpdate.verified(token, authority: issuer.publicKeySet)
     }
 
@@ -47,7 +61,12 @@ import WardenWire
     @Test func inMemoryIndexAgreesWithTheStore() async throws {
         let db = try WardenDatabase(path: dir.path("i.sqlite"))
         #expect(try db.accessListIndex().status(of: "a") == .unlisted)
-        #expect(try db.apply(try await update(ver: 1, base: nil, snapshot: true, grant: ["a", "b", "c"], revoke: ["r"]), scope: scope) == .replaced)
+        #expect(
+            try db.apply(
+                try await update(ver: 1, base: nil, snapshot: true, grant: ["a", "b", "c"], revoke: ["r"]),
+                scope: scope
+            ) == .replaced
+        )
         var index = try db.accessListIndex()
         let ids = ["a", "b", "c", "d", "r", "caf\u{E9}", "cafe\u{301}", "zzz"]
         func check() throws {
@@ -60,10 +79,14 @@ import WardenWire
         }
         try check()
         let deltas: [(grant: [String], revoke: [String])] = [
-            (["d"], ["a"]), (["a", "a"], ["b", "d"]), (["r", "caf\u{E9}"], ["r"]), (["b"], []), ([], ["cafe\u{301}", "c"]),
+            (["d"], ["a"]), (["a", "a"], ["b", "d"]), (["r", "caf\u{E9}"], ["r"]), (["b"], []),
+            ([], ["cafe\u{301}", "c"]),
         ]
         for (i, d) in deltas.enumerated() {
-            let change = try db.apply(try await update(ver: Int64(i + 2), base: Int64(i + 1), grant: d.grant, revoke: d.revoke), scope: scope)
+            let change = try db.apply(
+                try await update(ver: Int64(i + 2), base: Int64(i + 1), grant: d.grant, revoke: d.revoke),
+                scope: scope
+            )
             guard case .changed(let changes) = change else {
                 Issue.record("a delta reported \(change)")
                 return
@@ -78,7 +101,17 @@ import WardenWire
     @Test func forgedUpdateIsRefused() async throws {
         let forger = CredentialIssuer(keyID: "k1", privateKey: P256.Signing.PrivateKey())
         let token = try await forger.sign(
-            AccessListUpdate(issuer: "org", doors: ["front"], version: 1, base: 0, snapshot: false, grant: [], revoke: [], issuedAt: Date()))
+            AccessListUpdate(
+                issuer: "org",
+                doors: ["front"],
+                version: 1,
+                base: 0,
+                snapshot: false,
+                grant: [],
+                revoke: [],
+                issuedAt: Date()
+            )
+        )
         do {
             _ = try AccessListUpdate.verified(token, authority: issuer.publicKeySet)
             Issue.record("forged update accepted")

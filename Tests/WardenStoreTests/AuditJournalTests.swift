@@ -16,7 +16,9 @@ import WardenWire
     @Test func appendIsImmediateAndFlushMakesDurableAndChained() async throws {
         let (_, j) = try journal()
         let runner = Task { await j.run() }
-        for i in 0..<500 { j.append(AuditEvent(.accessGranted, door: "front", credentialID: "c\(i)"), timeMillis: Int64(i)) }
+        for i in 0..<500 {
+            j.append(AuditEvent(.accessGranted, door: "front", credentialID: "c\(i)"), timeMillis: Int64(i))
+        }
         #expect(j.lastSeq == 500)
         await j.flush()
         #expect(j.durableSeq == 500)
@@ -48,7 +50,9 @@ import WardenWire
     @Test func editOnDiskIsDetected() async throws {
         let (db, j) = try journal()
         let r = Task { await j.run() }
-        for i in 0..<5 { j.append(AuditEvent(.accessDenied, credentialID: "c\(i)", reason: "revoked"), timeMillis: Int64(i)) }
+        for i in 0..<5 {
+            j.append(AuditEvent(.accessDenied, credentialID: "c\(i)", reason: "revoked"), timeMillis: Int64(i))
+        }
         await j.flush()
         try await db.pool.write { db in try db.execute(sql: "UPDATE audit SET reason = 'expired' WHERE seq = 3") }
         #expect(throws: AuditChain.Violation.self) { try j.verify() }

@@ -36,7 +36,7 @@ import WardenWire
         try await db.pool.write { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
         await j.flush()
         while j.durableSeq < j.lastSeq { await j.flush() }
-        #expect(reports.withLock { $0 } .count == 2)
+        #expect(reports.withLock { $0 }.count == 2)
         #expect(reports.withLock { $0.last! } == nil, "recovery is reported once")
         #expect(j.lastWriteError == nil)
         let report = try j.verify()
@@ -64,7 +64,9 @@ import WardenWire
         // Written straight into the table (chained correctly) to keep the test quick; verify reads it in pages.
         let last = try await db.pool.write { db -> [UInt8] in
             var last = AuditRecord.genesisHash
-            let stmt = try db.makeStatement(sql: "INSERT INTO audit(seq, time_ms, kind, prev_hash, hash) VALUES (?, ?, ?, ?, ?)")
+            let stmt = try db.makeStatement(
+                sql: "INSERT INTO audit(seq, time_ms, kind, prev_hash, hash) VALUES (?, ?, ?, ?, ?)"
+            )
             for seq in Int64(1)...1_000_000 {
                 let r = AuditRecord(seq: seq, timeMillis: seq, event: AuditEvent(.input), prevHash: last)
                 try stmt.execute(arguments: [seq, seq, "input", Data(r.prevHash), Data(r.hash)])

@@ -24,7 +24,10 @@ struct WatchdogService: Service {
             if bad.isEmpty {
                 notifier.notify("WATCHDOG=1")
             } else if bad != reported {
-                logger.critical("part of wardend stopped working; no more watchdog pings, systemd will restart it", metadata: ["parts": "\(bad.joined(separator: ", "))"])
+                logger.critical(
+                    "part of wardend stopped working; no more watchdog pings, systemd will restart it",
+                    metadata: ["parts": "\(bad.joined(separator: ", "))"]
+                )
             }
             reported = bad
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
