@@ -1,4 +1,5 @@
 import BlueZ
+import Foundation
 import Logging
 import WardenProtocol
 
@@ -13,7 +14,8 @@ enum BLETransport {
         psm: Int,
         adapter: String?,
         lockID: String,
-        logger: Logger
+        logger: Logger,
+        onDead: @escaping @Sendable () -> Void
     ) -> Task<Void, Never>? {
         let listener: L2CAPListener
         do {
@@ -30,15 +32,33 @@ enum BLETransport {
         let advertising = Advertising.start(ad, adapter: adapter, logger: logger)
         return Task {
             defer { advertising.stop() }
+            // Out of descriptors, buffers or memory passes: back off and keep accepting. Anything else ends the loop
+            // (the daemon's watchdog then sees the BLE part dead through `alive`).
+            var backoff = Duration.milliseconds(50)
             while !Task.isCancelled {
                 do {
                     let channel = try await listener.accept()
+                    backoff = .milliseconds(50)
                     Task {
                         await service.handle(BLEFrameChannel(channel))
                         advertising.resume()
                     }
                 } catch {
-                    if !Task.isCancelled { logger.error("BLE accept failed", metadata: ["error": "\(error)"]) }
+                    let e = error as? BluetoothError
+                    if Task.isCancelled || e?.code == .closed { break }
+                    if let errno = e?.errno,
+                        [EMFILE, ENFILE, ENOBUFS, ENOMEM, EINTR, EAGAIN, ECONNABORTED].contains(errno)
+                    {
+                        logger.warning(
+                            "BLE accept failed; retrying",
+                            metadata: ["error": "\(error)", "in": "\(backoff)"]
+                        )
+                        try? await Task.sleep(for: backoff)
+                        backoff = min(backoff * 2, .seconds(2))
+                        continue
+                    }
+                    logger.error("BLE accept failed for good", metadata: ["error": "\(error)"])
+                    onDead()
                     break
                 }
             }

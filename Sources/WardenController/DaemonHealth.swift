@@ -6,6 +6,7 @@ import Synchronization
 public final class DaemonHealth: Sendable {
     private struct Part {
         var serving = false
+        var failed = false
         var alive: @Sendable () async -> Bool
     }
 
@@ -23,6 +24,11 @@ public final class DaemonHealth: Sendable {
         parts.withLock { $0[name]?.serving = true }
     }
 
+    /// The part has stopped for good (its loop ended on a permanent error).
+    public func failed(_ name: String) {
+        parts.withLock { $0[name]?.failed = true }
+    }
+
     /// Whether every registered part serves.
     public var allServing: Bool { parts.withLock { $0.values.allSatisfy(\.serving) } }
 
@@ -33,6 +39,8 @@ public final class DaemonHealth: Sendable {
         for (name, part) in snapshot.sorted(by: { $0.key < $1.key }) {
             if !part.serving {
                 bad.append("\(name) (not serving)")
+            } else if part.failed {
+                bad.append("\(name) (stopped)")
             } else if await !part.alive() {
                 bad.append(name)
             }

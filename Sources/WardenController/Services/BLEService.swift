@@ -12,7 +12,14 @@ struct BLEService<C: Clock>: Service where C.Duration == Duration {
     let health: DaemonHealth
 
     func run() async throws {
-        let task = BLETransport.start(service: service, psm: psm, adapter: adapter, lockID: lockID, logger: logger)
+        let task = BLETransport.start(
+            service: service,
+            psm: psm,
+            adapter: adapter,
+            lockID: lockID,
+            logger: logger,
+            onDead: { [health] in health.failed("ble") }
+        )
         health.serving("ble")
         try? await gracefulShutdown()
         task?.cancel()
