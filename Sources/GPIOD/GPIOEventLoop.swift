@@ -21,8 +21,6 @@ public final class GPIOEventLoop: Sendable {
     private let wake: (read: Int32, write: Int32)
     private let stopped = Atomic<Bool>(false)
     private let alive = Atomic<Bool>(true)
-    /// Errnos the next polls fail with (tests only).
-    public static let pollFault = Mutex<[Int32]>([])
 
     public init(lines: [GPIOInputLine]) throws(GPIOError) {
         var fds: [Int32] = [0, 0]
@@ -41,10 +39,9 @@ public final class GPIOEventLoop: Sendable {
         pfds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
         var backoff: UInt32 = 10_000
         while !stopped.load(ordering: .acquiring) {
-            let injected = Self.pollFault.withLock { f in f.isEmpty ? nil : f.removeFirst() }
-            let rc = injected == nil ? poll(&pfds, nfds_t(pfds.count), -1) : -1
+            let rc = poll(&pfds, nfds_t(pfds.count), -1)
             if rc < 0 {
-                let err = injected ?? errno
+                let err = errno
                 if err == EINTR { continue }
                 if err == ENOMEM || err == EAGAIN {
                     usleep(backoff)

@@ -58,7 +58,7 @@ import WardenWire
 /// grants nothing that trusted time would not, and leaves no mark in the future to lock everyone out later.
 @Suite struct ClockJumpTests {
     @Test func aClockJumpIntoAPassageWindowNeverOpensTheDoorAndLeavesNoLockout() async throws {
-        // The mark is Monday 2026-09-21 15:00 Berlin; the passage window is Mondays 16:00-16:30.
+        // The mark is Monday 2026-09-21 15:47 Berlin; the passage window is Mondays 16:00-16:30.
         let yaml = """
             door: {id: front, lock_id: lock-1}
             board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
@@ -76,11 +76,11 @@ import WardenWire
         let config = try WardenConfig.load(path: dir.write("w.yaml", yaml))
         try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
         let db = try WardenDatabase(path: config.databasePath)
-        let markDate = Date(timeIntervalSince1970: 1_790_002_800 - 4380)  // Mon 2026-09-21 14:47 Berlin
+        let markDate = Date(timeIntervalSince1970: 1_790_002_800 - 4380)  // Mon 2026-09-21 15:47 Berlin
         try db.setMeta("time_high_water_mark", String(markDate.timeIntervalSince1970))
         let io = SimulatedDoorIO()
         // Someone on the LAN answers SNTP with next Monday 16:13 (inside the window, a week ahead).
-        let wall = WallClock(markDate.addingTimeInterval(7 * 86_400 + 5160))
+        let wall = WallClock(markDate.addingTimeInterval(7 * 86_400 + 1560))
         let journal = try AuditJournal(database: db)
         let c = try DoorController(
             config: config,
