@@ -204,10 +204,17 @@ public final class MQTTClient: Sendable {
         topic: String,
         payload: [UInt8],
         qos: MQTTQoS = .atLeastOnce,
-        retain: Bool = false
+        retain: Bool = false,
+        properties: MQTTProperties = .init()
     ) async throws(MQTTError) -> Int32 {
         var mid: Int32 = 0
         var err: Int32 = 0
+        var list: OpaquePointer? = nil
+        defer { mosquitto_property_free_all(&list) }
+        let built = properties.makeList(&list)
+        if built != Int32(MOSQ_ERR_SUCCESS.rawValue) {
+            throw MQTTError.fromReturnCode(built, "publishing to '\(topic)': building its MQTT 5 properties")
+        }
         let rc = payload.withUnsafeBytes { bytes in
             let rc = mosquitto_publish_v5(
                 handle,
@@ -217,7 +224,7 @@ public final class MQTTClient: Sendable {
                 bytes.baseAddress,
                 qos.rawValue,
                 retain,
-                nil
+                list
             )
             err = errno
             return rc

@@ -136,7 +136,7 @@ final class MQTTClientCore: Sendable {
             let first = (count > 0 ? granted?.pointee : nil) ?? Int32(MQTT_RC_UNSPECIFIED.rawValue)
             MQTTClientCore.core(userdata)?.deliverAck(mid, reason: first)
         }
-        mosquitto_message_v5_callback_set(handle) { _, userdata, message, _ in
+        mosquitto_message_v5_callback_set(handle) { _, userdata, message, properties in
             guard let core = MQTTClientCore.core(userdata), let m = message?.pointee else { return }
             let topic = m.topic.map { String(cString: $0) } ?? ""
             var payload: [UInt8] = []
@@ -148,7 +148,8 @@ final class MQTTClientCore: Sendable {
                     topic: topic,
                     payload: payload,
                     qos: MQTTQoS(rawValue: m.qos) ?? .atMostOnce,
-                    retain: m.retain
+                    retain: m.retain,
+                    properties: MQTTProperties(reading: properties)
                 )
             )
         }

@@ -83,6 +83,36 @@ struct MosquittoClientTests {
         #expect(message == MQTTMessage(topic: topic, payload: payload, qos: .atLeastOnce, retain: false))
     }
 
+    /// The MQTT 5 properties the contract uses (docs/mqtt.md) cross a real broker intact: correlation data (binary),
+    /// response topic, user properties in order with a repeated name, and message expiry (the broker sends what is
+    /// left of it).
+    @Test func v5PropertiesReachTheSubscriber() async throws {
+        let topic = uniqueTopic("props")
+        let subscriber = try await connectedClient("sub")
+        let publisher = try await connectedClient("pub")
+        defer {
+            subscriber.disconnect()
+            publisher.disconnect()
+        }
+        try await subscriber.subscribe(topic: topic, qos: .atLeastOnce)
+        let sent = MQTTProperties(
+            messageExpiry: 60,
+            correlationData: [0x00, 0xFF, 0x10, 0x80],
+            responseTopic: topic + "/reply",
+            userProperties: [.init("kind", "audit"), .init("v", "1"), .init("kind", "second")]
+        )
+        try await publisher.publish(topic: topic, payload: Array("{}".utf8), qos: .atLeastOnce, properties: sent)
+        let message = try await receive(subscriber, on: topic)
+        #expect(message.properties.correlationData == sent.correlationData)
+        #expect(message.properties.responseTopic == sent.responseTopic)
+        #expect(message.properties.userProperties == sent.userProperties)
+        let left = try #require(message.properties.messageExpiry)
+        #expect(left > 0 && left <= 60, "expiry left: \(left)")
+
+        try await publisher.publish(topic: topic, payload: [1], qos: .atLeastOnce)
+        #expect(try await receive(subscriber, on: topic).properties == MQTTProperties(), "no properties, none invented")
+    }
+
     @Test func retainedMessageReachesALateSubscriber() async throws {
         let topic = uniqueTopic("state")
         let publisher = try await connectedClient("retain-pub")
