@@ -77,9 +77,22 @@ public final class MQTTClient: Sendable {
         self.handle = handle
         // From here on `deinit` owns `handle` and the retained `userdata` (recovered through `mosquitto_userdata`).
         _ = mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5)
-        _ = mosquitto_reconnect_delay_set(handle, 1, 60, true)
+        // Bounded exponential back-off, jittered per client: libmosquitto has no per-attempt jitter, so each client
+        // draws its own first delay (1-3 s) and ceiling (45-75 s). After a broker restart a fleet's reconnects then
+        // spread out instead of arriving in lockstep, and no client ever waits more than 75 s.
+        _ = mosquitto_reconnect_delay_set(
+            handle,
+            Self.reconnectBase.randomElement()!,
+            Self.reconnectCeiling.randomElement()!,
+            true
+        )
         MQTTClientCore.installCallbacks(on: handle)
     }
+
+    /// The range each client draws its first reconnect delay from, in seconds.
+    public static let reconnectBase: ClosedRange<UInt32> = 1...3
+    /// The range each client draws its longest reconnect delay from, in seconds (the bound docs/mqtt.md promises).
+    public static let reconnectCeiling: ClosedRange<UInt32> = 45...75
 
     deinit {
         stopNetwork()
