@@ -74,16 +74,7 @@ import WardenWire
         let afterGrant = f.io.relayWrites
         // Revoked (signed update), holiday, lockdown.
         let update = try await f.authority.sign(
-            AccessListUpdate(
-                issuer: "org",
-                doors: ["front"],
-                version: 1,
-                base: nil,
-                snapshot: true,
-                grant: [],
-                revoke: [.init(id: "c1", user: "alice")],
-                issuedAt: f.wall.now
-            )
+            AccessListUpdate.revoking(at: f.wall.now)
         )
         #expect(try await f.controller.applyAccessList(token: update) == 1)
         #expect(try await f.present(try await f.token()).denyReason == .revoked)
@@ -141,16 +132,7 @@ import WardenWire
 
     @Test func passageScheduleUnlocksDuringItsWindow() async throws {
         // t0 is Monday 16:13 Berlin; the passage window is Monday 16:00-16:30.
-        let yaml = """
-            door: {id: front, lock_id: lock-1}
-            board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
-            site:
-              time_zone: Europe/Berlin
-              passage_schedule:
-                - {days: [mon], start: "16:00", end: "16:30"}
-            authority_keys: {org-1: authority.pub}
-            state_dir: state2
-            """
+        let yaml = passageConfigYAML(stateDir: "state2")
         let dir = TempDir()
         _ = dir.write("authority.pub", P256.Signing.PrivateKey().publicKey.pemRepresentation)
         let config = try WardenConfig.load(path: dir.write("w.yaml", yaml))
@@ -317,16 +299,7 @@ import WardenWire
         )
         await f.controller.setLockdown(false)
         let update = try await f.authority.sign(
-            AccessListUpdate(
-                issuer: "org",
-                doors: ["front"],
-                version: 1,
-                base: nil,
-                snapshot: true,
-                grant: [],
-                revoke: [.init(id: "c1", user: "alice")],
-                issuedAt: f.wall.now
-            )
+            AccessListUpdate.revoking(at: f.wall.now)
         )
         _ = try await f.controller.applyAccessList(token: update)
         #expect(

@@ -252,16 +252,7 @@ import WardenWire
     @Test func revokedThenRateLimited() async throws {
         let lock = try Lock(maxFailures: 5)
         let update = try await CredentialIssuer(keyID: "org", privateKey: lock.authority).sign(
-            AccessListUpdate(
-                issuer: "org",
-                doors: ["front"],
-                version: 1,
-                base: nil,
-                snapshot: true,
-                grant: [],
-                revoke: [.init(id: "c1", user: "alice")],
-                issuedAt: Date()
-            )
+            AccessListUpdate.revoking(at: Date())
         )
         #expect(
             try ControlClient(path: lock.dir.path("control.sock")).call(

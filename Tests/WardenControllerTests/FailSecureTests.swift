@@ -59,17 +59,7 @@ import WardenWire
 @Suite struct ClockJumpTests {
     @Test func aClockJumpIntoAPassageWindowNeverOpensTheDoorAndLeavesNoLockout() async throws {
         // The mark is Monday 2026-09-21 15:47 Berlin; the passage window is Mondays 16:00-16:30.
-        let yaml = """
-            door: {id: front, lock_id: lock-1}
-            board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
-            site:
-              time_zone: Europe/Berlin
-              passage_schedule:
-                - {days: [mon], start: "16:00", end: "16:30"}
-            authority_keys: {org-1: authority.pub}
-            state_dir: state
-            time: {max_forward_jump_s: 3600}
-            """
+        let yaml = passageConfigYAML(stateDir: "state", extra: "time: {max_forward_jump_s: 3600}")
         let dir = TempDir()
         let authority = P256.Signing.PrivateKey()
         _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
