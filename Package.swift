@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "wardend", targets: ["wardend"]),
         .executable(name: "wardenctl", targets: ["wardenctl"]),
         .executable(name: "warden-gpio", targets: ["warden-gpio"]),
+        .executable(name: "warden-cloud", targets: ["warden-cloud"]),
         .library(name: "WardenWire", targets: ["WardenWire"]),
         .library(name: "WardenCore", targets: ["WardenCore"]),
         .library(name: "WardenProtocol", targets: ["WardenProtocol"]),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // C system libraries: each is imported by exactly one wrapper module below.
@@ -81,9 +83,40 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The board's MQTT sync (docs/mqtt.md): audit upload acknowledged after the cloud's commit, signed access-list
+        // updates, signed commands and signed time. One more service in wardend; no cloud code.
+        .target(
+            name: "WardenSync",
+            dependencies: [
+                "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", crypto, logging,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // wardend's command line: links the board's modules only (no jwt-kit, no cloud).
         .target(
-            name: "WardendCLI", dependencies: ["WardenController", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            name: "WardendCLI",
+            dependencies: [
+                "WardenController", "WardenSync", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // The cloud: the MQTT consumer into PostgreSQL, the org authority that signs updates, commands and time, and
+        // the operations (grant, revoke, unlock, lockdown, audit) the HTTP API exposes. Never links door code.
+        .target(
+            name: "WardenCloud",
+            dependencies: [
+                "WardenWire", "WardenCore", "WardenAuthority", "Mosquitto", crypto, logging,
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WardenCloudCLI",
+            dependencies: [
+                "WardenCloud", "WardenWire", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         // wardenctl: installer, operator and developer commands (the dev authority included).
         .target(
@@ -97,6 +130,7 @@ let package = Package(
         .executableTarget(name: "wardend", dependencies: ["WardendCLI"], swiftSettings: strict),
         .executableTarget(name: "wardenctl", dependencies: ["WardenCLI"], swiftSettings: strict),
         .executableTarget(name: "warden-gpio", dependencies: ["GPIOD"], swiftSettings: strict),
+        .executableTarget(name: "warden-cloud", dependencies: ["WardenCloudCLI"], swiftSettings: strict),
         .executableTarget(
             name: "warden-bench",
             dependencies: [

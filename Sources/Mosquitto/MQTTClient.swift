@@ -220,6 +220,44 @@ public final class MQTTClient: Sendable {
         retain: Bool = false,
         properties: MQTTProperties = .init()
     ) async throws(MQTTError) -> Int32 {
+        let mid = try enqueue(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        if qos == .atMostOnce {
+            core.ignoreAck(mid)
+            return mid
+        }
+        let reason = try await core.awaitAck(mid).get()
+        if reason >= 0x80 {
+            throw MQTTError.fromReasonCode(reason, code: .publishRejected, "publishing to '\(topic)'")
+        }
+        return mid
+    }
+
+    /// Queues a message and returns its id at once, without waiting for the PUBACK: for messages the application
+    /// confirms end to end itself (audit batches acknowledged after the cloud's commit, answers the other side
+    /// retries), where waiting would only hold the caller. Messages are queued in call order. Throws only when the
+    /// message could not be queued (not connected and not reconnecting, too large, bad topic).
+    @discardableResult
+    public func send(
+        topic: String,
+        payload: [UInt8],
+        qos: MQTTQoS = .atLeastOnce,
+        retain: Bool = false,
+        properties: MQTTProperties = .init()
+    ) throws(MQTTError) -> Int32 {
+        let mid = try enqueue(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        core.ignoreAck(mid)
+        return mid
+    }
+
+    /// Hands a message to libmosquitto. Offline, libmosquitto still queues a QoS 1/2 message and answers NO_CONN:
+    /// the network thread sends it when it has reconnected, so that is not a failure (a retry would only duplicate it).
+    private func enqueue(
+        topic: String,
+        payload: [UInt8],
+        qos: MQTTQoS,
+        retain: Bool,
+        properties: MQTTProperties
+    ) throws(MQTTError) -> Int32 {
         var mid: Int32 = 0
         var err: Int32 = 0
         var list: OpaquePointer? = nil
@@ -242,19 +280,9 @@ public final class MQTTClient: Sendable {
             err = errno
             return rc
         }
-        // Offline, libmosquitto still queues a QoS 1/2 message and answers NO_CONN: the network thread sends it when
-        // it has reconnected, so wait for that PUBACK instead of failing (a retry would only duplicate it).
         let queuedWhileOffline =
             rc == Int32(MOSQ_ERR_NO_CONN.rawValue) && qos != .atMostOnce && core.state.withLock { $0.networkRunning }
         if !queuedWhileOffline { try check(rc, errno: err, "publishing to '\(topic)'") }
-        if qos == .atMostOnce {
-            core.ignoreAck(mid)
-            return mid
-        }
-        let reason = try await core.awaitAck(mid).get()
-        if reason >= 0x80 {
-            throw MQTTError.fromReasonCode(reason, code: .publishRejected, "publishing to '\(topic)'")
-        }
         return mid
     }
 

@@ -11,7 +11,7 @@ import WardenWire
 /// hardware and the journal. Every event arrives on this actor, so there is one order of truth; nothing here waits
 /// for a disk between a grant and the relay (the journal commits in the background).
 public actor DoorController<C: Clock> where C.Duration == Duration {
-    public let config: WardenConfig
+    public nonisolated let config: WardenConfig
     public let profile: BoardProfile
     private let io: any DoorIO
     private let db: WardenDatabase
@@ -410,6 +410,137 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             audit(AuditEvent(.config, door: config.doorID, reason: "access_list_refused", detail: "\(error)"))
             throw error
         }
+    }
+
+    // MARK: remote (MQTT sync, docs/mqtt.md)
+
+    /// Commands live at most this long (`exp - iat`): a captured command is useless minutes later.
+    public static var maxCommandLifetime: Int64 { 300 }
+
+    /// Executes an authority-signed remote command at most once: it must verify, name this board, be unexpired on
+    /// trusted time (unknown or unconfirmed time refuses all but `sync`) and carry a nonce never executed before
+    /// (kept in SQLite until it expires, so a reboot does not reopen the window). Audited either way. Returns the
+    /// result to publish and, when it executed, the command (the caller acts on `sync`).
+    public func execute(commandToken token: String) -> (result: CommandResult, executed: SignedCommand?) {
+        let result: CommandResult
+        var executed: SignedCommand?
+        do {
+            let command = try SignedCommand.verified(token, authority: config.authority)
+            result = check(command)
+            if result.ok {
+                switch command.cmd {
+                case .unlock: perform(door.pulse(.milliseconds(command.ms ?? 0), at: now))
+                case .lockdown: perform(door.setLockdown(command.on ?? false, at: now))
+                case .sync: break
+                }
+                executed = command
+            }
+            audit(
+                AuditEvent(
+                    .command,
+                    door: config.doorID,
+                    reason: result.code.rawValue,
+                    detail:
+                        "\(command.cmd.rawValue)\(command.ms.map { " ms=\($0)" } ?? "")\(command.on.map { " on=\($0)" } ?? "") jti=\(command.jti)\(result.detail.map { ": \($0)" } ?? "")"
+                )
+            )
+        } catch {
+            result = CommandResult(jti: "", code: .badSignature, detail: "\(error)")
+            audit(AuditEvent(.command, door: config.doorID, reason: result.code.rawValue, detail: "\(error)"))
+        }
+        if !result.ok {
+            logger.warning(
+                "remote command refused",
+                metadata: ["code": "\(result.code.rawValue)", "detail": "\(result.detail ?? "")"]
+            )
+        }
+        return (result, executed)
+    }
+
+    private func check(_ command: SignedCommand) -> CommandResult {
+        let jti = command.jti
+        guard command.dev == config.lockID else {
+            return CommandResult(
+                jti: jti,
+                code: .wrongDevice,
+                detail: "for '\(command.dev)', this is '\(config.lockID)'"
+            )
+        }
+        guard !stopped else { return CommandResult(jti: jti, code: .unsupported, detail: "wardend is stopping") }
+        switch command.cmd {
+        case .unlock:
+            guard let ms = command.ms, (1...3_600_000).contains(ms) else {
+                return CommandResult(jti: jti, code: .malformed, detail: "unlock needs ms between 1 and 3600000")
+            }
+        case .lockdown:
+            guard command.on != nil else {
+                return CommandResult(jti: jti, code: .malformed, detail: "lockdown needs on")
+            }
+        case .sync: break
+        }
+        guard command.exp - command.iat <= Self.maxCommandLifetime, command.exp > command.iat else {
+            return CommandResult(jti: jti, code: .expired, detail: "lifetime over \(Self.maxCommandLifetime) s")
+        }
+        let nowSeconds: Int64
+        if let t = time.trustedTime(wallClock: wallClock()) {
+            nowSeconds = Int64(t.timeIntervalSince1970)
+        } else if command.cmd == .sync {
+            nowSeconds = Int64(wallClock().timeIntervalSince1970)
+        } else {
+            return CommandResult(jti: jti, code: .timeUnknown, detail: "the board's time is not trusted")
+        }
+        guard nowSeconds < command.exp else {
+            return CommandResult(jti: jti, code: .expired, detail: "expired at \(command.exp), now \(nowSeconds)")
+        }
+        guard command.iat <= nowSeconds + 60 else {
+            return CommandResult(jti: jti, code: .expired, detail: "issued in the future (\(command.iat))")
+        }
+        do {
+            guard try db.claimCommand(jti: jti, exp: command.exp, now: nowSeconds) else {
+                return CommandResult(jti: jti, code: .replayed, detail: "already executed")
+            }
+        } catch {
+            return CommandResult(jti: jti, code: .failed, detail: "\(error)")
+        }
+        return CommandResult(jti: jti, code: .ok)
+    }
+
+    /// Time the authority signed for this board's own fresh nonce (checked by the caller, with the round trip):
+    /// the clock follows it, which leaves the unknown-time state and confirms a forward jump (docs/time.md).
+    public func syncTime(reference: Date, detail: String) {
+        let wall = wallClock()
+        time.sync(reference: reference, wallClock: wall)
+        noteClock(time.assess(wallClock: wall))
+        audit(
+            AuditEvent(
+                .config,
+                door: config.doorID,
+                reason: "time_synced",
+                detail: "\(detail) offset_ms=\(Int64((reference.timeIntervalSince(wall) * 1000).rounded()))"
+            )
+        )
+        persistMark()
+        if passageOverride == nil { evaluatePassageSchedule() }
+    }
+
+    /// Something from the network was refused before it reached the door (a time answer, a malformed message):
+    /// audited, so a forgery attempt is visible in the trail.
+    public func refused(_ what: String, detail: String) {
+        audit(AuditEvent(.config, door: config.doorID, reason: "\(what)_refused", detail: detail))
+        logger.warning("refused \(what) from the network", metadata: ["detail": "\(detail)"])
+    }
+
+    /// An alarm the sync raises (the cloud disagrees about the audit chain): recorded, published with the others.
+    public func syncAlarm(_ reason: AlarmReason, detail: String) {
+        audit(AuditEvent(.alarm, door: config.doorID, reason: reason.rawValue, detail: detail))
+        logger.error("sync alarm", metadata: ["reason": "\(reason.rawValue)", "detail": "\(detail)"])
+    }
+
+    /// Whether decisions run on trusted time now (the sync asks the cloud for signed time while they do not).
+    public var timeIsTrusted: Bool {
+        var t = time
+        if case .trusted = t.assess(wallClock: wallClock()) { return true }
+        return false
     }
 
     public func status() -> ControllerStatus {

@@ -29,6 +29,8 @@ public struct WardenConfig: Sendable {
     /// The lock's identity for the key-presentation protocol; nil = not provisioned (BLE/dev presentations off).
     public var identity: LockIdentity?
     public var presentation: PresentationSettings
+    /// MQTT sync with the cloud; nil = stand-alone.
+    public var sync: SyncSettings?
 
     public struct LockIdentity: Sendable {
         public var deviceKey: P256.Signing.PrivateKey
@@ -93,7 +95,7 @@ public struct WardenConfig: Sendable {
             text: text,
             allowed: [
                 "door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit",
-                "log_level", "identity", "presentation",
+                "log_level", "identity", "presentation", "sync",
             ]
         )
         let dir = (file as NSString).deletingLastPathComponent
@@ -248,6 +250,15 @@ public struct WardenConfig: Sendable {
             identity: identity,
             presentation: presentation
         )
+        if let m = try top.optionalMapping(
+            "sync",
+            allowed: [
+                "org", "broker", "tls", "username", "password_file", "keepalive_s", "ack_timeout_ms",
+                "state_interval_s",
+            ]
+        ) {
+            config.sync = try SyncSettings.parse(m, resolve: resolve)
+        }
         config.maxForwardJump = TimeInterval(
             try time?.int("max_forward_jump_s", in: 60...31_536_000, default: 86_400) ?? 86_400
         )

@@ -51,7 +51,20 @@ public enum WardenDaemon {
     /// service group starts, so READY means every listener accepts. The group stops its services in reverse order:
     /// watchdog, BLE, presentation transports (sessions under way cancelled), control socket, the door (relay
     /// locked, stop recorded, journal flushed), the journal; then the relay is driven locked once more, last.
-    public static func run(configPath: String) async -> Int32 {
+    /// `makeSync` builds the MQTT sync service when the config has a `sync:` section (wardend passes WardenSync's;
+    /// this module does not link libmosquitto).
+    public static func run(
+        configPath: String,
+        makeSync: (WardenConfig, SyncSettings, DoorController<ContinuousClock>, AuditJournal, Logger) throws -> (
+            any Service
+        )? = {
+            _,
+            _,
+            _,
+            _,
+            _ in nil
+        }
+    ) async -> Int32 {
         let signals = SignalWatcher.shared  // first: a SIGTERM during start-up must still end with the relay locked
         let config: WardenConfig
         let profile: BoardProfile
@@ -162,6 +175,20 @@ public enum WardenDaemon {
             .init(service: DoorService(controller: controller, health: health, reason: { stopReason.withLock { $0 } }))
         )
         services.append(.init(service: ControlSocketService(server: server, health: health)))
+        if let settings = config.sync {
+            do {
+                if let sync = try makeSync(config, settings, controller, journal, logger) {
+                    services.append(.init(service: sync))
+                    logger.info(
+                        "cloud sync on",
+                        metadata: ["broker": "\(settings.host):\(settings.port)", "org": "\(settings.org)"]
+                    )
+                }
+            } catch {
+                server.stop()
+                return failLocked("cannot set up the cloud sync (sync: in the config)", error)
+            }
+        }
         if let identity = config.identity {
             let service = PresentationService(
                 controller: controller,

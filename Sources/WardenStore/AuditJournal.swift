@@ -257,6 +257,28 @@ public final class AuditJournal: Sendable {
         return verifier.report
     }
 
+    /// The highest sequence number the cloud has acknowledged (0 if none): the upload resumes after it, after a
+    /// reconnect or a reboot alike. Records below a pruned gap count as acknowledged.
+    public func acknowledgedSeq() throws(StoreError) -> Int64 {
+        do {
+            return try db.pool.read { db in
+                if let oldest = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM audit WHERE acked = 0") {
+                    return oldest - 1
+                }
+                return try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit") ?? 0
+            }
+        } catch { throw StoreError(.io, "reading the acknowledged position: \(error)") }
+    }
+
+    /// The stored hash of record `seq`, nil if it is not (or no longer) stored.
+    public func hash(of seq: Int64) throws(StoreError) -> [UInt8]? {
+        do {
+            return try db.pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT hash FROM audit WHERE seq = ?", arguments: [seq]).map { [UInt8]($0) }
+            }
+        } catch { throw StoreError(.io, "reading audit record \(seq): \(error)") }
+    }
+
     /// The cloud has committed every record up to `seq` (cumulative, like TCP acks).
     public func acknowledge(upTo seq: Int64) throws(StoreError) {
         do {

@@ -60,7 +60,37 @@ public final class WardenDatabase: Sendable {
                     """
             )
         }
+        // MQTT sync (issue 11): signed commands already executed, kept until they expire, so a replay after a
+        // reboot is still refused; and an index to find the oldest record the cloud has not acknowledged.
+        m.registerMigration("v2-sync") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE executed_command (
+                        jti TEXT PRIMARY KEY NOT NULL,
+                        exp INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX audit_unacked ON audit(seq) WHERE acked = 0;
+                    """
+            )
+        }
         return m
+    }
+
+    // MARK: signed commands
+
+    /// Records a command's nonce as executed, unless it already was: true if this is its first use. Nonces whose
+    /// `exp` has passed (by `now`) are dropped in the same transaction; they can no longer pass the expiry check.
+    public func claimCommand(jti: String, exp: Int64, now: Int64) throws(StoreError) -> Bool {
+        do {
+            return try pool.write { db in
+                try db.execute(sql: "DELETE FROM executed_command WHERE exp < ?", arguments: [now - 300])
+                try db.execute(
+                    sql: "INSERT INTO executed_command(jti, exp) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING",
+                    arguments: [jti, exp]
+                )
+                return db.changesCount == 1
+            }
+        } catch { throw StoreError(.io, "recording command \(jti): \(error)") }
     }
 
     // MARK: small state

@@ -15,4 +15,7 @@ public enum AlarmReason: String, Sendable, Codable, CaseIterable {
     case journalWriteFailed = "journal_write_failed"
     /// The wall clock jumped forward past the trusted high-water mark by more than the configured bound.
     case clockJump = "clock_jump"
+    /// The cloud acknowledged an audit record whose hash is not the board's: the two disagree about history, so
+    /// nothing is freed until an operator looks (docs/mqtt.md section 6).
+    case auditChainMismatch = "audit_chain_mismatch"
 }

@@ -9,6 +9,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case mode = "mode"
     case config = "config"
     case daemon = "daemon"
+    /// A remote command (MQTT, authority-signed): executed or refused, with the result code as the reason.
+    case command = "command"
     case malformed = "malformed"
     /// Records were pruned before the cloud acknowledged them (store hard-full); `detail` names the range.
     case gap = "gap"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WardenController
+import WardenSync
 
 /// `wardend`: the door controller daemon.
 public struct WardendCommand: AsyncParsableCommand {
@@ -25,7 +26,11 @@ public struct WardendCommand: AsyncParsableCommand {
             throw ExitCode(code)
         }
         guard let config else { throw ValidationError("--config FILE is required (e.g. /etc/warden/warden.yaml)") }
-        throw ExitCode(await WardenDaemon.run(configPath: config))
+        throw ExitCode(
+            await WardenDaemon.run(configPath: config) { _, settings, controller, journal, logger in
+                try BoardSyncService(settings: settings, controller: controller, journal: journal, logger: logger)
+            }
+        )
     }
 }
 

@@ -109,6 +109,16 @@ import Testing
         #expect(cloud.contains { $0.hasPrefix("the board (wardend) links WardenCloud") })
     }
 
+    @Test func theDoorLinkingTheNetworkFails() {
+        let v = violations {
+            $0.targets["WardenController"]!.dependencies.insert("Mosquitto")
+            $0.imports["WardenController"]!.insert("Mosquitto")
+        }
+        #expect(
+            v.contains("WardenController links Mosquitto: the door decides offline; only WardenSync talks to the network")
+        )
+    }
+
     @Test func theCloudLinkingDoorCodeFails() {
         let v = violations {
             $0.targets["WardenCloud"]!.dependencies.insert("WardenController")

@@ -32,8 +32,12 @@ struct LayerRules {
     static let boardOnly: Set<String> = [
         "WardenController", "WardenStore", "GPIOD", "BlueZ", "CGPIOD", "CBluetooth", "CSystemd",
     ]
-    /// Not on the board until sync needs it (issue 10): the authority's signing library and libmosquitto.
-    static let notOnBoard: Set<String> = ["WardenAuthority", "JWTKit", "Mosquitto", "CMosquitto"]
+    /// Never on the board: the authority's signing library (the board only verifies).
+    static let notOnBoard: Set<String> = ["WardenAuthority", "JWTKit"]
+    /// The door decides offline: its modules never link the network. libmosquitto reaches the board only through
+    /// the sync module (WardenSync), which wardend composes beside the controller.
+    static let offlineModules: Set<String> = ["WardenController", "WardenStore", "WardenCore", "WardenProtocol"]
+    static let network: Set<String> = ["Mosquitto", "CMosquitto", "WardenSync"]
 
     var targets: [String: Target]
     /// Imports per target (module names, system modules included).
@@ -138,8 +142,13 @@ struct LayerRules {
             let closure = dependencyClosure(of: root)
             for m in closure.sorted() where Self.isCloud(m) || Self.notOnBoard.contains(m) {
                 found.append(
-                    "the board (\(root)) links \(m): board code never links cloud code, the authority's signer or libmosquitto before sync"
+                    "the board (\(root)) links \(m): board code never links cloud code or the authority's signer"
                 )
+            }
+        }
+        for name in Self.offlineModules.sorted() where targets[name] != nil {
+            for m in dependencyClosure(of: name).intersection(Self.network).sorted() {
+                found.append("\(name) links \(m): the door decides offline; only WardenSync talks to the network")
             }
         }
         for (name, _) in targets.sorted(by: { $0.key < $1.key }) where Self.isCloud(name) {

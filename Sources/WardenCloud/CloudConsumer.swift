@@ -1,0 +1,142 @@
+import Foundation
+import Logging
+import Mosquitto
+import ServiceLifecycle
+import WardenWire
+
+/// The consumer: one member of the shared subscription `$share/warden-consumers/...` (clean start, no session, so a
+/// dead instance leaves the rotation at once), storing what boards send and answering what they ask. Audit batches
+/// are acknowledged only after their transaction commits; a consumer killed mid-batch leaves the board to re-send.
+public struct CloudConsumer: Service {
+    let operations: CloudOperations
+    let client: MQTTClient
+    let broker: CloudConfig.Broker
+    let logger: Logger
+    var store: CloudStore { operations.store }
+
+    public init(operations: CloudOperations, client: MQTTClient, broker: CloudConfig.Broker, logger: Logger) {
+        self.operations = operations
+        self.client = client
+        self.broker = broker
+        self.logger = logger
+    }
+
+    static let leaves: [DeviceTopics.Leaf] = [
+        .audit, .state, .online, .alarm, .accessRequest, .cmdResult, .timeRequest,
+    ]
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in client.connectionEvents {
+                    guard case .connected = event else { continue }
+                    for leaf in Self.leaves {
+                        do { try await client.subscribe(topic: DeviceTopics.sharedFilter(leaf)) } catch {
+                            logger.error(
+                                "cannot subscribe",
+                                metadata: ["leaf": "\(leaf.rawValue)", "error": "\(error)"]
+                            )
+                        }
+                    }
+                    logger.info("consumer subscribed", metadata: ["client": "\(client.clientID)"])
+                }
+            }
+            group.addTask { for await m in client.messages { await handle(m) } }
+            group.addTask {
+                var delay = 1.0
+                while !Task.isCancelled {
+                    do {
+                        try await client.connect(host: broker.host, port: broker.port, keepalive: .seconds(30))
+                        return
+                    } catch {
+                        logger.warning("cannot reach the broker", metadata: ["error": "\(error)"])
+                    }
+                    try? await Task.sleep(for: .seconds(delay))
+                    delay = min(delay * 2, 30)
+                }
+            }
+            try? await gracefulShutdown()
+            client.disconnect()
+            group.cancelAll()
+        }
+    }
+
+    /// One message from a board. Anything from an unregistered device, or that does not follow the contract, is
+    /// logged and dropped (a board re-sends what matters).
+    public func handle(_ m: MQTTMessage) async {
+        guard let (topics, leaf) = DeviceTopics.parse(m.topic), leaf.fromBoard else { return }
+        let (org, dev) = (topics.org, topics.dev)
+        do {
+            guard try await store.doorOf(org: org, device: dev) != nil else {
+                logger.warning("message from an unregistered device dropped", metadata: ["topic": "\(m.topic)"])
+                return
+            }
+            switch leaf {
+            case .audit:
+                let batch = try AuditBatch.decode(m.payload)
+                guard let result = try await store.ingest(org: org, device: dev, batch: batch) else { return }
+                if result.flagged > 0 {
+                    logger.error(
+                        "audit records failed the chain check; stored with flags",
+                        metadata: ["device": "\(dev)", "flagged": "\(result.flagged)"]
+                    )
+                }
+                if let ack = result.ack {
+                    try client.send(
+                        topic: topics.topic(.auditAck),
+                        payload: WireJSON.encode(ack),
+                        properties: MQTTProperties(messageExpiry: 86_400)
+                    )
+                }
+            case .state:
+                let status = try WireJSON.decode(ControllerStatus.self, from: m.payload, what: "state")
+                try await store.recordState(
+                    org: org,
+                    device: dev,
+                    json: String(decoding: m.payload, as: UTF8.self),
+                    appliedVersion: status.accessListVersion
+                )
+                try await operations.catchUpIfBehind(org: org, device: dev)
+            case .online:
+                try await store.recordOnline(
+                    org: org,
+                    device: dev,
+                    online: try WireJSON.decode(OnlineStatus.self, from: m.payload, what: "online")
+                )
+            case .alarm:
+                let alarm = try WireJSON.decode(AlarmMessage.self, from: m.payload, what: "alarm")
+                try await store.recordAlarm(org: org, device: dev, alarm: alarm)
+                logger.notice(
+                    "alarm",
+                    metadata: ["device": "\(dev)", "kind": "\(alarm.kind)", "reason": "\(alarm.reason ?? "")"]
+                )
+            case .accessRequest:
+                let request = try WireJSON.decode(AccessRequest.self, from: m.payload, what: "access request")
+                try await operations.sendSnapshot(org: org, device: dev, because: request)
+            case .cmdResult:
+                try await store.recordCommandResult(
+                    org: org,
+                    device: dev,
+                    result: try WireJSON.decode(CommandResult.self, from: m.payload, what: "command result")
+                )
+            case .timeRequest:
+                let request = try WireJSON.decode(TimeRequest.self, from: m.payload, what: "time request")
+                guard let nonce = Base64URL.decode(request.nonce), nonce.count == 16 else {
+                    throw WireError("time request: nonce must be 16 bytes in base64url")
+                }
+                let jws = try await operations.authority.sign(
+                    SignedTime(issuer: operations.authority.name, device: dev, nonce: request.nonce, time: Date())
+                )
+                try client.send(
+                    topic: topics.topic(.time),
+                    payload: WireJSON.encode(SignedEnvelope(jws: jws)),
+                    properties: MQTTProperties(messageExpiry: 60, correlationData: m.properties.correlationData)
+                )
+            case .auditAck, .access, .cmd, .time:
+                return
+            }
+        } catch {
+            logger.warning("message refused", metadata: ["topic": "\(m.topic)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,466 @@
+import Foundation
+import Logging
+import Mosquitto
+import PostgresNIO
+import WardenWire
+
+/// What a facility manager does, as one Swift API (the HTTP API of the next issue exposes it; `warden-cloud`
+/// subcommands call it until then): set up orgs, sites, doors and devices; grant and revoke (each change a new
+/// signed version of the door's access list, sent to its boards at once and re-sent until they report it applied);
+/// unlock and lockdown by signed command; read the audit trail.
+public struct CloudOperations: Sendable {
+    public let store: CloudStore
+    public let authority: CloudAuthority
+    let mqtt: MQTTClient
+    let commandLifetime: Duration
+    /// Wait for the broker's PUBACK on every message (a command-line run that exits right after); the long-running
+    /// service queues and moves on (the re-send loop covers a lost message).
+    let awaitDelivery: Bool
+    let logger: Logger
+    var db: PostgresClient { store.client }
+
+    public init(
+        store: CloudStore,
+        authority: CloudAuthority,
+        mqtt: MQTTClient,
+        commandLifetime: Duration = .seconds(60),
+        awaitDelivery: Bool = false,
+        logger: Logger
+    ) {
+        self.awaitDelivery = awaitDelivery
+        self.store = store
+        self.authority = authority
+        self.mqtt = mqtt
+        self.commandLifetime = commandLifetime
+        self.logger = logger
+    }
+
+    @discardableResult
+    func wrap<T>(_ what: String, _ body: () async throws -> T) async throws(CloudError) -> T {
+        try await store.wrap(what, body)
+    }
+
+    static func checkID(_ id: String, _ what: String) throws(CloudError) {
+        guard DeviceTopics.isValidID(id) else {
+            throw CloudError(.invalid, "\(what) '\(id)' is not valid: use 1-64 of a-z, 0-9 and '-'")
+        }
+    }
+
+    // MARK: set-up
+
+    public func createOrg(id: String, name: String) async throws(CloudError) {
+        try Self.checkID(id, "org id")
+        try await wrap("creating org \(id)") {
+            try await db.query(
+                "INSERT INTO orgs(id, name) VALUES (\(id), \(name)) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                logger: logger
+            )
+        }
+    }
+
+    public func createSite(
+        org: String,
+        id: String,
+        name: String,
+        timeZone: String,
+        holidays: [String] = []
+    ) async throws(CloudError) {
+        try Self.checkID(id, "site id")
+        guard TimeZone(identifier: timeZone) != nil else {
+            throw CloudError(.invalid, "time zone '\(timeZone)' is not an IANA zone (e.g. Europe/Berlin)")
+        }
+        try await wrap("creating site \(org)/\(id)") {
+            let days = "{\(holidays.joined(separator: ","))}"
+            try await db.query(
+                """
+                INSERT INTO sites(org_id, id, name, time_zone, holidays) VALUES (\(org), \(id), \(name), \(timeZone), \(days)::date[])
+                ON CONFLICT (org_id, id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone, holidays = excluded.holidays
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// A door starts at access-list version 1, empty: a board's first snapshot request has something to answer.
+    public func createDoor(org: String, site: String, id: String, name: String) async throws(CloudError) {
+        try Self.checkID(id, "door id")
+        try await wrap("creating door \(org)/\(id)") {
+            try await db.query(
+                "INSERT INTO doors(org_id, id, site_id, name) VALUES (\(org), \(id), \(site), \(name)) ON CONFLICT (org_id, id) DO UPDATE SET name = excluded.name",
+                logger: logger
+            )
+        }
+    }
+
+    /// Registers a board (its device id is its lock id and its MQTT identity) on a door.
+    public func registerDevice(org: String, door: String, id: String) async throws(CloudError) {
+        try Self.checkID(id, "device id")
+        try await wrap("registering device \(org)/\(id)") {
+            try await db.query(
+                "INSERT INTO devices(org_id, id, door_id) VALUES (\(org), \(id), \(door)) ON CONFLICT (org_id, id) DO UPDATE SET door_id = excluded.door_id",
+                logger: logger
+            )
+        }
+    }
+
+    // MARK: access
+
+    /// Grants a credential at a door: the door's next access-list version, signed, stored and sent to its boards.
+    @discardableResult
+    public func grant(org: String, door: String, credentialID: String, userID: String) async throws(CloudError) -> Int64
+    {
+        try await change(org: org, door: door, grant: [.init(id: credentialID, user: userID)], revoke: [])
+    }
+
+    /// Revokes a credential at a door (the same path as `grant`): its boards refuse it once they apply the version.
+    @discardableResult
+    public func revoke(
+        org: String,
+        door: String,
+        credentialID: String,
+        userID: String
+    ) async throws(CloudError) -> Int64 {
+        try await change(org: org, door: door, grant: [], revoke: [.init(id: credentialID, user: userID)])
+    }
+
+    func change(
+        org: String,
+        door: String,
+        grant: [AccessListUpdate.Entry],
+        revoke: [AccessListUpdate.Entry]
+    ) async throws(CloudError) -> Int64 {
+        let authority = self.authority
+        let (version, jws) = try await wrap("changing the access list of \(org)/\(door)") {
+            try await db.withTransaction(logger: logger) { conn -> (Int64, String) in
+                var current: Int64?
+                for try await v in try await conn.query(
+                    "SELECT access_version FROM doors WHERE org_id = \(org) AND id = \(door) FOR UPDATE",
+                    logger: logger
+                ).decode(Int64.self) {
+                    current = v
+                }
+                guard let current else { throw CloudError(.notFound, "door '\(door)' not found in org '\(org)'") }
+                let version = current + 1
+                for (entries, status) in [(grant, "active"), (revoke, "revoked")] {
+                    for e in entries {
+                        try await conn.query(
+                            """
+                            INSERT INTO access_entries(org_id, door_id, credential_id, user_id, status, changed_version)
+                            VALUES (\(org), \(door), \(e.id), \(e.user), \(status), \(version))
+                            ON CONFLICT (org_id, door_id, credential_id) DO UPDATE
+                            SET user_id = excluded.user_id, status = excluded.status, changed_version = excluded.changed_version
+                            """,
+                            logger: logger
+                        )
+                    }
+                }
+                let update = AccessListUpdate(
+                    issuer: authority.name,
+                    doors: [door],
+                    version: version,
+                    base: current,
+                    snapshot: false,
+                    grant: grant,
+                    revoke: revoke,
+                    issuedAt: Date()
+                )
+                let jws = try await authority.sign(update)
+                try await conn.query(
+                    "INSERT INTO access_versions(org_id, door_id, ver, jws) VALUES (\(org), \(door), \(version), \(jws))",
+                    logger: logger
+                )
+                try await conn.query(
+                    "UPDATE doors SET access_version = \(version) WHERE org_id = \(org) AND id = \(door)",
+                    logger: logger
+                )
+                return (version, jws)
+            }
+        }
+        for device in try await devices(org: org, door: door) {
+            await sendAccess(org: org, device: device, jws: jws)
+        }
+        logger.info("access list changed", metadata: ["org": "\(org)", "door": "\(door)", "version": "\(version)"])
+        return version
+    }
+
+    func devices(org: String, door: String) async throws(CloudError) -> [String] {
+        try await wrap("listing the devices of \(org)/\(door)") {
+            var out: [String] = []
+            for try await d in try await db.query(
+                "SELECT id FROM devices WHERE org_id = \(org) AND door_id = \(door)",
+                logger: logger
+            ).decode(String.self) {
+                out.append(d)
+            }
+            return out
+        }
+    }
+
+    func sendAccess(org: String, device: String, jws: String) async {
+        guard let topics = try? DeviceTopics(org: org, dev: device) else { return }
+        do {
+            try await deliver(
+                topic: topics.topic(.access),
+                payload: WireJSON.encode(SignedEnvelope(jws: jws)),
+                properties: MQTTProperties(messageExpiry: 7 * 86_400)
+            )
+        } catch {
+            logger.warning(
+                "cannot queue an access-list update; the re-send loop retries",
+                metadata: ["device": "\(device)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// A signed snapshot of the door's whole list at its current version (active and revoked entries: a board
+    /// that does not require listing must still know what is revoked).
+    public func snapshot(org: String, door: String) async throws(CloudError) -> String {
+        let (version, grant, revoke) = try await wrap("reading the access list of \(org)/\(door)") {
+            var version: Int64 = 1
+            for try await v in try await db.query(
+                "SELECT access_version FROM doors WHERE org_id = \(org) AND id = \(door)",
+                logger: logger
+            ).decode(Int64.self) {
+                version = v
+            }
+            var grant: [AccessListUpdate.Entry] = []
+            var revoke: [AccessListUpdate.Entry] = []
+            let rows = try await db.query(
+                "SELECT credential_id, user_id, status FROM access_entries WHERE org_id = \(org) AND door_id = \(door) ORDER BY credential_id",
+                logger: logger
+            )
+            for try await (id, user, status) in rows.decode((String, String, String).self) {
+                if status == "active" {
+                    grant.append(.init(id: id, user: user))
+                } else {
+                    revoke.append(.init(id: id, user: user))
+                }
+            }
+            return (version, grant, revoke)
+        }
+        return try await authority.sign(
+            AccessListUpdate(
+                issuer: authority.name,
+                doors: [door],
+                version: version,
+                base: nil,
+                snapshot: true,
+                grant: grant,
+                revoke: revoke,
+                issuedAt: Date()
+            )
+        )
+    }
+
+    /// Sends a board what it lacks: the deltas after its applied version, or a snapshot when it has none, is far
+    /// behind, or the deltas are not all stored.
+    public func catchUp(
+        org: String,
+        device: String,
+        door: String,
+        applied: Int64?,
+        current: Int64
+    ) async throws(CloudError) {
+        if let applied, applied > 0, current - applied <= 50 {
+            let deltas = try await wrap("reading access-list versions") {
+                var out: [(Int64, String)] = []
+                for try await row in try await db.query(
+                    "SELECT ver, jws FROM access_versions WHERE org_id = \(org) AND door_id = \(door) AND ver > \(applied) ORDER BY ver",
+                    logger: logger
+                ).decode((Int64, String).self) {
+                    out.append(row)
+                }
+                return out
+            }
+            if deltas.count == Int(current - applied), deltas.first?.0 == applied + 1 {
+                for (_, jws) in deltas { await sendAccess(org: org, device: device, jws: jws) }
+                return
+            }
+        }
+        await sendAccess(org: org, device: device, jws: try await snapshot(org: org, door: door))
+    }
+
+    /// After a board reported its state: if its applied version is behind its door's, send what it lacks now.
+    public func catchUpIfBehind(org: String, device: String) async throws(CloudError) {
+        let row = try await wrap("reading the access position of \(org)/\(device)") { () -> (String, Int64?, Int64)? in
+            let rows = try await db.query(
+                """
+                SELECT d.door_id, d.applied_version, o.access_version FROM devices d
+                JOIN doors o ON o.org_id = d.org_id AND o.id = d.door_id WHERE d.org_id = \(org) AND d.id = \(device)
+                """,
+                logger: logger
+            )
+            for try await r in rows.decode((String, Int64?, Int64).self) { return r }
+            return nil
+        }
+        guard let (door, applied, current) = row, (applied ?? 0) < current else { return }
+        try await catchUp(org: org, device: device, door: door, applied: applied, current: current)
+    }
+
+    /// A board asked for a snapshot (first start, a gap, a bad signature).
+    public func sendSnapshot(org: String, device: String, because request: AccessRequest) async throws(CloudError) {
+        guard let door = try await store.doorOf(org: org, device: device) else { return }
+        await sendAccess(org: org, device: device, jws: try await snapshot(org: org, door: door))
+        logger.info(
+            "sent an access-list snapshot",
+            metadata: ["device": "\(device)", "reason": "\(request.reason.rawValue)", "had": "\(request.have)"]
+        )
+    }
+
+    /// Every online board whose reported version is behind its door's: sent what it lacks (the re-send loop).
+    public func resendBehind() async throws(CloudError) -> Int {
+        let behind = try await wrap("finding devices behind on their access list") {
+            var out: [(String, String, String, Int64?, Int64)] = []
+            let rows = try await db.query(
+                """
+                SELECT d.org_id, d.id, d.door_id, d.applied_version, o.access_version FROM devices d
+                JOIN doors o ON o.org_id = d.org_id AND o.id = d.door_id
+                WHERE d.online AND (d.applied_version IS NULL OR d.applied_version < o.access_version)
+                """,
+                logger: logger
+            )
+            for try await row in rows.decode((String, String, String, Int64?, Int64).self) { out.append(row) }
+            return out
+        }
+        for (org, device, door, applied, current) in behind {
+            try await catchUp(org: org, device: device, door: door, applied: applied, current: current)
+        }
+        return behind.count
+    }
+
+    func deliver(topic: String, payload: [UInt8], properties: MQTTProperties) async throws(MQTTError) {
+        if awaitDelivery {
+            try await mqtt.publish(topic: topic, payload: payload, properties: properties)
+        } else {
+            try mqtt.send(topic: topic, payload: payload, properties: properties)
+        }
+    }
+
+    // MARK: commands
+
+    /// Signs and sends a command to one board; returns its nonce (`jti`) to look the result up with.
+    public func command(
+        org: String,
+        device: String,
+        _ kind: SignedCommand.Kind,
+        millis: Int64? = nil,
+        on: Bool? = nil
+    ) async throws(CloudError) -> String {
+        guard let topics = try? DeviceTopics(org: org, dev: device) else {
+            throw CloudError(.invalid, "bad device id '\(device)'")
+        }
+        guard try await store.doorOf(org: org, device: device) != nil else {
+            throw CloudError(.notFound, "device '\(device)' not found in org '\(org)'")
+        }
+        let now = Date()
+        let expires = now.addingTimeInterval(commandLifetime / .seconds(1))
+        let jti = UUID().uuidString.lowercased()
+        let jws = try await authority.sign(
+            SignedCommand(
+                issuer: authority.name,
+                device: device,
+                command: kind,
+                millis: millis,
+                on: on,
+                nonce: jti,
+                issuedAt: now,
+                expires: expires
+            )
+        )
+        try await wrap("recording command \(jti)") {
+            try await db.query(
+                "INSERT INTO commands(jti, org_id, device_id, cmd, jws, expires_at) VALUES (\(jti), \(org), \(device), \(kind.rawValue), \(jws), \(expires))",
+                logger: logger
+            )
+        }
+        do {
+            try await deliver(
+                topic: topics.topic(.cmd),
+                payload: WireJSON.encode(SignedEnvelope(jws: jws)),
+                properties: MQTTProperties(messageExpiry: UInt32(max(1, commandLifetime.components.seconds)))
+            )
+        } catch { throw CloudError(.broker, "cannot send the command: \(error)") }
+        return jti
+    }
+
+    /// The board's answer to a command, waiting up to `timeout` for it.
+    public func commandResult(jti: String, timeout: Duration) async throws(CloudError) -> CommandResult? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let found = try await wrap("reading command \(jti)") { () -> CommandResult? in
+                for try await (code, detail) in try await db.query(
+                    "SELECT result_code, result_detail FROM commands WHERE jti = \(jti) AND result_code IS NOT NULL",
+                    logger: logger
+                ).decode((String, String?).self) {
+                    return CommandResult(
+                        jti: jti,
+                        code: CommandResult.Code(rawValue: code) ?? .malformed,
+                        detail: detail
+                    )
+                }
+                return nil
+            }
+            if let found { return found }
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    // MARK: audit
+
+    public struct AuditRow: Sendable, Equatable, Codable {
+        public var device: String
+        public var seq: Int64
+        public var atMillis: Int64
+        public var kind: String
+        public var door: String?
+        public var credentialID: String?
+        public var userID: String?
+        public var reason: String?
+        public var detail: String?
+        public var flags: [String]?
+    }
+
+    /// The org's trail, newest first, filtered by door, user and time.
+    public func audit(
+        org: String,
+        door: String? = nil,
+        user: String? = nil,
+        device: String? = nil,
+        since: Date? = nil,
+        limit: Int = 100
+    ) async throws(CloudError) -> [AuditRow] {
+        try await wrap("reading the audit trail of \(org)") {
+            var out: [AuditRow] = []
+            let since = since ?? Date(timeIntervalSince1970: 0)
+            let rows = try await db.query(
+                """
+                SELECT device_id, seq, at_ms, kind, door_id, credential_id, user_id, reason, detail, flags FROM audit_events
+                WHERE org_id = \(org) AND (\(door)::text IS NULL OR door_id = \(door)) AND (\(user)::text IS NULL OR user_id = \(user))
+                AND (\(device)::text IS NULL OR device_id = \(device)) AND at >= \(since)
+                ORDER BY at DESC, device_id, seq DESC LIMIT \(limit)
+                """,
+                logger: logger
+            )
+            for try await r in rows.decode(
+                (String, Int64, Int64, String, String?, String?, String?, String?, String?, [String]?).self
+            ) {
+                out.append(
+                    AuditRow(
+                        device: r.0,
+                        seq: r.1,
+                        atMillis: r.2,
+                        kind: r.3,
+                        door: r.4,
+                        credentialID: r.5,
+                        userID: r.6,
+                        reason: r.7,
+                        detail: r.8,
+                        flags: r.9
+                    )
+                )
+            }
+            return out
+        }
+    }
+}

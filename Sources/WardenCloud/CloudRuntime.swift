@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import Mosquitto
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
+
+/// warden-cloud's parts wired from a config: the database pool, the authority, an MQTT client and the operations.
+/// `serve` runs them as a service group; a one-shot subcommand runs the pool just long enough for its work.
+public struct CloudRuntime: Sendable {
+    public let config: CloudConfig
+    public let store: CloudStore
+    public let authority: CloudAuthority
+    public let mqtt: MQTTClient
+    public let operations: CloudOperations
+    public let logger: Logger
+
+    public init(config: CloudConfig, clientSuffix: String, awaitDelivery: Bool, logger: Logger) throws(CloudError) {
+        self.config = config
+        self.logger = logger
+        authority = try CloudAuthority.load(keyFile: config.authorityKeyFile, keyID: config.authorityKeyID)
+        store = CloudStore(config.database, logger: logger)
+        do {
+            // Clean start and no session: a shared-subscription member that keeps a session stays in the rotation
+            // while dead and its messages pile up (docs/mqtt.md section 3).
+            mqtt = try MQTTClient(clientID: "cloud-\(config.instance)\(clientSuffix)", cleanStart: true)
+            if let ca = config.broker.caFile {
+                try mqtt.configureTLS(caFile: ca, certFile: config.broker.certFile, keyFile: config.broker.keyFile)
+            }
+            if let user = config.broker.username {
+                try mqtt.setCredentials(username: user, password: config.broker.password)
+            }
+        } catch { throw CloudError(.broker, "setting up the MQTT client: \(error)") }
+        operations = CloudOperations(
+            store: store,
+            authority: authority,
+            mqtt: mqtt,
+            commandLifetime: config.commandLifetime,
+            awaitDelivery: awaitDelivery,
+            logger: logger
+        )
+    }
+
+    /// The long-running service: migrations and partitions first, then the consumer and the re-send loop, until
+    /// SIGTERM or SIGINT.
+    public func serve() async throws {
+        let consumer = CloudConsumer(operations: operations, client: mqtt, broker: config.broker, logger: logger)
+        let resend = AccessResendService(operations: operations, interval: config.resendInterval, logger: logger)
+        let prepare = PrepareService(store: store, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: store.client),
+                    .init(service: prepare),
+                    .init(service: consumer),
+                    .init(service: resend),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// Runs `body` with the database pool running (and the broker connected when `broker`), then stops both.
+    public func oneShot<T: Sendable>(broker: Bool, _ body: @Sendable @escaping () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            let client = store.client
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            if broker {
+                do { try await mqtt.connect(host: config.broker.host, port: config.broker.port) } catch {
+                    group.cancelAll()
+                    throw CloudError(
+                        .broker,
+                        "cannot reach the broker \(config.broker.host):\(config.broker.port): \(error)"
+                    )
+                }
+            }
+            defer {
+                if broker { mqtt.disconnect() }
+            }
+            do {
+                let value = try await body()
+                group.cancelAll()
+                return value
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}
+
+/// Applies the migrations and creates the month partitions before anything reads or writes, then once a day.
+struct PrepareService: Service {
+    let store: CloudStore
+    let logger: Logger
+
+    func run() async throws {
+        let ran = try await store.migrate()
+        logger.info("database schema current", metadata: ["migrations_applied": "\(ran)"])
+        while !Task.isShuttingDownGracefully {
+            try await store.ensurePartitions(around: Date())
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(86_400)) }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Logging
+import PostgresNIO
+import WardenWire
+
+/// The cloud's PostgreSQL: one front door for every query (bound parameters only), the schema migrations and the
+/// monthly audit partitions. Runs on a `PostgresClient` pool whose `run()` the owner keeps going.
+public struct CloudStore: Sendable {
+    public let client: PostgresClient
+    let logger: Logger
+
+    public init(_ config: CloudConfig.Database, logger: Logger) {
+        var c = PostgresClient.Configuration(
+            host: config.host,
+            port: config.port,
+            username: config.user,
+            password: config.password,
+            database: config.name,
+            tls: .disable
+        )
+        c.options.maximumConnections = 8
+        self.client = PostgresClient(configuration: c, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    @discardableResult
+    func wrap<T>(_ what: String, _ body: () async throws -> T) async throws(CloudError) -> T {
+        do { return try await body() } catch let e as CloudError { throw e } catch {
+            throw CloudError(.database, "\(what): \(String(reflecting: error))")
+        }
+    }
+
+    // MARK: schema
+
+    /// Applies the migrations not yet applied, each in its own transaction; returns how many ran.
+    @discardableResult
+    public func migrate() async throws(CloudError) -> Int {
+        try await wrap("migrating the schema") {
+            try await client.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                logger: logger
+            )
+            var done = Set<Int>()
+            for try await v in try await client.query("SELECT version FROM schema_migrations", logger: logger).decode(
+                Int.self
+            ) {
+                done.insert(v)
+            }
+            var ran = 0
+            for m in CloudSchema.migrations where !done.contains(m.version) {
+                try await client.withTransaction(logger: logger) { conn in
+                    for statement in m.sql.components(separatedBy: ";\n")
+                    where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                        try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await conn.query(
+                        "INSERT INTO schema_migrations(version, name) VALUES (\(m.version), \(m.name))",
+                        logger: logger
+                    )
+                }
+                ran += 1
+            }
+            return ran
+        }
+    }
+
+    /// Monthly partitions of `audit_events` from last month to three months ahead (idempotent; run at start and
+    /// daily). Retention drops whole old partitions (docs/operations.md).
+    public func ensurePartitions(around date: Date) async throws(CloudError) {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let month = cal.date(from: cal.dateComponents([.year, .month], from: date))!
+        try await wrap("creating audit partitions") {
+            for offset in -1...3 {
+                let from = cal.date(byAdding: .month, value: offset, to: month)!
+                let to = cal.date(byAdding: .month, value: 1, to: from)!
+                let c = cal.dateComponents([.year, .month], from: from)
+                let name = String(format: "audit_events_%04d_%02d", c.year!, c.month!)
+                let f = ISO8601DateFormatter()
+                let sql =
+                    "CREATE TABLE IF NOT EXISTS \(name) PARTITION OF audit_events FOR VALUES FROM ('\(f.string(from: from))') TO ('\(f.string(from: to))')"
+                do { try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) } catch {
+                    // Rows in the default partition for that range (a board with a wrong clock) block the attach;
+                    // they stay queryable there. Logged, not fatal.
+                    logger.warning(
+                        "cannot create audit partition",
+                        metadata: ["partition": "\(name)", "error": "\(String(reflecting: error))"]
+                    )
+                }
+            }
+        }
+    }
+
+    // MARK: ingest
+
+    public struct IngestResult: Sendable, Equatable {
+        public var ack: AuditAck?
+        public var inserted: Int
+        public var flagged: Int
+        public var outOfOrder: Bool
+    }
+
+    /// One batch in one transaction: the device row locked (so two consumers never interleave one device), the
+    /// plan made against its stored position, the rows inserted (a repeat is a no-op), the position advanced, then
+    /// COMMIT. The acknowledgement is returned only after the commit.
+    public func ingest(org: String, device: String, batch: AuditBatch) async throws(CloudError) -> IngestResult? {
+        try await wrap("storing an audit batch from \(org)/\(device)") {
+            try await client.withTransaction(logger: logger) { conn -> IngestResult? in
+                let rows = try await conn.query(
+                    "SELECT audit_seq, audit_hash FROM devices WHERE org_id = \(org) AND id = \(device) FOR UPDATE",
+                    logger: logger
+                )
+                var position: (Int64, [UInt8]?)?
+                for try await (seq, hash) in rows.decode((Int64, ByteBuffer?).self) {
+                    position = (seq, hash.map { Array($0.readableBytesView) })
+                }
+                guard let (storedSeq, storedHash) = position else { return nil }
+                let plan = AuditIngestPlan.plan(batch, storedSeq: storedSeq, storedHash: storedHash)
+                var flagged = 0
+                if !plan.rows.isEmpty {
+                    let json = WireJSON.encode(plan.rows.map { FlaggedRecord(record: $0.record, flags: $0.flags) })
+                    flagged = plan.rows.filter { !$0.flags.isEmpty }.count
+                    let text = String(decoding: json, as: UTF8.self)
+                    try await conn.query(
+                        """
+                        INSERT INTO audit_events (org_id, device_id, seq, at, at_ms, kind, door_id, credential_id, user_id,
+                            reason, detail, prev_hash, hash, flags)
+                        SELECT \(org), \(device), r.seq, to_timestamp(r.at_ms / 1000.0), r.at_ms, r.kind, r.door,
+                            r.credential_id, r.user_id, r.reason, r.detail, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex'),
+                            CASE WHEN cardinality(r.flags) = 0 THEN NULL ELSE r.flags END
+                        FROM jsonb_to_recordset(\(text)::jsonb) AS r(seq bigint, at_ms bigint, kind text, door text,
+                            credential_id text, user_id text, reason text, detail text, prev_hash text, hash text, flags text[])
+                        ON CONFLICT DO NOTHING
+                        """,
+                        logger: logger
+                    )
+                    if let ack = plan.ack {
+                        let hash = Hex.decode(ack.hash) ?? []
+                        try await conn.query(
+                            """
+                            UPDATE devices SET audit_seq = \(ack.upToSeq), audit_hash = \(ByteBuffer(bytes: hash)),
+                                chain_flagged = chain_flagged OR \(flagged > 0), last_seen = now()
+                            WHERE org_id = \(org) AND id = \(device)
+                            """,
+                            logger: logger
+                        )
+                    }
+                }
+                return IngestResult(
+                    ack: plan.ack,
+                    inserted: plan.rows.count,
+                    flagged: flagged,
+                    outOfOrder: plan.outOfOrder
+                )
+            }
+        }
+    }
+
+    struct FlaggedRecord: Encodable {
+        var record: WireAuditRecord
+        var flags: [String]
+        func encode(to encoder: any Encoder) throws {
+            try record.encode(to: encoder)
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(flags, forKey: .flags)
+        }
+        enum Key: String, CodingKey { case flags }
+    }
+
+    // MARK: devices
+
+    /// The door of a registered device, nil for a device this org does not have (its messages are dropped).
+    public func doorOf(org: String, device: String) async throws(CloudError) -> String? {
+        try await wrap("looking up \(org)/\(device)") {
+            for try await d in try await client.query(
+                "SELECT door_id FROM devices WHERE org_id = \(org) AND id = \(device)",
+                logger: logger
+            ).decode(String.self) {
+                return d
+            }
+            return nil
+        }
+    }
+
+    public func recordState(org: String, device: String, json: String, appliedVersion: Int64?) async throws(CloudError)
+    {
+        try await wrap("storing the state of \(org)/\(device)") {
+            try await client.query(
+                "UPDATE devices SET state = \(json)::jsonb, applied_version = \(appliedVersion), last_seen = now() WHERE org_id = \(org) AND id = \(device)",
+                logger: logger
+            )
+        }
+    }
+
+    public func recordOnline(org: String, device: String, online: OnlineStatus) async throws(CloudError) {
+        try await wrap("storing the presence of \(org)/\(device)") {
+            // A will from an earlier boot must not mark the current run offline.
+            try await client.query(
+                """
+                UPDATE devices SET online = \(online.online), boot = \(online.boot), last_seen = now()
+                WHERE org_id = \(org) AND id = \(device) AND (\(online.online) OR boot IS NULL OR boot = \(online.boot))
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    public func recordAlarm(org: String, device: String, alarm: AlarmMessage) async throws(CloudError) {
+        try await wrap("storing an alarm of \(org)/\(device)") {
+            let at = Date(timeIntervalSince1970: Double(alarm.atMillis) / 1000)
+            try await client.query(
+                """
+                INSERT INTO alarms (org_id, device_id, seq, at, kind, reason, detail)
+                VALUES (\(org), \(device), \(alarm.seq), \(at), \(alarm.kind), \(alarm.reason), \(alarm.detail))
+                ON CONFLICT DO NOTHING
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    public func recordCommandResult(org: String, device: String, result: CommandResult) async throws(CloudError) {
+        try await wrap("storing a command result of \(org)/\(device)") {
+            try await client.query(
+                """
+                UPDATE commands SET result_code = \(result.code.rawValue), result_detail = \(result.detail), result_at = now()
+                WHERE jti = \(result.jti) AND org_id = \(org) AND device_id = \(device) AND result_code IS NULL
+                """,
+                logger: logger
+            )
+        }
+    }
+}

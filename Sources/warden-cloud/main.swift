@@ -1,0 +1,3 @@
+import WardenCloudCLI
+
+await WardenCloudCommand.start()
