@@ -172,6 +172,19 @@ let package = Package(
         // Reads Package.swift and every import: fails when a layer rule is broken (docs/architecture.md).
         .testTarget(name: "LayerTests", swiftSettings: strict),
         .testTarget(name: "POSIXIOTests", dependencies: ["POSIXIO"], swiftSettings: strict),
-        .testTarget(name: "HardwareTests", dependencies: ["GPIOD", "BlueZ", "Mosquitto"], swiftSettings: strict),
+        .testTarget(
+            name: "HardwareTests", dependencies: ["GPIOD", "BlueZ", "Mosquitto", "WardenTestSupport"],
+            swiftSettings: strict),
+        // Real servers for tests (mosquitto, PostgreSQL 15, any daemon as a process), shared by the suites.
+        .target(name: "WardenTestSupport", path: "Tests/Support", swiftSettings: strict),
+        // The MQTT sync and the cloud: pure parts fed with values, then real mosquitto, PostgreSQL, wardend and
+        // warden-cloud processes end to end.
+        .testTarget(
+            name: "SyncTests",
+            dependencies: [
+                "WardenSync", "WardenCloud", "WardenController", "WardenStore", "WardenCore", "WardenWire",
+                "WardenAuthority", "WardenKey", "WardenProtocol", "Mosquitto", "WardenTestSupport", crypto,
+            ],
+            swiftSettings: strict),
     ]
 )

@@ -509,7 +509,9 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
     /// the clock follows it, which leaves the unknown-time state and confirms a forward jump (docs/time.md).
     public func syncTime(reference: Date, detail: String) {
         let wall = wallClock()
-        time.sync(reference: reference, wallClock: wall)
+        // Authority-signed and bound to this board's fresh nonce: it may also pull back a clock (and the mark) that ran
+        // into the future (docs/time.md).
+        time.sync(reference: reference, wallClock: wall, allowRewind: true)
         noteClock(time.assess(wallClock: wall))
         audit(
             AuditEvent(

@@ -1,4 +1,5 @@
 import Foundation
+import WardenTestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import Mosquitto
 import Testing
+import WardenTestSupport
 
 /// The libmosquitto wrapper against a real mosquitto broker (one per suite, on a free loopback port): what the board
 /// relies on is checked end to end — CONNACK, PUBACK-confirmed QoS 1, bytes intact, retained state, the will on an

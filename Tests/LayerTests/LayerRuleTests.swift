@@ -115,7 +115,9 @@ import Testing
             $0.imports["WardenController"]!.insert("Mosquitto")
         }
         #expect(
-            v.contains("WardenController links Mosquitto: the door decides offline; only WardenSync talks to the network")
+            v.contains(
+                "WardenController links Mosquitto: the door decides offline; only WardenSync talks to the network"
+            )
         )
     }
 

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import WardenCloud
+import WardenCore
+import WardenWire
+
+/// The contract's names and shapes (docs/mqtt.md): topics, payload decoding that names what was wrong, and
+/// warden-cloud's configuration errors.
+@Suite struct WireContractTests {
+    @Test func topicsRoundTripAndRejectWhatIsNotContractV1() throws {
+        let t = try DeviceTopics(org: "acme", dev: "lock-7f3a91")
+        #expect(t.topic(.auditAck) == "warden/v1/acme/lock-7f3a91/audit/ack")
+        for leaf in DeviceTopics.Leaf.allCases {
+            let parsed = DeviceTopics.parse(t.topic(leaf))
+            #expect(parsed?.topics == t && parsed?.leaf == leaf)
+        }
+        #expect(DeviceTopics.parse("warden/v2/acme/lock/state") == nil)
+        #expect(DeviceTopics.parse("warden/v1/acme/lock/state/extra") == nil)
+        #expect(DeviceTopics.parse("warden/v1/ACME/lock/state") == nil)
+        #expect(DeviceTopics.sharedFilter(.audit) == "$share/warden-consumers/warden/v1/+/+/audit")
+        #expect(throws: WireError.self) { try DeviceTopics(org: "acme/#", dev: "x") }
+        #expect(throws: WireError.self) { try DeviceTopics(org: "acme", dev: String(repeating: "a", count: 65)) }
+    }
+
+    @Test func decodingNamesTheMissingOrWrongField() {
+        func message(_ json: String) -> String {
+            do {
+                _ = try AuditBatch.decode(Array(json.utf8))
+                return "accepted"
+            } catch { return error.description }
+        }
+        #expect(message("nope") == "audit batch: not JSON")
+        #expect(message(#"{"boot":"b"}"#) == "audit batch: required field 'records' is missing")
+        #expect(message(#"{"boot":"b","records":[]}"#) == "audit batch: 0 records; 1 to 100 allowed")
+        #expect(message(#"{"boot":1,"records":[]}"#) == "audit batch: field 'boot' has the wrong type")
+        let r = AuditIngestPlanTests.chain(3).map(\.wire)
+        let gap = WireJSON.encode(AuditBatch(boot: "b", records: [r[0], r[2]]))
+        #expect(
+            message(String(decoding: gap, as: UTF8.self)) == "audit batch: seq 3 follows 1; records must be consecutive"
+        )
+        // Unknown fields are ignored (a newer board may add some).
+        #expect(
+            (try? WireJSON.decode(
+                AuditAck.self,
+                from: Array(#"{"up_to_seq":4,"hash":"ab","new":true}"#.utf8),
+                what: "ack"
+            ))
+                == AuditAck(upToSeq: 4, hash: "ab")
+        )
+    }
+
+    @Test func aRecordSurvivesTheWireWithItsHash() throws {
+        let r = AuditIngestPlanTests.chain(1)[0]
+        let back = try AuditRecord(
+            wire: try WireJSON.decode(WireAuditRecord.self, from: WireJSON.encode(r.wire), what: "r")
+        )
+        #expect(back == r && back.hashIsValid)
+        var w = r.wire
+        w.kind = "teleport"
+        #expect(throws: WireError.self) { try AuditRecord(wire: w) }
+    }
+
+    @Test func cloudConfigErrorsNameTheKey() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cloudcfg-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func load(_ yaml: String, env: [String: String] = [:]) -> String {
+            let f = dir.appendingPathComponent("c.yaml")
+            try? yaml.write(to: f, atomically: true, encoding: .utf8)
+            do {
+                _ = try CloudConfig.load(path: f.path, environment: env)
+                return "ok"
+            } catch { return error.description }
+        }
+        let good = "authority: {key: a.pem, kid: k1}\ndatabase: {host: db, port: 5432}\n"
+        #expect(load(good) == "ok")
+        #expect(load("authority: {key: a.pem, kid: k1}\ndatabase: {hots: db}\n").contains("database.hots: unknown key"))
+        #expect(load("authority: {key: a.pem, kid: k1}\ndatabase: {port: 99999}\n").contains("database.port: '99999'"))
+        #expect(load("database: {host: db}\n").contains("authority.key and authority.kid are required"))
+        #expect(load(good, env: ["WARDEN_DB_PORT": "x"]) == "WARDEN_DB_PORT='x' is not a port")
+        let c = try CloudConfig.load(
+            path: nil,
+            environment: ["WARDEN_AUTHORITY_KEY": "/k", "WARDEN_AUTHORITY_KID": "k", "WARDEN_BROKER": "mq:8883"]
+        )
+        #expect(c.broker.host == "mq" && c.broker.port == 8883 && c.authorityKeyFile == "/k")
+        // The authority key must not be readable by others.
+        let key = dir.appendingPathComponent("a.pem")
+        try "x".write(to: key, atomically: true, encoding: .utf8)
+        chmod(key.path, 0o644)
+        #expect(throws: CloudError.self) { try CloudAuthority.load(keyFile: key.path, keyID: "k1") }
+    }
+}
