@@ -29,7 +29,8 @@ public actor BoardSync {
     private var connected = false
     private var lastState: ControllerStatus?
     private var lastStateAt: Duration = .zero
-    private var lastSnapshotRequest: Duration?
+    /// When a snapshot was last asked for, per reason: a flood of forged updates costs one request per 10 s.
+    private var lastSnapshotRequest: [AccessRequest.Reason: Duration] = [:]
     private var mismatchAlarmed = false
 
     public init(
@@ -337,8 +338,8 @@ public actor BoardSync {
     }
 
     private func requestSnapshot(have: Int64, reason: AccessRequest.Reason, throttled: Bool = true) {
-        if throttled, let last = lastSnapshotRequest, now - last < .seconds(10) { return }
-        lastSnapshotRequest = now
+        if throttled, let last = lastSnapshotRequest[reason], now - last < .seconds(10) { return }
+        lastSnapshotRequest[reason] = now
         send(.accessRequest, AccessRequest(have: max(0, have), reason: reason), expiry: 86_400)
     }
 

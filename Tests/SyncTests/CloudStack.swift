@@ -39,22 +39,56 @@ final class CloudStack: Sendable {
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    private init(dir: URL, pg: PostgresServer, broker: MosquittoBroker, authority: P256.Signing.PrivateKey) {
+    /// Broker identities (user name: password) when the broker authenticates; empty: anonymous.
+    let identities: [String: String]
+
+    private init(
+        dir: URL,
+        pg: PostgresServer,
+        broker: MosquittoBroker,
+        authority: P256.Signing.PrivateKey,
+        identities: [String: String]
+    ) {
         self.dir = dir
         self.pg = pg
         self.broker = broker
         self.authority = authority
+        self.identities = identities
     }
 
-    /// Database migrated, org `acme` with site `hq`; no consumer running yet (`startConsumer`).
-    static func start(brokerConfig: String = "") async throws -> CloudStack {
+    /// Database migrated, org `acme` with site `hq`; no consumer running yet (`startConsumer`). With `boards`, the
+    /// broker authenticates (a password per board and one for `cloud`) and enforces provisioning/mosquitto/warden.acl.
+    static func start(brokerConfig: String = "", authenticatedBoards boards: [String] = []) async throws -> CloudStack {
         let dir = try ServerProcess.makeDirectory("cloudstack")
+        var identities: [String: String] = [:]
+        var config = brokerConfig
+        if !boards.isEmpty {
+            let passwd = dir.appendingPathComponent("mosquitto.passwd").path
+            for user in boards + ["cloud"] {
+                let password = UUID().uuidString
+                identities[user] = password
+                let (code, out) = PostgresServer.run(
+                    "/usr/bin/mosquitto_passwd",
+                    (FileManager.default.fileExists(atPath: passwd) ? ["-b"] : ["-c", "-b"]) + [passwd, user, password]
+                )
+                guard code == 0 else { throw Failure(description: "mosquitto_passwd: \(out)") }
+            }
+            let acl = repoRoot.appendingPathComponent("provisioning/mosquitto/warden.acl").path
+            config += "\nallow_anonymous false\npassword_file \(passwd)\nacl_file \(acl)\n"
+        }
         let pg = try PostgresServer.start()
-        let broker = try await MosquittoBroker.start(extraConfig: brokerConfig)
+        let broker = try await MosquittoBroker.start(extraConfig: config)
         let authority = P256.Signing.PrivateKey()
-        let stack = CloudStack(dir: dir, pg: pg, broker: broker, authority: authority)
+        let stack = CloudStack(dir: dir, pg: pg, broker: broker, authority: authority, identities: identities)
+        for (user, password) in identities {
+            _ = FileManager.default.createFile(
+                atPath: dir.appendingPathComponent("\(user).password").path,
+                contents: Data(password.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
+        }
         let keyPath = dir.appendingPathComponent("authority.pem").path
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: keyPath,
             contents: Data(authority.pemRepresentation.utf8),
             attributes: [.posixPermissions: 0o600]
@@ -84,7 +118,7 @@ final class CloudStack: Sendable {
         let path = dir.appendingPathComponent("cloud-\(instance).yaml").path
         try? """
         database: {host: 127.0.0.1, port: \(pg.port), user: warden, name: warden}
-        broker: {host: 127.0.0.1, port: \(broker.port)}
+        broker: {host: 127.0.0.1, port: \(broker.port)\(identities.isEmpty ? "" : ", username: cloud, password_file: cloud.password")}
         authority: {key: authority.pem, kid: \(Self.kid)}
         instance: "\(instance)"
         resend_interval_ms: 1000
@@ -247,6 +281,10 @@ final class Board: Sendable {
             let (code, out) = PostgresServer.run(ctl, args)
             guard code == 0 else { throw CloudStack.Failure(description: "wardenctl \(args[1]) failed: \(out)") }
         }
+        let auth =
+            stack.identities[lockID] == nil
+            ? ""
+            : ", username: \(lockID), password_file: \(stack.dir.appendingPathComponent("\(lockID).password").path)"
         try """
         door: { id: \(door), lock_id: \(lockID) }
         identity: { device_key: device.pem, lock_certificate: lock.cert }
@@ -257,7 +295,7 @@ final class Board: Sendable {
         access: { require_listed: \(requireListed) }
         state_dir: state
         control_socket: control.sock
-        sync: { org: \(CloudStack.org), broker: "127.0.0.1:\(stack.broker.port)", ack_timeout_ms: 1500\(syncExtra) }
+        sync: { org: \(CloudStack.org), broker: "127.0.0.1:\(stack.broker.port)", ack_timeout_ms: 1500\(auth)\(syncExtra) }
 
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
