@@ -54,7 +54,30 @@ let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-
 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: dir) }
 
-let authority = CredentialIssuer(keyID: "org-1", privateKey: P256.Signing.PrivateKey())
+/// `--flag VALUE`, or nil.
+func option(_ flag: String) -> String? {
+    guard let i = args.firstIndex(of: flag), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+// `--authority-key PEM --kid K`: the org authority of a running warden-cloud (scripts/bench-sync-rss); else a fresh one.
+let authority: CredentialIssuer
+if let keyFile = option("--authority-key") {
+    authority = CredentialIssuer(
+        keyID: option("--kid") ?? "org-1",
+        privateKey: try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOfFile: keyFile, encoding: .utf8))
+    )
+} else {
+    authority = CredentialIssuer(keyID: "org-1", privateKey: P256.Signing.PrivateKey())
+}
+// `--sync HOST:PORT --sync-ca CA.pem --sync-org ORG`: wardend also syncs with that broker over TLS (the CA pinned).
+let syncSection: String
+if let broker = option("--sync") {
+    let ca = option("--sync-ca").map { ", tls: {ca: \($0)}" } ?? ""
+    syncSection = "sync: {org: \(option("--sync-org") ?? "acme"), broker: \"\(broker)\"\(ca)}\n"
+} else {
+    syncSection = ""
+}
 try authority.privateKey.publicKey.pemRepresentation.write(
     to: dir.appendingPathComponent("authority.pub"),
     atomically: true,
@@ -74,7 +97,7 @@ let lockCert = try LockCertificate.issue(
     deviceKey: device.publicKey,
     notBefore: now - 3600,
     notAfter: now + 86_400,
-    keyID: "org-1",
+    keyID: authority.keyID,
     authority: authority.privateKey
 )
 try Data(lockCert.bytes).base64EncodedString().write(
@@ -89,11 +112,12 @@ try """
 door: {id: front, lock_id: lock-1}
 board: \(boards)
 site: {time_zone: Europe/Berlin}
-authority_keys: {org-1: authority.pub}
+authority_keys: {\(authority.keyID): authority.pub}
 state_dir: state
 control_socket: control.sock
 identity: {device_key: device.pem, lock_certificate: lock.cert}
 presentation: {unix: present.sock, ble: false}
+\(syncSection)
 """.write(toFile: configPath, atomically: true, encoding: .utf8)
 let config = try WardenConfig.load(path: configPath)
 try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
@@ -150,7 +174,7 @@ if args.contains("--rss") {
             lockID: "lock-1",
             credential: token,
             holder: holder,
-            authority: ["org-1": authority.privateKey.publicKey]
+            authority: [authority.keyID: authority.privateKey.publicKey]
         )
         if try await key.present(over: channel, now: UInt64(Date().timeIntervalSince1970)).outcome.granted {
             granted += 1
@@ -159,11 +183,15 @@ if args.contains("--rss") {
         try await Task.sleep(for: .milliseconds(20))  // under the lock's per-second session budget
     }
     guard granted == 200 else { fatalError("only \(granted) of 200 presentations were granted") }
+    if !syncSection.isEmpty {
+        // Let the upload of those decisions and their acknowledgements run before reading the memory.
+        try await Task.sleep(for: .seconds(5))
+    }
     let status = try String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)
     let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? "?"
     let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM") } ?? "?"
     print(
-        "wardend with \(credentialCount) credentials after 200 presentations: \(rss.replacingOccurrences(of: "\t", with: " ")), peak \(hwm.replacingOccurrences(of: "\t", with: " "))"
+        "wardend with \(credentialCount) credentials after 200 presentations\(syncSection.isEmpty ? "" : option("--sync-ca") == nil ? ", syncing over plain TCP" : ", syncing over TLS"): \(rss.replacingOccurrences(of: "\t", with: " ")), peak \(hwm.replacingOccurrences(of: "\t", with: " "))"
     )
     p.terminate()
     p.waitUntilExit()

@@ -134,6 +134,20 @@ public struct CloudStore: Sendable {
                         """,
                         logger: logger
                     )
+                    if plan.rows.contains(where: { $0.record.kind == "alarm" || $0.record.kind == "alarm_cleared" }) {
+                        // Alarms raised while the board was offline reach the alarm list with the trail.
+                        try await conn.query(
+                            """
+                            INSERT INTO alarms (org_id, device_id, seq, at, kind, reason, detail)
+                            SELECT \(org), \(device), r.seq, to_timestamp(r.at_ms / 1000.0), r.kind, r.reason, r.detail
+                            FROM jsonb_to_recordset(\(text)::jsonb) AS r(seq bigint, at_ms bigint, kind text, reason text,
+                                detail text)
+                            WHERE r.kind IN ('alarm', 'alarm_cleared')
+                            ON CONFLICT DO NOTHING
+                            """,
+                            logger: logger
+                        )
+                    }
                     if let ack = plan.ack {
                         let hash = Hex.decode(ack.hash) ?? []
                         try await conn.query(

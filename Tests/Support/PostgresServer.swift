@@ -28,7 +28,7 @@ public final class PostgresServer: Sendable {
         let directory = try ServerProcess.makeDirectory("postgres")
         let server = PostgresServer(port: try MosquittoBroker.freeLoopbackPort(), directory: directory)
         if getuid() == 0 {
-            _ = run("/bin/chown", ["postgres:postgres", directory.path])
+            _ = Command.run("/bin/chown", ["postgres:postgres", directory.path])
             chmod(directory.path, 0o755)
         }
         let (code, out) = server.asOwner(
@@ -77,7 +77,7 @@ public final class PostgresServer: Sendable {
     /// Runs SQL with psql (unaligned, tuples only); returns the exit code and output.
     @discardableResult
     public func psql(_ sql: String, database: String? = nil) -> (Int32, String) {
-        Self.run(
+        Command.run(
             "/usr/bin/psql",
             [
                 "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d",
@@ -116,19 +116,5 @@ public final class PostgresServer: Sendable {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         return (code, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
-    }
-
-    /// Runs a program to completion; returns (exit code, stdout and stderr together).
-    public static func run(_ exe: String, _ args: [String]) -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        do { try p.run() } catch { return (-1, "\(exe): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -65,6 +65,27 @@ import WardenWire
         }
     }
 
+    @Test func boardsPinTheBrokersCertificateAuthority() async throws {
+        let stack = try await CloudStack.start(tls: true)
+        defer { stack.stop() }
+        try await stack.startConsumer()
+        let good = try await stack.addBoard("lock-k")
+        try await waitFor("lock-k's snapshot over TLS", timeout: .seconds(15)) {
+            try good.status().accessListVersion == 1
+        }
+        try await CloudEndToEndTests.waitConverged(stack, good)
+        // A board pinning another CA refuses the broker's certificate (as it would a broker in the middle): it never
+        // connects, says why, and keeps deciding offline.
+        let other = try TestCA(in: stack.dir, name: "other")
+        let pinned = try await stack.addBoard("lock-l", brokerCA: other.caFile)
+        try await waitFor("lock-l's failed TLS connection", timeout: .seconds(15)) {
+            pinned.log.contains("cannot reach the broker")
+        }
+        #expect(!pinned.log.contains("connected to the broker"))
+        #expect(try pinned.status().ready)
+        #expect(stack.pg.value("SELECT count(*) FROM audit_events WHERE device_id = 'lock-l'") == "0")
+    }
+
     @Test func twentyBoardsComeBackAfterTwentyBrokerRestartsAndLoseNothing() async throws {
         let stack = try await CloudStack.start()
         defer { stack.stop() }

@@ -41,33 +41,47 @@ final class CloudStack: Sendable {
 
     /// Broker identities (user name: password) when the broker authenticates; empty: anonymous.
     let identities: [String: String]
+    /// The CA the broker's TLS certificate chains to (boards pin it); nil: plain TCP.
+    let brokerCA: String?
 
     private init(
         dir: URL,
         pg: PostgresServer,
         broker: MosquittoBroker,
         authority: P256.Signing.PrivateKey,
-        identities: [String: String]
+        identities: [String: String],
+        brokerCA: String?
     ) {
         self.dir = dir
         self.pg = pg
         self.broker = broker
         self.authority = authority
         self.identities = identities
+        self.brokerCA = brokerCA
     }
 
     /// Database migrated, org `acme` with site `hq`; no consumer running yet (`startConsumer`). With `boards`, the
     /// broker authenticates (a password per board and one for `cloud`) and enforces provisioning/mosquitto/warden.acl.
-    static func start(brokerConfig: String = "", authenticatedBoards boards: [String] = []) async throws -> CloudStack {
+    static func start(
+        brokerConfig: String = "",
+        authenticatedBoards boards: [String] = [],
+        tls: Bool = false
+    ) async throws -> CloudStack {
         let dir = try ServerProcess.makeDirectory("cloudstack")
         var identities: [String: String] = [:]
         var config = brokerConfig
+        var brokerCA: String?
+        if tls {
+            let ca = try TestCA(in: dir, name: "broker")
+            config += "\ncafile \(ca.caFile)\ncertfile \(ca.serverCertFile)\nkeyfile \(ca.serverKeyFile)\n"
+            brokerCA = ca.caFile
+        }
         if !boards.isEmpty {
             let passwd = dir.appendingPathComponent("mosquitto.passwd").path
             for user in boards + ["cloud"] {
                 let password = UUID().uuidString
                 identities[user] = password
-                let (code, out) = PostgresServer.run(
+                let (code, out) = Command.run(
                     "/usr/bin/mosquitto_passwd",
                     (FileManager.default.fileExists(atPath: passwd) ? ["-b"] : ["-c", "-b"]) + [passwd, user, password]
                 )
@@ -79,7 +93,14 @@ final class CloudStack: Sendable {
         let pg = try PostgresServer.start()
         let broker = try await MosquittoBroker.start(extraConfig: config)
         let authority = P256.Signing.PrivateKey()
-        let stack = CloudStack(dir: dir, pg: pg, broker: broker, authority: authority, identities: identities)
+        let stack = CloudStack(
+            dir: dir,
+            pg: pg,
+            broker: broker,
+            authority: authority,
+            identities: identities,
+            brokerCA: brokerCA
+        )
         for (user, password) in identities {
             _ = FileManager.default.createFile(
                 atPath: dir.appendingPathComponent("\(user).password").path,
@@ -118,7 +139,7 @@ final class CloudStack: Sendable {
         let path = dir.appendingPathComponent("cloud-\(instance).yaml").path
         try? """
         database: {host: 127.0.0.1, port: \(pg.port), user: warden, name: warden}
-        broker: {host: 127.0.0.1, port: \(broker.port)\(identities.isEmpty ? "" : ", username: cloud, password_file: cloud.password")}
+        broker: {host: 127.0.0.1, port: \(broker.port)\(identities.isEmpty ? "" : ", username: cloud, password_file: cloud.password")\(brokerCA.map { ", ca: \($0)" } ?? "")}
         authority: {key: authority.pem, kid: \(Self.kid)}
         instance: "\(instance)"
         resend_interval_ms: 1000
@@ -176,23 +197,25 @@ final class CloudStack: Sendable {
     // MARK: boards
 
     /// A door with one board (`wardend` on the simulated board, syncing with this stack), registered in the cloud
-    /// and running. `extra` adds config lines under `sync:` flow mapping keys.
+    /// and running. `syncExtra` adds keys to its `sync:` mapping; `brokerCA` pins another CA than the broker's.
     func addBoard(
         _ lockID: String,
         door: String? = nil,
         requireListed: Bool = true,
         syncExtra: String = "",
+        brokerCA: String? = nil,
         start: Bool = true
     ) async throws -> Board {
         let door = door ?? "door-\(lockID)"
         try cloudOK(["door-add", "--org", Self.org, "--site", "hq", "--id", door])
         try cloudOK(["device-add", "--org", Self.org, "--door", door, "--id", lockID])
+        let ca = (brokerCA ?? self.brokerCA).map { ", tls: {ca: \($0)}" } ?? ""
         let board = try Board(
             stack: self,
             lockID: lockID,
             door: door,
             requireListed: requireListed,
-            syncExtra: syncExtra
+            syncExtra: ca + syncExtra
         )
         boards.withLock { $0.append(board) }
         if start { try await board.start() }
@@ -278,7 +301,7 @@ final class Board: Sendable {
                 "--out", dir.appendingPathComponent("lock.cert").path,
             ],
         ] {
-            let (code, out) = PostgresServer.run(ctl, args)
+            let (code, out) = Command.run(ctl, args)
             guard code == 0 else { throw CloudStack.Failure(description: "wardenctl \(args[1]) failed: \(out)") }
         }
         let auth =

@@ -14,7 +14,7 @@ import WardenWire
         let board = try await stack.addBoard("lock-p")
         try await waitFor("the board online", timeout: .seconds(10)) { try board.status().accessListVersion == 1 }
         let script = CloudStack.repoRoot.appendingPathComponent("scripts/mqtt-client/warden_mqtt.py").path
-        let (code, out) = PostgresServer.run(
+        let (code, out) = Command.run(
             "/usr/bin/env",
             [
                 "python3", script, "--port", "\(stack.broker.port)", "--org", CloudStack.org, "--dev", "lock-p",

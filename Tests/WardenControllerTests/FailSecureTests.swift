@@ -57,6 +57,30 @@ import WardenWire
 /// An unauthenticated clock can never unlock a door: a forward jump into a passage window holds nothing open,
 /// grants nothing that trusted time would not, and leaves no mark in the future to lock everyone out later.
 @Suite struct ClockJumpTests {
+    /// docs/time.md, the signed-time row: authority-signed time (checked for nonce and round trip by WardenSync)
+    /// confirms a legitimate jump and pulls back a mark that ran into the future.
+    @Test func signedTimeConfirmsAJumpAndCorrectsAMarkInTheFuture() async throws {
+        let f = try Fixture()
+        await f.controller.confirmTime()  // the mark is now
+        f.wall.advance(.seconds(7 * 86_400))  // powered off for a week, then the wall clock was set
+        #expect(await f.controller.status().time == "unconfirmed")
+        await f.controller.syncTime(reference: f.wall.now, detail: "test")
+        var s = await f.controller.status()
+        #expect(s.time == "trusted" && !s.alarms.contains("clock_jump"))
+        let tomorrow = try await f.token(id: "c-tomorrow", expiresIn: 10 * 86_400, notBefore: 86_400)
+        #expect(try await f.present(tomorrow, id: "c-tomorrow").isGranted == false)
+        // An earlier reference two days ahead dragged the mark into the future: tomorrow's credential would pass.
+        await f.controller.syncTime(reference: f.wall.now.addingTimeInterval(2 * 86_400), detail: "test")
+        #expect(try await f.present(tomorrow, id: "c-tomorrow").isGranted)
+        // The next signed answer says the real time: the mark comes back with it, and tomorrow is tomorrow again.
+        await f.controller.syncTime(reference: f.wall.now, detail: "test")
+        s = await f.controller.status()
+        #expect(s.time == "trusted")
+        #expect(try await f.present(tomorrow, id: "c-tomorrow").isGranted == false)
+        let synced = try await f.records().filter { $0.event.reason == "time_synced" }
+        #expect(synced.count == 3)
+    }
+
     @Test func aClockJumpIntoAPassageWindowNeverOpensTheDoorAndLeavesNoLockout() async throws {
         // The mark is Monday 2026-09-21 15:47 Berlin; the passage window is Mondays 16:00-16:30.
         let yaml = passageConfigYAML(stateDir: "state", extra: "time: {max_forward_jump_s: 3600}")
