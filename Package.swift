@@ -159,7 +159,7 @@ let package = Package(
             name: "WardenControllerTests",
             dependencies: [
                 "WardenController", "WardenCore", "WardenWire", "WardenProtocol", "WardenAuthority", "WardenStore",
-                crypto,
+                "WardenTestSupport", crypto,
             ],
             swiftSettings: strict
         ),

@@ -158,6 +158,17 @@ struct AccessOptions: ParsableArguments {
     @Option var door: String
     @Option var credential: String
     @Option var user: String
+
+    /// Grants or revokes, and says which access-list version now holds the change.
+    func change(_ common: Common, revoke: Bool) async throws {
+        let a = self
+        let v = try await common.oneShot(broker: true) { ops in
+            revoke
+                ? try await ops.revoke(org: a.org, door: a.door, credentialID: a.credential, userID: a.user)
+                : try await ops.grant(org: a.org, door: a.door, credentialID: a.credential, userID: a.user)
+        }
+        print("\(revoke ? "revoked" : "granted") \(a.credential) (\(a.user)) at \(a.door): access list v\(v)")
+    }
 }
 
 struct Grant: AsyncParsableCommand {
@@ -166,13 +177,7 @@ struct Grant: AsyncParsableCommand {
     )
     @OptionGroup var common: Common
     @OptionGroup var access: AccessOptions
-    func run() async throws {
-        let a = access
-        let v = try await common.oneShot(broker: true) {
-            try await $0.grant(org: a.org, door: a.door, credentialID: a.credential, userID: a.user)
-        }
-        print("granted \(a.credential) (\(a.user)) at \(a.door): access list v\(v)")
-    }
+    func run() async throws { try await access.change(common, revoke: false) }
 }
 
 struct Revoke: AsyncParsableCommand {
@@ -181,13 +186,7 @@ struct Revoke: AsyncParsableCommand {
     )
     @OptionGroup var common: Common
     @OptionGroup var access: AccessOptions
-    func run() async throws {
-        let a = access
-        let v = try await common.oneShot(broker: true) {
-            try await $0.revoke(org: a.org, door: a.door, credentialID: a.credential, userID: a.user)
-        }
-        print("revoked \(a.credential) (\(a.user)) at \(a.door): access list v\(v)")
-    }
+    func run() async throws { try await access.change(common, revoke: true) }
 }
 
 struct CommandOptions: ParsableArguments {

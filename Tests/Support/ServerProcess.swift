@@ -17,6 +17,7 @@ public final class ServerProcess: Sendable {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("warden-\(name)-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        chmod(directory.path, 0o755)  // servers that drop root (mosquitto) still read their files here
         return directory
     }
 

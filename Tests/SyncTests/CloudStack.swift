@@ -87,7 +87,14 @@ final class CloudStack: Sendable {
                 )
                 guard code == 0 else { throw Failure(description: "mosquitto_passwd: \(out)") }
             }
-            let acl = repoRoot.appendingPathComponent("provisioning/mosquitto/warden.acl").path
+            // A copy beside the password file: mosquitto reads it after dropping root for its own user, who may
+            // not be able to enter the checkout's folder (a fresh clone in a 0700 temporary folder).
+            let acl = dir.appendingPathComponent("warden.acl").path
+            try FileManager.default.copyItem(
+                atPath: repoRoot.appendingPathComponent("provisioning/mosquitto/warden.acl").path,
+                toPath: acl
+            )
+            for f in [acl, passwd] { chmod(f, 0o644) }
             config += "\nallow_anonymous false\npassword_file \(passwd)\nacl_file \(acl)\n"
         }
         let pg = try PostgresServer.start()
@@ -152,18 +159,7 @@ final class CloudStack: Sendable {
     /// Runs a `warden-cloud` subcommand; returns (exit code, stdout, stderr).
     @discardableResult
     func cloud(_ args: [String]) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.bin("warden-cloud"))
-        p.arguments = [args[0], "--config", cloudConfig()] + args.dropFirst()
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try Command.output(Self.bin("warden-cloud"), [args[0], "--config", cloudConfig()] + args.dropFirst())
     }
 
     @discardableResult

@@ -1,4 +1,5 @@
 import Foundation
+import WardenTestSupport
 
 /// Runs the built executables (`wardend`, `wardenctl`) as real processes.
 enum Binaries {
@@ -15,17 +16,6 @@ enum Binaries {
 
     /// Runs to completion; returns (exit code, stdout, stderr).
     static func run(_ exe: String, _ args: [String]) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try Command.output(exe, args)
     }
 }
