@@ -17,8 +17,13 @@ public struct WardenCloudCommand: AsyncParsableCommand {
     )
     public init() {}
 
-    /// The executable's entry point (the `main` stays thin).
-    public static func start() async { await main() }
+    /// The executable's entry point (the `main` stays thin). `warden-cloud --check --config F` is `check`, like
+    /// `wardend --check`.
+    public static func start() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "--check" { arguments[0] = "check" }
+        await main(arguments)
+    }
 }
 
 struct Common: ParsableArguments {

@@ -138,10 +138,18 @@ import WardenWire
         }
         board.crash()  // SIGKILL mid-upload
         let partial = Int(stack.pg.value("SELECT count(*) FROM audit_events")) ?? 0
+        // The broker published the board's last will: the cloud shows it offline.
+        try await waitFor("the last will", timeout: .seconds(10)) {
+            stack.pg.value("SELECT online FROM devices WHERE id = 'lock-d'") == "f"
+        }
         try await board.start()
         let n = try await Self.waitConverged(stack, board)
         #expect(partial < n, "killed while records were still to go (\(partial) of \(n) stored)")
         #expect(stack.pg.value("SELECT count(*) FROM audit_events WHERE kind = 'access_granted'") == "1000")
+        #expect(
+            stack.pg.value("SELECT online FROM devices WHERE id = 'lock-d'") == "t",
+            "online again after the restart"
+        )
     }
 
     @Test func recordsTheBrokerDropsBehindASlowConsumerAreFoundAndResent() async throws {
