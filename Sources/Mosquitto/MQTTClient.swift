@@ -140,12 +140,16 @@ public final class MQTTClient: Sendable {
     // MARK: Connection
 
     /// Connects and returns when the broker's CONNACK accepts us. Returns whether the broker resumed a session.
-    /// Cancelling the task abandons the attempt and stops the network thread.
+    /// Cancelling the task abandons the attempt and stops the network thread. With no CONNACK within `timeout` the
+    /// attempt fails: libmosquitto finishes a TLS handshake on its network thread and does not always report a
+    /// refused one (a broker certificate the pinned CA did not sign), which would otherwise leave the caller waiting
+    /// in silence.
     @discardableResult
     public func connect(
         host: String,
         port: Int = 1883,
-        keepalive: Duration = .seconds(60)
+        keepalive: Duration = .seconds(60),
+        timeout: Duration = .seconds(10)
     ) async throws(MQTTError) -> Bool {
         let target = "\(host):\(port)"
         let what = "connecting to \(target)"
@@ -165,6 +169,22 @@ public final class MQTTClient: Sendable {
         }
         let keepaliveSeconds = Int32(clamping: max(5, keepalive.components.seconds))
 
+        let core = self.core
+        let watchdog = Task {
+            try await Task.sleep(for: timeout)
+            let stillWaiting = core.state.withLock { $0.pendingConnect != nil }
+            guard stillWaiting else { return }
+            core.resolveConnect(
+                .failure(
+                    MQTTError(
+                        code: .connectionFailed,
+                        message: "\(what): no answer from the broker within \(timeout); if it uses TLS, check that "
+                            + "its certificate is signed by the CA this client trusts and names this host"
+                    )
+                )
+            )
+        }
+        defer { watchdog.cancel() }
         let result: Result<Bool, MQTTError> = await withTaskCancellationHandler {
             await withCheckedContinuation { (waiter: MQTTClientCore.ConnectWaiter) in
                 let cancelled = core.state.withLock { s in

@@ -202,6 +202,38 @@ struct MosquittoClientTests {
         }
     }
 
+    @Test func aListenerThatNeverAnswersFailsTheConnectWithinItsBound() async throws {
+        // A socket that accepts TCP (the kernel's backlog) but never speaks MQTT, as a stalled broker or a TLS
+        // handshake nobody reports would: connect gives up at its bound instead of waiting for ever.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 4) == 0 }
+        }
+        #expect(bound)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let client = try MQTTClient(clientID: "warden-test-silent-\(UUID().uuidString)")
+        do {
+            try await client.connect(host: "127.0.0.1", port: port, timeout: .milliseconds(500))
+            Issue.record("connected to a listener that never answers")
+        } catch {
+            #expect(error.code == .connectionFailed)
+            #expect(error.message.contains("no answer from the broker"))
+        }
+        // The client is usable again afterwards (the attempt's network thread was stopped).
+        let broker = try broker()
+        try await client.connect(host: broker.host, port: broker.port)
+        client.disconnect()
+    }
+
     @Test func subscribingBeforeConnectingFailsClearly() async throws {
         let client = try MQTTClient(clientID: "warden-test-offline-\(UUID().uuidString)")
         do {
