@@ -118,12 +118,22 @@ let package = Package(
                 "WardenCloud", "WardenWire", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        // Many simulated boards in one process on wardend's own controller and sync code (`wardenctl fleet-sim`).
+        .target(
+            name: "WardenFleet",
+            dependencies: [
+                "WardenSync", "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", logging,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // wardenctl: installer, operator and developer commands (the dev authority included).
         .target(
             name: "WardenCLI",
             dependencies: [
                 "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority", "WardenStore",
-                "WardenController", "BlueZ", crypto, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "WardenController", "WardenFleet", "BlueZ", crypto, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -44,7 +44,14 @@ public final class MQTTClient: Sendable {
     ///   - cleanStart: false to resume the broker session (subscriptions and queued QoS 1 messages) after a reconnect.
     ///   - sessionExpiry: how long the broker keeps the session after a disconnect. MQTT v5 keeps none when this is
     ///     zero, whatever `cleanStart` says, so a persistent session needs both `cleanStart: false` and a non-zero value.
-    public init(clientID: String, cleanStart: Bool = true, sessionExpiry: Duration = .zero) throws(MQTTError) {
+    /// `firstReconnectDelay` narrows the range the first reconnect delay is drawn from (whole seconds, libmosquitto's
+    /// unit): the fleet simulator's failure tests use 1...1 to run a hundred broker restarts in minutes.
+    public init(
+        clientID: String,
+        cleanStart: Bool = true,
+        sessionExpiry: Duration = .zero,
+        firstReconnectDelay: ClosedRange<UInt32> = MQTTClient.reconnectBase
+    ) throws(MQTTError) {
         guard libraryInitResult == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
             throw MQTTError.fromReturnCode(libraryInitResult, "initialising libmosquitto")
         }
@@ -82,7 +89,7 @@ public final class MQTTClient: Sendable {
         // spread out instead of arriving in lockstep, and no client ever waits more than 75 s.
         _ = mosquitto_reconnect_delay_set(
             handle,
-            Self.reconnectBase.randomElement()!,
+            max(1, firstReconnectDelay.randomElement()!),
             Self.reconnectCeiling.randomElement()!,
             true
         )
@@ -312,6 +319,7 @@ public final class MQTTClient: Sendable {
         var mid: Int32 = 0
         let rc = mosquitto_subscribe_v5(handle, &mid, topic, qos.rawValue, 0, nil)
         try check(rc, errno: errno, "subscribing to '\(topic)'")
+        core.noteSubscribe(mid)
         let granted = try await core.awaitAck(mid).get()
         if granted >= 0x80 {
             throw MQTTError.fromReasonCode(granted, code: .subscribeRejected, "subscribing to '\(topic)'")

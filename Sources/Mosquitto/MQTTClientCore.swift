@@ -26,6 +26,18 @@ final class MQTTClientCore: Sendable {
         var earlyAcks: [Int32: Int32] = [:]
         /// mids nobody will wait for (QoS 0 sends, cancelled waits): their acks are dropped.
         var unawaited: Set<Int32> = []
+        /// SUBSCRIBEs not yet answered: libmosquitto does not send them again after a reconnect, so a lost
+        /// connection fails them (the caller subscribes again on the next connection).
+        var subscribes: Set<Int32> = []
+        /// Subscribes failed by a lost connection before their caller started waiting.
+        var earlyFailures: [Int32: MQTTError] = [:]
+    }
+
+    /// `mid` is a SUBSCRIBE: fail it if the connection drops before its SUBACK.
+    func noteSubscribe(_ mid: Int32) {
+        state.withLock { s in
+            if s.earlyAcks[mid] == nil { s.subscribes.insert(mid) }
+        }
     }
 
     let state = Mutex(State())
@@ -57,6 +69,7 @@ final class MQTTClientCore: Sendable {
             await withCheckedContinuation { (waiter: AckWaiter) in
                 let ready: Result<Int32, MQTTError>? = state.withLock { s in
                     if let reason = s.earlyAcks.removeValue(forKey: mid) { return .success(reason) }
+                    if let failure = s.earlyFailures.removeValue(forKey: mid) { return .failure(failure) }
                     if Task.isCancelled {
                         s.unawaited.insert(mid)
                         return .failure(Self.cancelled)
@@ -85,6 +98,7 @@ final class MQTTClientCore: Sendable {
 
     func deliverAck(_ mid: Int32, reason: Int32) {
         let waiter: AckWaiter? = state.withLock { s in
+            s.subscribes.remove(mid)
             if s.unawaited.remove(mid) != nil { return nil }
             if let w = s.ackWaiters.removeValue(forKey: mid) { return w }
             s.earlyAcks[mid] = reason
@@ -103,6 +117,8 @@ final class MQTTClientCore: Sendable {
             s.ackWaiters.removeAll()
             s.earlyAcks.removeAll()
             s.unawaited.removeAll()
+            s.subscribes.removeAll()
+            s.earlyFailures.removeAll()
             return (c, a)
         }
         connect?.resume(returning: .failure(error))
@@ -177,15 +193,22 @@ final class MQTTClientCore: Sendable {
     }
 
     private func onDisconnect(rc: Int32) {
-        let (waiter, target) = state.withLock { s in
+        let lost = MQTTError(code: .connectionLost, message: "the connection was lost before the broker's SUBACK")
+        let (waiter, target, subscribers) = state.withLock { s in
             let w = s.awaitingConnack ? s.pendingConnect : nil
             if s.awaitingConnack {
                 s.pendingConnect = nil
                 s.awaitingConnack = false
             }
             s.connected = false
-            return (w, s.target)
+            var subscribers: [AckWaiter] = []
+            for mid in s.subscribes {
+                if let sw = s.ackWaiters.removeValue(forKey: mid) { subscribers.append(sw) } else { s.earlyFailures[mid] = lost }
+            }
+            s.subscribes.removeAll()
+            return (w, s.target, subscribers)
         }
+        for sw in subscribers { sw.resume(returning: .failure(lost)) }
         // A v5 broker DISCONNECT carries an MQTT reason code (>= 0x80); anything else is a libmosquitto code.
         let error =
             rc >= 0x80

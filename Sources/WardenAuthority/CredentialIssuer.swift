@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
+import Synchronization
 import WardenWire
 
 /// Signs credentials, access-list updates and commands with the org authority key. The cloud holds it in
@@ -9,6 +10,9 @@ import WardenWire
 public struct CredentialIssuer: Sendable {
     public let keyID: String
     public let privateKey: P256.Signing.PrivateKey
+    /// The key imported into jwt-kit once, not per token: a revocation signs one update per door, thousands at a time.
+    private let keys = JWTKeyCollection()
+    private let prepared = Prepared()
 
     public init(keyID: String, privateKey: P256.Signing.PrivateKey) {
         self.keyID = keyID
@@ -18,8 +22,10 @@ public struct CredentialIssuer: Sendable {
     /// A compact JWS (ES256, `kid`) over `payload`'s JSON, its signature in low-S form (one spelling per token;
     /// `CompactJWS.lowS`).
     public func sign(_ payload: some Encodable & Sendable) async throws -> String {
-        let keys = JWTKeyCollection()
-        await keys.add(ecdsa: try ES256PrivateKey(pem: privateKey.pemRepresentation), kid: JWKIdentifier(string: keyID))
+        if !prepared.flag.load(ordering: .acquiring) {
+            await keys.add(ecdsa: try ES256PrivateKey(pem: privateKey.pemRepresentation), kid: JWKIdentifier(string: keyID))
+            prepared.flag.store(true, ordering: .releasing)
+        }
         let token = try await keys.sign(AuthorityPayload(payload), kid: JWKIdentifier(string: keyID))
         return Self.normalisedToLowS(token)
     }
@@ -45,4 +51,9 @@ struct AuthorityPayload<Value: Encodable & Sendable>: JWTPayload {
         throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "AuthorityPayload is sign-only"))
     }
     func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// Whether the signing key is in the collection yet (a class: `Atomic` cannot live in a copyable struct).
+private final class Prepared: Sendable {
+    let flag = Atomic<Bool>(false)
 }

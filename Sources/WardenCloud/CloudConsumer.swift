@@ -12,13 +12,21 @@ public struct CloudConsumer: Service {
     let client: MQTTClient
     let broker: CloudConfig.Broker
     let logger: Logger
+    let ingester: AuditIngester
     var store: CloudStore { operations.store }
 
-    public init(operations: CloudOperations, client: MQTTClient, broker: CloudConfig.Broker, logger: Logger) {
+    public init(
+        operations: CloudOperations,
+        client: MQTTClient,
+        broker: CloudConfig.Broker,
+        logger: Logger,
+        ingestWorkers: Int = 2
+    ) {
         self.operations = operations
         self.client = client
         self.broker = broker
         self.logger = logger
+        self.ingester = AuditIngester(store: operations.store, client: client, logger: logger, workers: ingestWorkers)
     }
 
     static let leaves: [DeviceTopics.Leaf] = [
@@ -30,18 +38,34 @@ public struct CloudConsumer: Service {
             group.addTask {
                 for await event in client.connectionEvents {
                     guard case .connected = event else { continue }
-                    for leaf in Self.leaves {
-                        do { try await client.subscribe(topic: DeviceTopics.sharedFilter(leaf)) } catch {
-                            logger.error(
-                                "cannot subscribe",
-                                metadata: ["leaf": "\(leaf.rawValue)", "error": "\(error)"]
-                            )
+                    // A SUBSCRIBE lost with its connection is not re-sent by libmosquitto: retry until each holds.
+                    var pending = Self.leaves
+                    while !pending.isEmpty, !Task.isCancelled {
+                        var failed: [DeviceTopics.Leaf] = []
+                        for leaf in pending {
+                            do { try await client.subscribe(topic: DeviceTopics.sharedFilter(leaf)) } catch {
+                                failed.append(leaf)
+                                logger.warning(
+                                    "cannot subscribe yet; retrying",
+                                    metadata: ["leaf": "\(leaf.rawValue)", "error": "\(error)"]
+                                )
+                            }
                         }
+                        pending = failed
+                        if !pending.isEmpty { try? await Task.sleep(for: .milliseconds(500)) }
                     }
                     logger.info("consumer subscribed", metadata: ["client": "\(client.clientID)"])
                 }
             }
-            group.addTask { for await m in client.messages { await handle(m) } }
+            group.addTask { await ingester.run() }
+            group.addTask {
+                for await m in client.messages {
+                    // Bounded like the ingester's transactions: a wedged database query must not stop the stream.
+                    do { try await AuditIngester.bounded(AuditIngester.transactionBound) { await handle(m) } } catch {
+                        logger.error("message handling abandoned", metadata: ["topic": "\(m.topic)", "error": "\(error)"])
+                    }
+                }
+            }
             group.addTask {
                 var delay = 1.0
                 while !Task.isCancelled {
@@ -67,27 +91,18 @@ public struct CloudConsumer: Service {
         guard let (topics, leaf) = DeviceTopics.parse(m.topic), leaf.fromBoard else { return }
         let (org, dev) = (topics.org, topics.dev)
         do {
+            if leaf == .audit {
+                // Group-committed by the ingester, which also drops unregistered devices (no lookup per message).
+                ingester.enqueue(topics, try AuditBatch.decode(m.payload))
+                return
+            }
             guard try await store.doorOf(org: org, device: dev) != nil else {
                 logger.warning("message from an unregistered device dropped", metadata: ["topic": "\(m.topic)"])
                 return
             }
             switch leaf {
             case .audit:
-                let batch = try AuditBatch.decode(m.payload)
-                guard let result = try await store.ingest(org: org, device: dev, batch: batch) else { return }
-                if result.flagged > 0 {
-                    logger.error(
-                        "audit records failed the chain check; stored with flags",
-                        metadata: ["device": "\(dev)", "flagged": "\(result.flagged)"]
-                    )
-                }
-                if let ack = result.ack {
-                    try client.send(
-                        topic: topics.topic(.auditAck),
-                        payload: WireJSON.encode(ack),
-                        properties: MQTTProperties(messageExpiry: 86_400)
-                    )
-                }
+                return
             case .state:
                 let status = try WireJSON.decode(ControllerStatus.self, from: m.payload, what: "state")
                 try await store.recordState(

@@ -129,70 +129,161 @@ public struct CloudOperations: Sendable {
         grant: [AccessListUpdate.Entry],
         revoke: [AccessListUpdate.Entry]
     ) async throws(CloudError) -> Int64 {
-        let authority = self.authority
-        let (version, jws) = try await wrap("changing the access list of \(org)/\(door)") {
-            try await db.withTransaction(logger: logger) { conn -> (Int64, String) in
-                var current: Int64?
-                for try await v in try await conn.query(
-                    "SELECT access_version FROM doors WHERE org_id = \(org) AND id = \(door) FOR UPDATE",
-                    logger: logger
-                ).decode(Int64.self) {
-                    current = v
-                }
-                guard let current else { throw CloudError(.notFound, "door '\(door)' not found in org '\(org)'") }
-                let version = current + 1
-                for (entries, status) in [(grant, "active"), (revoke, "revoked")] {
-                    for e in entries {
-                        try await conn.query(
-                            """
-                            INSERT INTO access_entries(org_id, door_id, credential_id, user_id, status, changed_version)
-                            VALUES (\(org), \(door), \(e.id), \(e.user), \(status), \(version))
-                            ON CONFLICT (org_id, door_id, credential_id) DO UPDATE
-                            SET user_id = excluded.user_id, status = excluded.status, changed_version = excluded.changed_version
-                            """,
-                            logger: logger
-                        )
-                    }
-                }
-                let update = AccessListUpdate(
-                    issuer: authority.name,
-                    doors: [door],
-                    version: version,
-                    base: current,
-                    snapshot: false,
-                    grant: grant,
-                    revoke: revoke,
-                    issuedAt: Date()
-                )
-                let jws = try await authority.sign(update)
-                try await conn.query(
-                    "INSERT INTO access_versions(org_id, door_id, ver, jws) VALUES (\(org), \(door), \(version), \(jws))",
-                    logger: logger
-                )
-                try await conn.query(
-                    "UPDATE doors SET access_version = \(version) WHERE org_id = \(org) AND id = \(door)",
-                    logger: logger
-                )
-                return (version, jws)
-            }
-        }
-        for device in try await devices(org: org, door: door) {
-            await sendAccess(org: org, device: device, jws: jws)
-        }
-        logger.info("access list changed", metadata: ["org": "\(org)", "door": "\(door)", "version": "\(version)"])
+        let versions = try await change(org: org, doors: [door], grant: grant, revoke: revoke)
+        guard let version = versions[door] else { throw CloudError(.notFound, "door '\(door)' not found in org '\(org)'") }
         return version
     }
 
-    func devices(org: String, door: String) async throws(CloudError) -> [String] {
-        try await wrap("listing the devices of \(org)/\(door)") {
+    /// Grants and revokes at many doors in one transaction: each door's next version, signed, stored, then sent to
+    /// its boards (revoking a lost phone everywhere is one call, and one commit, whatever the number of doors).
+    /// Returns the new version of each door found; doors the org does not have are left out.
+    @discardableResult
+    public func change(
+        org: String,
+        doors: [String],
+        grant: [AccessListUpdate.Entry],
+        revoke: [AccessListUpdate.Entry]
+    ) async throws(CloudError) -> [String: Int64] {
+        let authority = self.authority
+        let entries = grant.map { ($0, "active") } + revoke.map { ($0, "revoked") }
+        let signed = try await wrap("changing the access lists of \(doors.count) door(s) in \(org)") {
+            try await db.withTransaction(logger: logger) { conn -> [(String, Int64, String)] in
+                var current: [(String, Int64)] = []
+                for try await row in try await conn.query(
+                    "SELECT id, access_version FROM doors WHERE org_id = \(org) AND id = ANY(\(doors)) ORDER BY id FOR UPDATE",
+                    logger: logger
+                ).decode((String, Int64).self) {
+                    current.append(row)
+                }
+                guard !current.isEmpty else { return [] }
+                let issuedAt = Date()
+                var signed: [(String, Int64, String)] = []
+                signed.reserveCapacity(current.count)
+                for (door, version) in current {
+                    let jws = try await authority.sign(
+                        AccessListUpdate(
+                            issuer: authority.name,
+                            doors: [door],
+                            version: version + 1,
+                            base: version,
+                            snapshot: false,
+                            grant: grant,
+                            revoke: revoke,
+                            issuedAt: issuedAt
+                        )
+                    )
+                    signed.append((door, version + 1, jws))
+                }
+                let ids = signed.map(\.0)
+                let versions = signed.map(\.1)
+                try await conn.query(
+                    """
+                    INSERT INTO access_entries(org_id, door_id, credential_id, user_id, status, changed_version)
+                    SELECT \(org), d.door, e.id, e.user_id, e.status, d.ver
+                    FROM unnest(\(ids)::text[], \(versions)::bigint[]) AS d(door, ver)
+                    CROSS JOIN unnest(\(entries.map(\.0.id))::text[], \(entries.map(\.0.user))::text[],
+                        \(entries.map(\.1))::text[]) AS e(id, user_id, status)
+                    ON CONFLICT (org_id, door_id, credential_id) DO UPDATE
+                    SET user_id = excluded.user_id, status = excluded.status, changed_version = excluded.changed_version
+                    """,
+                    logger: logger
+                )
+                try await conn.query(
+                    """
+                    INSERT INTO access_versions(org_id, door_id, ver, jws)
+                    SELECT \(org), d.door, d.ver, d.jws
+                    FROM unnest(\(ids)::text[], \(versions)::bigint[], \(signed.map(\.2))::text[]) AS d(door, ver, jws)
+                    """,
+                    logger: logger
+                )
+                try await conn.query(
+                    """
+                    UPDATE doors SET access_version = d.ver
+                    FROM unnest(\(ids)::text[], \(versions)::bigint[]) AS d(door, ver)
+                    WHERE doors.org_id = \(org) AND doors.id = d.door
+                    """,
+                    logger: logger
+                )
+                return signed
+            }
+        }
+        let jwsByDoor = Dictionary(signed.map { ($0.0, $0.2) }, uniquingKeysWith: { a, _ in a })
+        let targets = try await wrap("listing the devices of \(signed.count) door(s)") {
+            var out: [(String, String)] = []
+            for try await row in try await db.query(
+                "SELECT id, door_id FROM devices WHERE org_id = \(org) AND door_id = ANY(\(Array(jwsByDoor.keys)))",
+                logger: logger
+            ).decode((String, String).self) {
+                out.append(row)
+            }
+            return out
+        }
+        for (device, door) in targets {
+            if let jws = jwsByDoor[door] { await sendAccess(org: org, device: device, jws: jws) }
+        }
+        logger.info(
+            "access lists changed",
+            metadata: ["org": "\(org)", "doors": "\(signed.count)", "boards": "\(targets.count)"]
+        )
+        return Dictionary(signed.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The doors of the org where a credential is listed as active (where revoking it changes something).
+    public func doorsListing(org: String, credentialID: String) async throws(CloudError) -> [String] {
+        try await wrap("finding the doors that list \(credentialID)") {
             var out: [String] = []
             for try await d in try await db.query(
-                "SELECT id FROM devices WHERE org_id = \(org) AND door_id = \(door)",
+                "SELECT door_id FROM access_entries WHERE org_id = \(org) AND credential_id = \(credentialID) AND status = 'active'",
                 logger: logger
             ).decode(String.self) {
                 out.append(d)
             }
             return out
+        }
+    }
+
+    /// Every door of the org.
+    public func allDoors(org: String) async throws(CloudError) -> [String] {
+        try await wrap("listing the doors of \(org)") {
+            var out: [String] = []
+            for try await d in try await db.query("SELECT id FROM doors WHERE org_id = \(org)", logger: logger)
+                .decode(String.self)
+            {
+                out.append(d)
+            }
+            return out
+        }
+    }
+
+    /// Registers a simulated fleet in two statements: doors `door-{prefix}-{i:05}` on `site` and their boards
+    /// `{prefix}-{i:05}` for i in first..<first+count (`wardenctl fleet-sim` uses the same names).
+    public func registerFleet(org: String, site: String, prefix: String, first: Int, count: Int) async throws(CloudError) {
+        try Self.checkID("\(prefix)-00000", "fleet prefix")
+        guard first >= 0, count > 0, first + count <= 100_000 else {
+            throw CloudError(.invalid, "fleet: --first and --count must stay within 0..<100000")
+        }
+        let last = first + count - 1
+        try await wrap("registering \(count) fleet boards in \(org)") {
+            try await db.withTransaction(logger: logger) { conn in
+                try await conn.query(
+                    """
+                    INSERT INTO doors(org_id, id, site_id, name)
+                    SELECT \(org), 'door-' || \(prefix) || '-' || lpad(i::text, 5, '0'), \(site),
+                        'Simulated door ' || i FROM generate_series(\(first), \(last)) AS i
+                    ON CONFLICT (org_id, id) DO NOTHING
+                    """,
+                    logger: logger
+                )
+                try await conn.query(
+                    """
+                    INSERT INTO devices(org_id, id, door_id)
+                    SELECT \(org), \(prefix) || '-' || lpad(i::text, 5, '0'),
+                        'door-' || \(prefix) || '-' || lpad(i::text, 5, '0') FROM generate_series(\(first), \(last)) AS i
+                    ON CONFLICT (org_id, id) DO UPDATE SET door_id = excluded.door_id
+                    """,
+                    logger: logger
+                )
+            }
         }
     }
 

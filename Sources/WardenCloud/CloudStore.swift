@@ -100,85 +100,135 @@ public struct CloudStore: Sendable {
         public var outOfOrder: Bool
     }
 
-    /// One batch in one transaction: the device row locked (so two consumers never interleave one device), the
-    /// plan made against its stored position, the rows inserted (a repeat is a no-op), the position advanced, then
-    /// COMMIT. The acknowledgement is returned only after the commit.
+    /// One batch from one board (tests and the one-message path): `ingest(_:)` with one item.
     public func ingest(org: String, device: String, batch: AuditBatch) async throws(CloudError) -> IngestResult? {
-        try await wrap("storing an audit batch from \(org)/\(device)") {
-            try await client.withTransaction(logger: logger) { conn -> IngestResult? in
+        try await ingest([IngestItem(org: org, device: device, batch: batch)])[0]
+    }
+
+    public struct IngestItem: Sendable {
+        public var org: String
+        public var device: String
+        public var batch: AuditBatch
+        public init(org: String, device: String, batch: AuditBatch) {
+            self.org = org
+            self.device = device
+            self.batch = batch
+        }
+    }
+
+    /// Many batches from many boards in one transaction (group commit: one fsync for all of them): the devices'
+    /// rows locked in a fixed order (two consumers never interleave one device, nor deadlock), each batch planned
+    /// in arrival order against its device's position as the earlier batches left it, all rows inserted in one
+    /// statement (a repeat is a no-op), the positions advanced, then COMMIT. Results (nil for an unregistered
+    /// device) are returned only after the commit, in the order of `items`.
+    public func ingest(_ items: [IngestItem]) async throws(CloudError) -> [IngestResult?] {
+        guard !items.isEmpty else { return [] }
+        return try await wrap("storing \(items.count) audit batch(es)") {
+            try await client.withTransaction(logger: logger) { conn -> [IngestResult?] in
+                let keys = Array(Set(items.map { DeviceKey(org: $0.org, device: $0.device) }))
+                var position: [DeviceKey: (seq: Int64, hash: [UInt8]?)] = [:]
                 let rows = try await conn.query(
-                    "SELECT audit_seq, audit_hash FROM devices WHERE org_id = \(org) AND id = \(device) FOR UPDATE",
+                    """
+                    SELECT d.org_id, d.id, d.audit_seq, d.audit_hash FROM devices d
+                    JOIN unnest(\(keys.map(\.org))::text[], \(keys.map(\.device))::text[]) AS k(org, id)
+                        ON d.org_id = k.org AND d.id = k.id
+                    ORDER BY d.org_id, d.id FOR UPDATE OF d
+                    """,
                     logger: logger
                 )
-                var position: (Int64, [UInt8]?)?
-                for try await (seq, hash) in rows.decode((Int64, ByteBuffer?).self) {
-                    position = (seq, hash.map { Array($0.readableBytesView) })
+                for try await (org, id, seq, hash) in rows.decode((String, String, Int64, ByteBuffer?).self) {
+                    position[DeviceKey(org: org, device: id)] = (seq, hash.map { Array($0.readableBytesView) })
                 }
-                guard let (storedSeq, storedHash) = position else { return nil }
-                let plan = AuditIngestPlan.plan(batch, storedSeq: storedSeq, storedHash: storedHash)
-                var flagged = 0
-                if !plan.rows.isEmpty {
-                    let json = WireJSON.encode(plan.rows.map { FlaggedRecord(record: $0.record, flags: $0.flags) })
-                    flagged = plan.rows.filter { !$0.flags.isEmpty }.count
-                    let text = String(decoding: json, as: UTF8.self)
+                var results: [IngestResult?] = []
+                var stored: [FlaggedRecord] = []
+                var flaggedBy: [DeviceKey: Bool] = [:]
+                var moved: Set<DeviceKey> = []
+                for item in items {
+                    let key = DeviceKey(org: item.org, device: item.device)
+                    guard let (seq, hash) = position[key] else {
+                        results.append(nil)
+                        continue
+                    }
+                    let plan = AuditIngestPlan.plan(item.batch, storedSeq: seq, storedHash: hash)
+                    let flagged = plan.rows.filter { !$0.flags.isEmpty }.count
+                    for row in plan.rows {
+                        stored.append(FlaggedRecord(org: item.org, device: item.device, record: row.record, flags: row.flags))
+                    }
+                    if !plan.rows.isEmpty, let ack = plan.ack {
+                        position[key] = (ack.upToSeq, Hex.decode(ack.hash))
+                        moved.insert(key)
+                        if flagged > 0 { flaggedBy[key] = true }
+                    }
+                    results.append(
+                        IngestResult(ack: plan.ack, inserted: plan.rows.count, flagged: flagged, outOfOrder: plan.outOfOrder)
+                    )
+                }
+                guard !stored.isEmpty else { return results }
+                let text = String(decoding: WireJSON.encode(stored), as: UTF8.self)
+                try await conn.query(
+                    """
+                    INSERT INTO audit_events (org_id, device_id, seq, at, at_ms, kind, door_id, credential_id, user_id,
+                        reason, detail, prev_hash, hash, flags)
+                    SELECT r.org, r.dev, r.seq, to_timestamp(r.at_ms / 1000.0), r.at_ms, r.kind, r.door,
+                        r.credential_id, r.user_id, r.reason, r.detail, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex'),
+                        CASE WHEN cardinality(r.flags) = 0 THEN NULL ELSE r.flags END
+                    FROM jsonb_to_recordset(\(text)::jsonb) AS r(org text, dev text, seq bigint, at_ms bigint, kind text,
+                        door text, credential_id text, user_id text, reason text, detail text, prev_hash text, hash text,
+                        flags text[])
+                    ON CONFLICT DO NOTHING
+                    """,
+                    logger: logger
+                )
+                if stored.contains(where: { $0.record.kind == "alarm" || $0.record.kind == "alarm_cleared" }) {
+                    // Alarms raised while the board was offline reach the alarm list with the trail.
                     try await conn.query(
                         """
-                        INSERT INTO audit_events (org_id, device_id, seq, at, at_ms, kind, door_id, credential_id, user_id,
-                            reason, detail, prev_hash, hash, flags)
-                        SELECT \(org), \(device), r.seq, to_timestamp(r.at_ms / 1000.0), r.at_ms, r.kind, r.door,
-                            r.credential_id, r.user_id, r.reason, r.detail, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex'),
-                            CASE WHEN cardinality(r.flags) = 0 THEN NULL ELSE r.flags END
-                        FROM jsonb_to_recordset(\(text)::jsonb) AS r(seq bigint, at_ms bigint, kind text, door text,
-                            credential_id text, user_id text, reason text, detail text, prev_hash text, hash text, flags text[])
+                        INSERT INTO alarms (org_id, device_id, seq, at, kind, reason, detail)
+                        SELECT r.org, r.dev, r.seq, to_timestamp(r.at_ms / 1000.0), r.kind, r.reason, r.detail
+                        FROM jsonb_to_recordset(\(text)::jsonb) AS r(org text, dev text, seq bigint, at_ms bigint,
+                            kind text, reason text, detail text)
+                        WHERE r.kind IN ('alarm', 'alarm_cleared')
                         ON CONFLICT DO NOTHING
                         """,
                         logger: logger
                     )
-                    if plan.rows.contains(where: { $0.record.kind == "alarm" || $0.record.kind == "alarm_cleared" }) {
-                        // Alarms raised while the board was offline reach the alarm list with the trail.
-                        try await conn.query(
-                            """
-                            INSERT INTO alarms (org_id, device_id, seq, at, kind, reason, detail)
-                            SELECT \(org), \(device), r.seq, to_timestamp(r.at_ms / 1000.0), r.kind, r.reason, r.detail
-                            FROM jsonb_to_recordset(\(text)::jsonb) AS r(seq bigint, at_ms bigint, kind text, reason text,
-                                detail text)
-                            WHERE r.kind IN ('alarm', 'alarm_cleared')
-                            ON CONFLICT DO NOTHING
-                            """,
-                            logger: logger
-                        )
-                    }
-                    if let ack = plan.ack {
-                        let hash = Hex.decode(ack.hash) ?? []
-                        try await conn.query(
-                            """
-                            UPDATE devices SET audit_seq = \(ack.upToSeq), audit_hash = \(ByteBuffer(bytes: hash)),
-                                chain_flagged = chain_flagged OR \(flagged > 0), last_seen = now()
-                            WHERE org_id = \(org) AND id = \(device)
-                            """,
-                            logger: logger
-                        )
-                    }
                 }
-                return IngestResult(
-                    ack: plan.ack,
-                    inserted: plan.rows.count,
-                    flagged: flagged,
-                    outOfOrder: plan.outOfOrder
+                let advanced = Array(moved)
+                try await conn.query(
+                    """
+                    UPDATE devices d SET audit_seq = u.seq, audit_hash = decode(u.hash, 'hex'),
+                        chain_flagged = d.chain_flagged OR u.flagged, last_seen = now()
+                    FROM unnest(\(advanced.map(\.org))::text[], \(advanced.map(\.device))::text[],
+                        \(advanced.map { position[$0]!.seq })::bigint[],
+                        \(advanced.map { Hex.encode(position[$0]!.hash ?? []) })::text[],
+                        \(advanced.map { flaggedBy[$0] ?? false })::boolean[]) AS u(org, id, seq, hash, flagged)
+                    WHERE d.org_id = u.org AND d.id = u.id
+                    """,
+                    logger: logger
                 )
+                return results
             }
         }
     }
 
+    struct DeviceKey: Hashable {
+        var org: String
+        var device: String
+    }
+
     struct FlaggedRecord: Encodable {
+        var org: String
+        var device: String
         var record: WireAuditRecord
         var flags: [String]
         func encode(to encoder: any Encoder) throws {
             try record.encode(to: encoder)
             var c = encoder.container(keyedBy: Key.self)
+            try c.encode(org, forKey: .org)
+            try c.encode(device, forKey: .dev)
             try c.encode(flags, forKey: .flags)
         }
-        enum Key: String, CodingKey { case flags }
+        enum Key: String, CodingKey { case org, dev, flags }
     }
 
     // MARK: devices

@@ -12,7 +12,7 @@ public struct WardenCloudCommand: AsyncParsableCommand {
         abstract: "Warden's cloud: consumes the boards' MQTT traffic into PostgreSQL and signs what boards trust.",
         subcommands: [
             Serve.self, Check.self, Migrate.self, OrgAdd.self, SiteAdd.self, DoorAdd.self, DeviceAdd.self, Grant.self,
-            Revoke.self, Unlock.self, Lockdown.self, SyncNow.self, Audit.self,
+            Revoke.self, Unlock.self, Lockdown.self, SyncNow.self, Audit.self, FleetAdd.self,
         ]
     )
     public init() {}
@@ -160,19 +160,64 @@ struct DeviceAdd: AsyncParsableCommand {
 
 struct AccessOptions: ParsableArguments {
     @Option var org: String
-    @Option var door: String
+    @Option(help: "A door (repeatable).") var door: [String] = []
+    @Flag(help: "Every door of the org (grant), or every door that lists the credential (revoke).")
+    var allDoors = false
     @Option var credential: String
     @Option var user: String
 
-    /// Grants or revokes, and says which access-list version now holds the change.
+    func validate() throws {
+        guard allDoors != !door.isEmpty else { throw ValidationError("give --door (repeatable) or --all-doors") }
+    }
+
+    /// Grants or revokes in one transaction, and says which access-list version now holds the change.
     func change(_ common: Common, revoke: Bool) async throws {
         let a = self
-        let v = try await common.oneShot(broker: true) { ops in
-            revoke
-                ? try await ops.revoke(org: a.org, door: a.door, credentialID: a.credential, userID: a.user)
-                : try await ops.grant(org: a.org, door: a.door, credentialID: a.credential, userID: a.user)
+        let started = ContinuousClock.now
+        let versions = try await common.oneShot(broker: true) { ops in
+            let doors =
+                !a.allDoors
+                ? a.door
+                : revoke
+                    ? try await ops.doorsListing(org: a.org, credentialID: a.credential)
+                    : try await ops.allDoors(org: a.org)
+            let entry = [AccessListUpdate.Entry(id: a.credential, user: a.user)]
+            return try await ops.change(
+                org: a.org,
+                doors: doors,
+                grant: revoke ? [] : entry,
+                revoke: revoke ? entry : []
+            )
         }
-        print("\(revoke ? "revoked" : "granted") \(a.credential) (\(a.user)) at \(a.door): access list v\(v)")
+        let verb = revoke ? "revoked" : "granted"
+        if let missing = a.door.first(where: { versions[$0] == nil }) {
+            throw ValidationError("door '\(missing)' not found in org '\(a.org)'; nothing was changed there")
+        }
+        if versions.count == 1, let (door, v) = versions.first {
+            print("\(verb) \(a.credential) (\(a.user)) at \(door): access list v\(v)")
+        } else {
+            print("\(verb) \(a.credential) (\(a.user)) at \(versions.count) doors in \(started.duration(to: .now))")
+        }
+    }
+}
+
+struct FleetAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet-add",
+        abstract: "Register a simulated fleet: doors door-PREFIX-NNNNN and boards PREFIX-NNNNN (wardenctl fleet-sim)."
+    )
+    @OptionGroup var common: Common
+    @Option var org: String
+    @Option var site: String
+    @Option var prefix = "sim"
+    @Option var first = 0
+    @Option var count: Int
+    func run() async throws {
+        let (org, site, prefix, first, count) = (org, site, prefix, first, count)
+        try await common.oneShot {
+            try await $0.registerFleet(org: org, site: site, prefix: prefix, first: first, count: count)
+        }
+        print("fleet \(org)/\(prefix)-\(String(format: "%05d", first))... \(count) boards on site \(site)")
     }
 }
 

@@ -36,10 +36,12 @@ public struct AuditUploader: Sendable, Equatable {
 
     public var batchesInFlight: Int { inFlight.count }
 
-    /// A new connection (or a `sync` command): everything not acknowledged goes again, from the oldest record.
+    /// A new connection (or a `sync` command): everything not acknowledged goes again, from the oldest record, and
+    /// the acknowledgement wait starts over (its doubling was about the old connection).
     public mutating func restart() {
         sentUpTo = acknowledged
         inFlight = []
+        timeout = ackTimeout
     }
 
     /// Where the next batch starts (after this sequence number), or nil while the window is full or nothing new is
@@ -73,7 +75,8 @@ public struct AuditUploader: Sendable, Equatable {
     /// unacknowledged record with a doubled wait. What a broker dropped silently is found and sent again here.
     public mutating func checkTimeout(at now: Duration) -> Bool {
         guard let oldest = inFlight.first, now - oldest.sentAt >= timeout else { return false }
-        restart()
+        sentUpTo = acknowledged
+        inFlight = []
         timeout = min(timeout * 2, maxAckTimeout)
         return true
     }

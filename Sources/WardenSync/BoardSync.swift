@@ -65,13 +65,8 @@ public actor BoardSync {
 
     public func connected(sessionPresent: Bool) async {
         connected = true
-        if !sessionPresent {
-            for t in subscriptions {
-                do { try await client.subscribe(topic: t) } catch {
-                    logger.error("cannot subscribe", metadata: ["topic": "\(t)", "error": "\(error)"])
-                }
-            }
-        }
+        if !sessionPresent { unsubscribed = Set(subscriptions) }
+        await subscribe()
         send(.online, OnlineStatus(online: true, boot: boot, atMillis: nowMillis), retain: true)
         uploader.restart()
         await publishState(force: true)
@@ -83,6 +78,22 @@ public actor BoardSync {
             "connected to the broker",
             metadata: ["session": "\(sessionPresent)", "acknowledged": "\(uploader.acknowledged)"]
         )
+    }
+
+    /// Topics this connection has not subscribed to yet (a SUBSCRIBE lost with its connection is not re-sent by
+    /// libmosquitto): retried on every tick while connected, or all again on a session the broker did not keep.
+    private var unsubscribed: Set<String> = []
+
+    private func subscribe() async {
+        for t in unsubscribed.sorted() {
+            guard connected else { return }
+            do {
+                try await client.subscribe(topic: t)
+                unsubscribed.remove(t)
+            } catch {
+                logger.warning("cannot subscribe yet; retrying", metadata: ["topic": "\(t)", "error": "\(error)"])
+            }
+        }
     }
 
     public func disconnected(reason: String) {
@@ -106,6 +117,7 @@ public actor BoardSync {
     /// Every few hundred milliseconds: overdue acknowledgements, new durable records, periodic state and time.
     public func tick() async {
         guard connected else { return }
+        if !unsubscribed.isEmpty { await subscribe() }
         if uploader.checkTimeout(at: now) {
             logger.notice(
                 "audit acknowledgement overdue; re-sending from the oldest unacknowledged record",

@@ -16,16 +16,26 @@ public struct BoardSyncService: Service {
     let sync: BoardSync
     let controller: DoorController<ContinuousClock>
     let logger: Logger
+    let observe: @Sendable (MQTTConnectionEvent) -> Void
 
     /// Builds the client and checks the TLS and credential settings now, so a bad config stops wardend at start.
+    /// `observe` sees each connection event (the fleet simulator times reconnects with it); `firstReconnectDelay`
+    /// is MQTTClient's.
     public init(
         settings: SyncSettings,
         controller: DoorController<ContinuousClock>,
         journal: AuditJournal,
-        logger: Logger
+        logger: Logger,
+        firstReconnectDelay: ClosedRange<UInt32> = MQTTClient.reconnectBase,
+        observe: @escaping @Sendable (MQTTConnectionEvent) -> Void = { _ in }
     ) throws {
         let lockID = controller.config.lockID
-        let client = try MQTTClient(clientID: lockID, cleanStart: false, sessionExpiry: .seconds(7 * 86_400))
+        let client = try MQTTClient(
+            clientID: lockID,
+            cleanStart: false,
+            sessionExpiry: .seconds(7 * 86_400),
+            firstReconnectDelay: firstReconnectDelay
+        )
         if let ca = settings.caFile {
             try client.configureTLS(caFile: ca, certFile: settings.certFile, keyFile: settings.keyFile)
         }
@@ -42,6 +52,7 @@ public struct BoardSyncService: Service {
         self.sync = sync
         self.controller = controller
         self.logger = logger
+        self.observe = observe
     }
 
     public func run() async throws {
@@ -51,6 +62,7 @@ public struct BoardSyncService: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in client.connectionEvents {
+                    observe(event)
                     switch event {
                     case .connected(let sessionPresent): await sync.connected(sessionPresent: sessionPresent)
                     case .disconnected(_, let reason): await sync.disconnected(reason: reason)

@@ -58,6 +58,13 @@ import WardenSync
             #expect(r)
         }
         #expect(u.timeout == .seconds(100), "capped")
+        do {
+            // A new connection starts the wait over: the doubling was about the old one (after a hundred broker
+            // restarts a board would otherwise wait minutes for an acknowledgement the new connection sends at once).
+            var reconnected = u
+            reconnected.restart()
+            #expect(reconnected.timeout == .seconds(30) && reconnected.sentUpTo == 100)
+        }
         u.sent(first: 101, last: 200, at: .seconds(90))
         do {
             let r = u.acknowledge(upTo: 200)

@@ -1,7 +1,7 @@
 /// The topic tree of contract v1 (docs/mqtt.md section 3): every topic of one board is
 /// `warden/v1/{org}/{dev}/{leaf}`, so broker ACL patterns need no per-device entries and a receiver can tell from the
 /// topic alone whose message it is (and still checks the device again inside every signed payload).
-public struct DeviceTopics: Sendable, Equatable {
+public struct DeviceTopics: Sendable, Hashable {
     /// The last part(s) of a board's topics, after `warden/v1/{org}/{dev}/`.
     public enum Leaf: String, Sendable, CaseIterable {
         case online
