@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both install what they need first.
 # `make test` includes the real-kernel layer (hwtest below) and fails when it cannot run; WARDEN_SKIP_HWTEST=1 skips
 # that layer explicitly and the output says so (docs/testing.md).
-.PHONY: all bootstrap build test demo bench fuzz libgpiod-v2-check clean
+.PHONY: all bootstrap build test demo bench bench-fleet fuzz libgpiod-v2-check clean
 
 all: build
 
@@ -19,6 +19,14 @@ demo: bootstrap
 
 bench: bootstrap
 	@scripts/bench
+
+# Fleet benchmark (issue 12): ingest per consumer beside the mosquitto_sub | psql \copy reference, revocation
+# propagation; BOARDS, BACKLOG (decisions per board before connecting) and REVOKE_BOARDS size it.
+BOARDS ?= 100
+BACKLOG ?= 1000
+REVOKE_BOARDS ?= 1000
+bench-fleet: bootstrap
+	@scripts/bench-fleet $(BOARDS) $(BACKLOG) $(REVOKE_BOARDS)
 
 # libFuzzer targets in FuzzTesting/, FUZZ_SECONDS each (not part of `make test`: the builds take minutes)
 FUZZ_SECONDS ?= 60

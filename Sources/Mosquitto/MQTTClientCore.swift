@@ -203,7 +203,11 @@ final class MQTTClientCore: Sendable {
             s.connected = false
             var subscribers: [AckWaiter] = []
             for mid in s.subscribes {
-                if let sw = s.ackWaiters.removeValue(forKey: mid) { subscribers.append(sw) } else { s.earlyFailures[mid] = lost }
+                if let sw = s.ackWaiters.removeValue(forKey: mid) {
+                    subscribers.append(sw)
+                } else {
+                    s.earlyFailures[mid] = lost
+                }
             }
             s.subscribes.removeAll()
             return (w, s.target, subscribers)

@@ -23,7 +23,10 @@ public struct CredentialIssuer: Sendable {
     /// `CompactJWS.lowS`).
     public func sign(_ payload: some Encodable & Sendable) async throws -> String {
         if !prepared.flag.load(ordering: .acquiring) {
-            await keys.add(ecdsa: try ES256PrivateKey(pem: privateKey.pemRepresentation), kid: JWKIdentifier(string: keyID))
+            await keys.add(
+                ecdsa: try ES256PrivateKey(pem: privateKey.pemRepresentation),
+                kid: JWKIdentifier(string: keyID)
+            )
             prepared.flag.store(true, ordering: .releasing)
         }
         let token = try await keys.sign(AuthorityPayload(payload), kid: JWKIdentifier(string: keyID))

@@ -32,6 +32,7 @@ struct FleetSimCommand: AsyncParsableCommand {
     @Option(help: "First reconnect delay range in whole seconds, MIN-MAX (wardend's is 1-3).") var reconnect = "1-3"
     @Option(help: "Milliseconds a board waits for the cloud's acknowledgement before re-sending (wardend: 30000).")
     var ackTimeoutMs: Int?
+    @Option(help: "Broker password file for every board (user name: its device id).") var passwordFile: String?
     @Option(help: "Write each applied access-list version as a JSON line here.") var appliedLog: String?
     @Option(help: "Write the summary as JSON here.") var summary: String?
     @Option(help: "Seconds between progress lines.") var progress: Double = 5
@@ -75,6 +76,7 @@ struct FleetSimCommand: AsyncParsableCommand {
         options.firstReconnectDelay = delays[0]...delays[1]
         options.appliedLog = appliedLog
         options.ackTimeoutMillis = ackTimeoutMs
+        options.passwordFile = passwordFile
         options.summaryPath = summary
         options.progressEvery = .milliseconds(Int64(max(0.2, progress) * 1000))
 

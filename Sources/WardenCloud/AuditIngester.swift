@@ -115,7 +115,10 @@ public final class AuditIngester: Sendable {
                     properties: MQTTProperties(messageExpiry: 86_400)
                 )
             } catch {
-                logger.warning("cannot queue an audit acknowledgement", metadata: ["device": "\(topics.dev)", "error": "\(error)"])
+                logger.warning(
+                    "cannot queue an audit acknowledgement",
+                    metadata: ["device": "\(topics.dev)", "error": "\(error)"]
+                )
             }
         }
     }
@@ -148,7 +151,12 @@ final class Once<T: Sendable>: Sendable {
     /// Resumes with `result` if nothing did yet; returns whether this call did.
     @discardableResult
     func resume(_ result: Result<T, any Error>) -> Bool {
-        guard let c = continuation.withLock({ c in defer { c = nil }; return c }) else { return false }
+        guard
+            let c = continuation.withLock({ c in
+                defer { c = nil }
+                return c
+            })
+        else { return false }
         c.resume(with: result)
         return true
     }

@@ -62,7 +62,10 @@ public struct CloudConsumer: Service {
                 for await m in client.messages {
                     // Bounded like the ingester's transactions: a wedged database query must not stop the stream.
                     do { try await AuditIngester.bounded(AuditIngester.transactionBound) { await handle(m) } } catch {
-                        logger.error("message handling abandoned", metadata: ["topic": "\(m.topic)", "error": "\(error)"])
+                        logger.error(
+                            "message handling abandoned",
+                            metadata: ["topic": "\(m.topic)", "error": "\(error)"]
+                        )
                     }
                 }
             }

@@ -130,7 +130,9 @@ public struct CloudOperations: Sendable {
         revoke: [AccessListUpdate.Entry]
     ) async throws(CloudError) -> Int64 {
         let versions = try await change(org: org, doors: [door], grant: grant, revoke: revoke)
-        guard let version = versions[door] else { throw CloudError(.notFound, "door '\(door)' not found in org '\(org)'") }
+        guard let version = versions[door] else {
+            throw CloudError(.notFound, "door '\(door)' not found in org '\(org)'")
+        }
         return version
     }
 
@@ -257,7 +259,13 @@ public struct CloudOperations: Sendable {
 
     /// Registers a simulated fleet in two statements: doors `door-{prefix}-{i:05}` on `site` and their boards
     /// `{prefix}-{i:05}` for i in first..<first+count (`wardenctl fleet-sim` uses the same names).
-    public func registerFleet(org: String, site: String, prefix: String, first: Int, count: Int) async throws(CloudError) {
+    public func registerFleet(
+        org: String,
+        site: String,
+        prefix: String,
+        first: Int,
+        count: Int
+    ) async throws(CloudError) {
         try Self.checkID("\(prefix)-00000", "fleet prefix")
         guard first >= 0, count > 0, first + count <= 100_000 else {
             throw CloudError(.invalid, "fleet: --first and --count must stay within 0..<100000")

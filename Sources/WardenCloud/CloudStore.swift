@@ -152,7 +152,9 @@ public struct CloudStore: Sendable {
                     let plan = AuditIngestPlan.plan(item.batch, storedSeq: seq, storedHash: hash)
                     let flagged = plan.rows.filter { !$0.flags.isEmpty }.count
                     for row in plan.rows {
-                        stored.append(FlaggedRecord(org: item.org, device: item.device, record: row.record, flags: row.flags))
+                        stored.append(
+                            FlaggedRecord(org: item.org, device: item.device, record: row.record, flags: row.flags)
+                        )
                     }
                     if !plan.rows.isEmpty, let ack = plan.ack {
                         position[key] = (ack.upToSeq, Hex.decode(ack.hash))
@@ -160,7 +162,12 @@ public struct CloudStore: Sendable {
                         if flagged > 0 { flaggedBy[key] = true }
                     }
                     results.append(
-                        IngestResult(ack: plan.ack, inserted: plan.rows.count, flagged: flagged, outOfOrder: plan.outOfOrder)
+                        IngestResult(
+                            ack: plan.ack,
+                            inserted: plan.rows.count,
+                            flagged: flagged,
+                            outOfOrder: plan.outOfOrder
+                        )
                     )
                 }
                 guard !stored.isEmpty else { return results }

@@ -36,12 +36,15 @@ final class FleetBoard: Sendable {
         """
 
     init(index: Int, options: FleetOptions, profilePath: String, logger: Logger) throws {
-        id = options.deviceID(index)
+        let id = options.deviceID(index)
+        self.id = id
         let dir = URL(fileURLWithPath: options.directory).appendingPathComponent(id)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let keys = options.authorityKeys.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
         let path = dir.appendingPathComponent("warden.yaml").path
-        let ack = options.ackTimeoutMillis.map { ", ack_timeout_ms: \($0)" } ?? ""
+        let ack =
+            (options.ackTimeoutMillis.map { ", ack_timeout_ms: \($0)" } ?? "")
+            + (options.passwordFile.map { ", username: \(id), password_file: \($0)" } ?? "")
         try """
         door: { id: door-\(id), lock_id: \(id), groups: [fleet] }
         board: \(profilePath)

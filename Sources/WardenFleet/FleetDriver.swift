@@ -100,13 +100,17 @@ final class FleetDriver: Service, Sendable {
     private func makeSummary() -> FleetSummary {
         let (events, acked, per) = counts()
         let links = boards.map { $0.link.snapshot }
-        let reconnects = links.flatMap(\.reconnects).map { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 }.sorted()
+        let reconnects = links.flatMap(\.reconnects).map {
+            Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000
+        }.sorted()
         let firsts = links.compactMap(\.connectedOnce)
         let allConnected = firsts.count == boards.count ? firsts.max().map { started.duration(to: $0) } : nil
         return FleetSummary(
             boards: boards.count,
             connected: links.filter(\.connected).count,
-            allConnectedAfterS: allConnected.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 },
+            allConnectedAfterS: allConnected.map {
+                Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+            },
             decisions: decisions.load(ordering: .relaxed),
             events: events,
             acknowledged: acked,
@@ -123,7 +127,9 @@ final class FleetDriver: Service, Sendable {
     /// One watcher per board: each access-list version it applies, with the wall-clock time, as a JSON line.
     private func appliedLogTasks() throws -> [Task<Void, Never>] {
         guard let path = options.appliedLog else { return [] }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
+        else {
             throw FleetError("cannot write the applied-version log \(path)")
         }
         let out = FleetLog(handle)

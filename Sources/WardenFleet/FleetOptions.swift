@@ -25,6 +25,9 @@ public struct FleetOptions: Sendable {
     public var duration: Duration?
     /// After the run, how long to wait for every board's audit to be acknowledged.
     public var drain: Duration = .seconds(60)
+    /// A broker password file every board uses, with its device id as user name (mosquitto's password file then
+    /// holds one entry per board, as the project's ACL expects).
+    public var passwordFile: String?
     /// wardend's `sync.ack_timeout_ms` (nil: its default, 30 s).
     public var ackTimeoutMillis: Int?
     public var firstReconnectDelay: ClosedRange<UInt32> = 1...3

@@ -2,11 +2,11 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 import WardenController
 import WardenCore
 import WardenStore
 import WardenSync
-import UnixSignals
 
 /// Many simulated boards in one process, each with its own MQTT connection and client identity, SQLite journal and
 /// access list, running wardend's own controller and sync code (not a second implementation of the contract): the
@@ -61,7 +61,9 @@ public enum FleetSimulator {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        do { try await group.run() } catch { logger.error("fleet stopped on an error", metadata: ["error": "\(error)"]) }
+        do { try await group.run() } catch {
+            logger.error("fleet stopped on an error", metadata: ["error": "\(error)"])
+        }
 
         let summary = driver.summary()
         for b in boards { await b.controller.shutdown(reason: "fleet-sim ended") }
@@ -84,7 +86,9 @@ public enum FleetSimulator {
             func add() {
                 let i = next
                 next += 1
-                group.addTask { (i, try FleetBoard(index: indices[i], options: options, profilePath: profilePath, logger: logger)) }
+                group.addTask {
+                    (i, try FleetBoard(index: indices[i], options: options, profilePath: profilePath, logger: logger))
+                }
             }
             while next < min(options.setupParallelism, indices.count) { add() }
             var done = 0

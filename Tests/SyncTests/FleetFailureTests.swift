@@ -70,10 +70,16 @@ import WardenTestSupport
                 try stack.pg.restart()
             }
         }
-        print("\(Self.restarts) broker restarts with \(Self.boards) boards: the slowest round had all back after \(worst)")
+        print(
+            "\(Self.restarts) broker restarts with \(Self.boards) boards: the slowest round had all back after \(worst)"
+        )
 
         fleet.stop(keepDirectory: true, grace: .seconds(150))  // SIGTERM: stop deciding, drain, summary
-        try? (stack.consumer("1")?.log ?? "").write(toFile: "/tmp/warden-fleet-consumer.log", atomically: true, encoding: .utf8)
+        try? (stack.consumer("1")?.log ?? "").write(
+            toFile: "/tmp/warden-fleet-consumer.log",
+            atomically: true,
+            encoding: .utf8
+        )
         let data = try Data(contentsOf: URL(fileURLWithPath: summaryPath))
         let summary = try JSONDecoder().decode(Summary.self, from: data)
         #expect(summary.boards == Self.boards)
@@ -109,6 +115,9 @@ import WardenTestSupport
         print("fleet: \(summary.events) events from \(summary.boards) boards, \(lost) lost, \(duplicated) duplicated")
         #expect(lost == 0)
         #expect(duplicated == 0)
-        #expect(summary.events > Int64(Self.boards * 100), "the boards kept deciding and journaling throughout:\n\(fleet.log)")
+        #expect(
+            summary.events > Int64(Self.boards * 100),
+            "the boards kept deciding and journaling throughout:\n\(fleet.log)"
+        )
     }
 }
