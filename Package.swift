@@ -133,7 +133,7 @@ let package = Package(
             name: "WardenCLI",
             dependencies: [
                 "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority", "WardenStore",
-                "WardenController", "WardenFleet", "BlueZ", crypto, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "WardenController", "WardenFleet", "BlueZ", crypto, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
