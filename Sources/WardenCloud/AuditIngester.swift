@@ -130,14 +130,17 @@ public final class AuditIngester: Sendable {
     ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let once = Once(continuation)
+            let timer = Task {
+                try await Task.sleep(for: limit)
+                _ = once.resume(.failure(CloudError(.database, "the database did not answer within \(limit)")))
+            }
             let work = Task {
                 do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
+                timer.cancel()  // no sleeping timer left behind per message
             }
             Task {
-                try? await Task.sleep(for: limit)
-                if once.resume(.failure(CloudError(.database, "the database did not answer within \(limit)"))) {
-                    work.cancel()
-                }
+                _ = await timer.result
+                if !work.isCancelled { work.cancel() }
             }
         }
     }

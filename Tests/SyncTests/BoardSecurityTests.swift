@@ -8,157 +8,168 @@ import WardenCore
 import WardenTestSupport
 import WardenWire
 
-/// Whoever can publish on the broker (a compromised broker, consumer or board credentials) cannot make a board act:
-/// forged, replayed, expired and misdirected commands, access-list updates and time answers change nothing and
-/// are audited. The test stands in for the cloud; the boards are real wardend processes.
-@Suite(.serialized) struct BoardSecurityTests {
-    static let org = CloudStack.org
+extension CloudStackSuite {
+    /// Whoever can publish on the broker (a compromised broker, consumer or board credentials) cannot make a board act:
+    /// forged, replayed, expired and misdirected commands, access-list updates and time answers change nothing and
+    /// are audited. The test stands in for the cloud; the boards are real wardend processes.
+    @Suite(.serialized) struct BoardSecurityTests {
+        static let org = CloudStack.org
 
-    @Test func forgedReplayedExpiredAndMisdirectedMessagesChangeNothingAndAreAudited() async throws {
-        let stack = try await CloudStack.start()
-        defer { stack.stop() }
-        let board = try await stack.addBoard("lock-s")
-        let other = try await stack.addBoard("lock-t")
-        let cloud = try await CloudTester(broker: stack.broker)
-        try await cloud.client.subscribe(topic: "warden/v1/\(Self.org)/+/cmd/result")
-        try await cloud.client.subscribe(topic: "warden/v1/\(Self.org)/+/access/request")
-        let s = try DeviceTopics(org: Self.org, dev: "lock-s")
-        let t = try DeviceTopics(org: Self.org, dev: "lock-t")
-        try await waitFor("both boards online", timeout: .seconds(15)) {
-            try board.status().accessListVersion >= 0 && board.log.contains("connected to the broker")
-                && other.log.contains("connected to the broker")
-        }
-        let mallory = CredentialIssuer(keyID: CloudStack.kid, privateKey: P256.Signing.PrivateKey())
-        let now = Date()
-        func command(
-            _ dev: String = "lock-s",
-            jti: String = UUID().uuidString,
-            iat: Date = now,
-            exp: Date? = nil
-        )
-            -> SignedCommand
-        {
-            SignedCommand(
-                issuer: "cloud",
-                device: dev,
-                command: .unlock,
-                millis: 2000,
-                nonce: jti,
-                issuedAt: iat,
-                expires: exp ?? iat.addingTimeInterval(60)
+        @Test func forgedReplayedExpiredAndMisdirectedMessagesChangeNothingAndAreAudited() async throws {
+            let stack = try await CloudStack.start()
+            defer { stack.stop() }
+            let board = try await stack.addBoard("lock-s")
+            let other = try await stack.addBoard("lock-t")
+            let cloud = try await CloudTester(broker: stack.broker)
+            try await cloud.client.subscribe(topic: "warden/v1/\(Self.org)/+/cmd/result")
+            try await cloud.client.subscribe(topic: "warden/v1/\(Self.org)/+/access/request")
+            let s = try DeviceTopics(org: Self.org, dev: "lock-s")
+            let t = try DeviceTopics(org: Self.org, dev: "lock-t")
+            try await waitFor("both boards online", timeout: .seconds(15)) {
+                try board.status().accessListVersion >= 0 && board.log.contains("connected to the broker")
+                    && other.log.contains("connected to the broker")
+            }
+            let mallory = CredentialIssuer(keyID: CloudStack.kid, privateKey: P256.Signing.PrivateKey())
+            let now = Date()
+            func command(
+                _ dev: String = "lock-s",
+                jti: String = UUID().uuidString,
+                iat: Date = now,
+                exp: Date? = nil
             )
-        }
-        func result(_ topics: DeviceTopics, jti: String) async throws -> CommandResult {
-            try await cloud.next(CommandResult.self, on: topics.topic(.cmdResult)) { $0.jti == jti }
-        }
+                -> SignedCommand
+            {
+                SignedCommand(
+                    issuer: "cloud",
+                    device: dev,
+                    command: .unlock,
+                    millis: 2000,
+                    nonce: jti,
+                    issuedAt: iat,
+                    expires: exp ?? iat.addingTimeInterval(60)
+                )
+            }
+            func result(_ topics: DeviceTopics, jti: String) async throws -> CommandResult {
+                try await cloud.next(CommandResult.self, on: topics.topic(.cmdResult)) { $0.jti == jti }
+            }
 
-        // A good command runs once.
-        let good = try await stack.sign(command(jti: "good"))
-        try await cloud.signed(s, .cmd, good)
-        #expect(try await result(s, jti: "good").code == .ok)
-        #expect(try board.status().relayUnlocked)
-        // The same message again: replayed.
-        try await cloud.signed(s, .cmd, good)
-        try await waitFor("the replay's answer", timeout: .seconds(10)) {
-            cloud.all(CommandResult.self, on: s.topic(.cmdResult)).count >= 2
-        }
-        #expect(cloud.all(CommandResult.self, on: s.topic(.cmdResult)).map(\.code) == [.ok, .replayed])
-        // Forged (another key under the authority's key id), for another board, expired, too long-lived.
-        try await cloud.signed(s, .cmd, try await mallory.sign(command(jti: "forged")))
-        #expect(
-            try await cloud.next(CommandResult.self, on: s.topic(.cmdResult)) { $0.code == .badSignature }.ok == false
-        )
-        try await cloud.signed(s, .cmd, try await stack.sign(command("lock-t", jti: "misdirected")))
-        #expect(try await result(s, jti: "misdirected").code == .wrongDevice)
-        try await cloud.signed(
-            s,
-            .cmd,
-            try await stack.sign(
-                command(jti: "late", iat: now.addingTimeInterval(-120), exp: now.addingTimeInterval(-60))
+            // A good command runs once.
+            let good = try await stack.sign(command(jti: "good"))
+            try await cloud.signed(s, .cmd, good)
+            #expect(try await result(s, jti: "good").code == .ok)
+            #expect(try board.status().relayUnlocked)
+            // The same message again: replayed.
+            try await cloud.signed(s, .cmd, good)
+            try await waitFor("the replay's answer", timeout: .seconds(10)) {
+                cloud.all(CommandResult.self, on: s.topic(.cmdResult)).count >= 2
+            }
+            #expect(cloud.all(CommandResult.self, on: s.topic(.cmdResult)).map(\.code) == [.ok, .replayed])
+            // Forged (another key under the authority's key id), for another board, expired, too long-lived.
+            try await cloud.signed(s, .cmd, try await mallory.sign(command(jti: "forged")))
+            #expect(
+                try await cloud.next(CommandResult.self, on: s.topic(.cmdResult)) { $0.code == .badSignature }.ok
+                    == false
             )
-        )
-        #expect(try await result(s, jti: "late").code == .expired)
-        try await cloud.signed(s, .cmd, try await stack.sign(command(jti: "long", exp: now.addingTimeInterval(3600))))
-        #expect(try await result(s, jti: "long").code == .expired)
-        // A command for lock-s sent on lock-t's topic: lock-t refuses it, lock-s never sees it.
-        try await cloud.signed(t, .cmd, try await stack.sign(command(jti: "wrong-topic")))
-        #expect(try await result(t, jti: "wrong-topic").code == .wrongDevice)
-        // Not even after a reboot does the good command run again (its nonce is kept in SQLite until it expires).
-        board.stop()
-        try await board.start()
-        try await waitFor("lock-s back", timeout: .seconds(15)) {
-            board.log.components(separatedBy: "connected to the broker").count >= 3
-        }
-        try await cloud.signed(s, .cmd, good)
-        try await waitFor("the post-reboot replay's answer", timeout: .seconds(10)) {
-            cloud.all(CommandResult.self, on: s.topic(.cmdResult)).filter { $0.jti == "good" }.count == 3
-        }
-        let goods = cloud.all(CommandResult.self, on: s.topic(.cmdResult)).filter { $0.jti == "good" }.map(\.code)
-        #expect(goods == [.ok, .replayed, .replayed])
+            try await cloud.signed(s, .cmd, try await stack.sign(command("lock-t", jti: "misdirected")))
+            #expect(try await result(s, jti: "misdirected").code == .wrongDevice)
+            try await cloud.signed(
+                s,
+                .cmd,
+                try await stack.sign(
+                    command(jti: "late", iat: now.addingTimeInterval(-120), exp: now.addingTimeInterval(-60))
+                )
+            )
+            #expect(try await result(s, jti: "late").code == .expired)
+            try await cloud.signed(
+                s,
+                .cmd,
+                try await stack.sign(command(jti: "long", exp: now.addingTimeInterval(3600)))
+            )
+            #expect(try await result(s, jti: "long").code == .expired)
+            // A command for lock-s sent on lock-t's topic: lock-t refuses it, lock-s never sees it.
+            try await cloud.signed(t, .cmd, try await stack.sign(command(jti: "wrong-topic")))
+            #expect(try await result(t, jti: "wrong-topic").code == .wrongDevice)
+            // Not even after a reboot does the good command run again (its nonce is kept in SQLite until it expires).
+            board.stop()
+            try await board.start()
+            try await waitFor("lock-s back", timeout: .seconds(15)) {
+                board.log.components(separatedBy: "connected to the broker").count >= 3
+            }
+            try await cloud.signed(s, .cmd, good)
+            try await waitFor("the post-reboot replay's answer", timeout: .seconds(10)) {
+                cloud.all(CommandResult.self, on: s.topic(.cmdResult)).filter { $0.jti == "good" }.count == 3
+            }
+            let goods = cloud.all(CommandResult.self, on: s.topic(.cmdResult)).filter { $0.jti == "good" }.map(\.code)
+            #expect(goods == [.ok, .replayed, .replayed])
 
-        // Access-list updates: a good snapshot v5, then forged, another door's, and older ones.
-        func update(
-            _ ver: Int64,
-            base: Int64? = nil,
-            doors: [String] = ["door-lock-s"],
-            revoke: String? = nil
-        )
-            -> AccessListUpdate
-        {
-            AccessListUpdate(
-                issuer: "cloud",
-                doors: doors,
-                version: ver,
-                base: base,
-                snapshot: base == nil,
-                grant: [.init(id: "c1", user: "u1")],
-                revoke: revoke.map { [.init(id: $0, user: "x")] } ?? [],
-                issuedAt: now
+            // Access-list updates: a good snapshot v5, then forged, another door's, and older ones.
+            func update(
+                _ ver: Int64,
+                base: Int64? = nil,
+                doors: [String] = ["door-lock-s"],
+                revoke: String? = nil
             )
-        }
-        try await cloud.signed(s, .access, try await stack.sign(update(5)))
-        try await waitFor("v5 applied", timeout: .seconds(10)) { try board.status().accessListVersion == 5 }
-        try await cloud.signed(s, .access, try await mallory.sign(update(6, base: 5, revoke: "c1")))
-        let request = try await cloud.next(AccessRequest.self, on: s.topic(.accessRequest)) {
-            $0.reason == .badSignature
-        }
-        #expect(request.have == 5, "a bad signature makes the board ask for a signed snapshot")
-        try await cloud.signed(s, .access, try await stack.sign(update(6, base: 5, doors: ["vault"], revoke: "c1")))
-        try await cloud.signed(s, .access, try await stack.sign(update(3)))
-        try await cloud.signed(s, .access, try await stack.sign(update(4, base: 3, revoke: "c1")))
+                -> AccessListUpdate
+            {
+                AccessListUpdate(
+                    issuer: "cloud",
+                    doors: doors,
+                    version: ver,
+                    base: base,
+                    snapshot: base == nil,
+                    grant: [.init(id: "c1", user: "u1")],
+                    revoke: revoke.map { [.init(id: $0, user: "x")] } ?? [],
+                    issuedAt: now
+                )
+            }
+            try await cloud.signed(s, .access, try await stack.sign(update(5)))
+            try await waitFor("v5 applied", timeout: .seconds(10)) { try board.status().accessListVersion == 5 }
+            try await cloud.signed(s, .access, try await mallory.sign(update(6, base: 5, revoke: "c1")))
+            let request = try await cloud.next(AccessRequest.self, on: s.topic(.accessRequest)) {
+                $0.reason == .badSignature
+            }
+            #expect(request.have == 5, "a bad signature makes the board ask for a signed snapshot")
+            try await cloud.signed(s, .access, try await stack.sign(update(6, base: 5, doors: ["vault"], revoke: "c1")))
+            try await cloud.signed(s, .access, try await stack.sign(update(3)))
+            try await cloud.signed(s, .access, try await stack.sign(update(4, base: 3, revoke: "c1")))
 
-        // Time answers: forged, and genuine but for a nonce the board is not waiting for (a replay).
-        let future = now.addingTimeInterval(10 * 86_400)
-        try await cloud.signed(
-            s,
-            .time,
-            try await mallory.sign(
-                SignedTime(issuer: "cloud", device: "lock-s", nonce: "AAAAAAAAAAAAAAAAAAAAAA", time: future)
+            // Time answers: forged, and genuine but for a nonce the board is not waiting for (a replay).
+            let future = now.addingTimeInterval(10 * 86_400)
+            try await cloud.signed(
+                s,
+                .time,
+                try await mallory.sign(
+                    SignedTime(issuer: "cloud", device: "lock-s", nonce: "AAAAAAAAAAAAAAAAAAAAAA", time: future)
+                )
             )
-        )
-        try await cloud.signed(
-            s,
-            .time,
-            try await stack.sign(
-                SignedTime(issuer: "cloud", device: "lock-s", nonce: "AAAAAAAAAAAAAAAAAAAAAA", time: future)
+            try await cloud.signed(
+                s,
+                .time,
+                try await stack.sign(
+                    SignedTime(issuer: "cloud", device: "lock-s", nonce: "AAAAAAAAAAAAAAAAAAAAAA", time: future)
+                )
             )
-        )
-        try await waitFor("the refusals in the journal", timeout: .seconds(10)) {
-            try board.journal().filter { $0.event.reason == "time_refused" }.count == 2
+            try await waitFor("the refusals in the journal", timeout: .seconds(10)) {
+                try board.journal().filter { $0.event.reason == "time_refused" }.count == 2
+            }
+            let status = try board.status()
+            #expect(status.accessListVersion == 5, "no refused update changed the list")
+            #expect(status.time == "trusted")
+            let journal = try board.journal()
+            #expect(!journal.contains { $0.event.reason == "time_synced" }, "no time answer was used")
+            let commands = journal.filter { $0.event.kind == .command }.map { $0.event.reason ?? "" }
+            #expect(commands == ["ok", "replayed", "bad_signature", "wrong_device", "expired", "expired", "replayed"])
+            let refusedUpdates = journal.filter { $0.event.reason == "access_list_refused" }.map {
+                $0.event.detail ?? ""
+            }
+            #expect(refusedUpdates.count == 4, "\(refusedUpdates)")
+            #expect(refusedUpdates.contains { $0.contains("signature") })
+            #expect(refusedUpdates.contains { $0.contains("not door 'door-lock-s'") })
+            #expect(refusedUpdates.contains { $0.contains("older than the applied v5") })
+            #expect(refusedUpdates.contains { $0.contains("does not start at the applied v5") })
+            #expect(
+                try other.journal().filter { $0.event.kind == .command }.map { $0.event.reason } == ["wrong_device"]
+            )
         }
-        let status = try board.status()
-        #expect(status.accessListVersion == 5, "no refused update changed the list")
-        #expect(status.time == "trusted")
-        let journal = try board.journal()
-        #expect(!journal.contains { $0.event.reason == "time_synced" }, "no time answer was used")
-        let commands = journal.filter { $0.event.kind == .command }.map { $0.event.reason ?? "" }
-        #expect(commands == ["ok", "replayed", "bad_signature", "wrong_device", "expired", "expired", "replayed"])
-        let refusedUpdates = journal.filter { $0.event.reason == "access_list_refused" }.map { $0.event.detail ?? "" }
-        #expect(refusedUpdates.count == 4, "\(refusedUpdates)")
-        #expect(refusedUpdates.contains { $0.contains("signature") })
-        #expect(refusedUpdates.contains { $0.contains("not door 'door-lock-s'") })
-        #expect(refusedUpdates.contains { $0.contains("older than the applied v5") })
-        #expect(refusedUpdates.contains { $0.contains("does not start at the applied v5") })
-        #expect(try other.journal().filter { $0.event.kind == .command }.map { $0.event.reason } == ["wrong_device"])
     }
 }
