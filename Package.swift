@@ -38,6 +38,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // C system libraries: each is imported by exactly one wrapper module below.
@@ -79,6 +82,7 @@ let package = Package(
             dependencies: [
                 "WardenCore", "WardenWire", "WardenProtocol", "WardenStore", "GPIOD", "BlueZ", "POSIXIO", crypto,
                 .product(name: "Yams", package: "Yams"), logging, .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -89,6 +93,7 @@ let package = Package(
             name: "WardenSync",
             dependencies: [
                 "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", crypto, logging,
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -107,6 +112,10 @@ let package = Package(
             dependencies: [
                 "WardenWire", "WardenCore", "WardenAuthority", "Mosquitto", crypto, logging,
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Yams", package: "Yams"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -193,7 +202,8 @@ let package = Package(
             name: "SyncTests",
             dependencies: [
                 "WardenSync", "WardenCloud", "WardenController", "WardenStore", "WardenCore", "WardenWire",
-                "WardenAuthority", "WardenKey", "WardenProtocol", "Mosquitto", "WardenTestSupport", crypto,
+                "WardenAuthority", "WardenKey", "WardenProtocol", "Mosquitto", "WardenTestSupport", crypto, logging,
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict),
     ]

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import Mosquitto
 import Synchronization
 import WardenWire
@@ -10,7 +11,7 @@ import WardenWire
 public final class AuditIngester: Sendable {
     struct Item: Sendable {
         var topics: DeviceTopics
-        var batch: AuditBatch
+        var payload: [UInt8]
     }
 
     final class Worker: Sendable {
@@ -25,6 +26,8 @@ public final class AuditIngester: Sendable {
     let logger: Logger
     let maxMessages: Int
     let workers: [Worker]
+    let metrics = IngestMetrics()
+    private let queued = Atomic<Int>(0)
 
     public init(store: CloudStore, client: MQTTClient, logger: Logger, workers: Int = 2, maxMessages: Int = 64) {
         self.store = store
@@ -34,13 +37,15 @@ public final class AuditIngester: Sendable {
         self.workers = (0..<max(1, workers)).map { _ in Worker() }
     }
 
-    /// Queues a decoded batch on its board's worker.
-    func enqueue(_ topics: DeviceTopics, _ batch: AuditBatch) {
+    /// Queues a board's audit message on its worker, which decodes it (the decoding, most of the consumer's own
+    /// CPU, then runs on every worker at once instead of on the one task reading the subscription).
+    func enqueue(_ topics: DeviceTopics, _ payload: [UInt8]) {
         var hasher = Hasher()
         hasher.combine(topics.org)
         hasher.combine(topics.dev)
         let worker = workers[Int(UInt(bitPattern: hasher.finalize()) % UInt(workers.count))]
-        worker.queue.withLock { $0.append(Item(topics: topics, batch: batch)) }
+        worker.queue.withLock { $0.append(Item(topics: topics, payload: payload)) }
+        metrics.queued.record(queued.add(1, ordering: .relaxed).newValue)
         worker.wakeSink.yield()
     }
 
@@ -58,6 +63,8 @@ public final class AuditIngester: Sendable {
                                 return taken
                             }
                             if items.isEmpty { break }
+                            let left = self.queued.subtract(items.count, ordering: .relaxed).newValue
+                            self.metrics.queued.record(left)
                             await self.ingest(items)
                         }
                     }
@@ -76,13 +83,60 @@ public final class AuditIngester: Sendable {
     /// boards re-send whatever was not acknowledged, so abandoning the wait loses nothing.
     static let transactionBound: Duration = .seconds(20)
 
-    private func ingest(_ items: [Item]) async {
-        let results: [CloudStore.IngestResult?]
+    private func ingest(_ messages: [Item]) async {
+        var decoded: [CloudStore.IngestItem] = []
+        var items: [Item] = []
+        decoded.reserveCapacity(messages.count)
+        for message in messages {
+            do {
+                let batch = try AuditBatch.decode(message.payload)
+                decoded.append(CloudStore.IngestItem(org: message.topics.org, device: message.topics.dev, batch: batch))
+                items.append(message)
+            } catch {
+                metrics.refused.increment()
+                logger.warning(
+                    "message refused",
+                    metadata: ["topic": "\(message.topics.topic(.audit))", "error": "\(error)"]
+                )
+            }
+        }
+        guard !items.isEmpty else { return }
+        let store = self.store
+        var results: [CloudStore.IngestResult??]
         do {
-            let store = self.store
-            let batch = items.map { CloudStore.IngestItem(org: $0.topics.org, device: $0.topics.dev, batch: $0.batch) }
-            results = try await Self.bounded(Self.transactionBound) { try await store.ingest(batch) }
+            let batch = decoded
+            let started = ContinuousClock.now
+            let stored = try await Self.bounded(Self.transactionBound) { try await store.ingest(batch) }
+            metrics.committed(batch, results: stored, took: .now - started)
+            results = stored.map { .some($0) }
+        } catch let error as CloudError where error.code == .invalid {
+            // The database refused the group (a batch it cannot take, or a row stored outside the position rule):
+            // each batch alone, on the tolerant path, so one board's bad batch holds back no other board.
+            metrics.failedTransactions.increment()
+            logger.warning(
+                "the database refused a group of audit batches; storing them one by one",
+                metadata: ["batches": "\(items.count)", "error": "\(error)"]
+            )
+            results = []
+            for one in decoded {
+                do {
+                    let started = ContinuousClock.now
+                    let stored = try await Self.bounded(Self.transactionBound) {
+                        try await store.ingest([one], bulk: false)
+                    }
+                    metrics.committed([one], results: stored, took: .now - started)
+                    results.append(stored.first ?? nil)
+                } catch {
+                    metrics.failedTransactions.increment()
+                    logger.error(
+                        "an audit batch was refused by the database; not acknowledged",
+                        metadata: ["device": "\(one.device)", "error": "\(error)"]
+                    )
+                    results.append(nil)
+                }
+            }
         } catch {
+            metrics.failedTransactions.increment()
             // Nothing is acknowledged: every board re-sends after its acknowledgement timeout.
             logger.error("audit batches not stored", metadata: ["batches": "\(items.count)", "error": "\(error)"])
             return
@@ -90,8 +144,9 @@ public final class AuditIngester: Sendable {
         var lastAck: [DeviceTopics: AuditAck] = [:]
         guard results.count == items.count else { return }
         var order: [DeviceTopics] = []
-        for (item, result) in zip(items, results) {
-            guard let result else {
+        for (item, outcome) in zip(items, results) {
+            guard let outcome else { continue }  // refused by the database: logged above
+            guard let result = outcome else {
                 logger.warning("audit from an unregistered device dropped", metadata: ["device": "\(item.topics.dev)"])
                 continue
             }
@@ -108,6 +163,7 @@ public final class AuditIngester: Sendable {
         }
         for topics in order {
             guard let ack = lastAck[topics] else { continue }
+            metrics.acks.increment()
             do {
                 try client.send(
                     topic: topics.topic(.auditAck),

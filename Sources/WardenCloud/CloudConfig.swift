@@ -22,7 +22,14 @@ public struct CloudConfig: Sendable, Equatable {
         public var password: String?
     }
 
+    /// Where warden-cloud serves HTTP (`/metrics` for Prometheus, `/healthz`); nil = no HTTP listener.
+    public struct HTTP: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+    }
+
     public var database = Database()
+    public var http: HTTP?
     public var broker = Broker()
     /// The org authority's private key (PEM, P-256, mode 0600) and its key id: signs credentials, access-list
     /// updates, commands and time. Boards trust its public key (`authority_keys` in warden.yaml).
@@ -39,7 +46,7 @@ public struct CloudConfig: Sendable, Equatable {
     public init() {}
 
     static let keys: Set<String> = [
-        "database", "broker", "authority", "instance", "resend_interval_ms", "command_lifetime_s", "log_level",
+        "database", "broker", "authority", "instance", "resend_interval_ms", "command_lifetime_s", "log_level", "http",
     ]
 
     /// Reads `path` (optional) and applies the environment; every error names the file or variable and the key.
@@ -129,6 +136,13 @@ public struct CloudConfig: Sendable, Equatable {
         if let v = try string(b, "password_file", "broker") {
             broker.password = try readSecret(v, "broker.password_file")
         }
+        if root["http"] != nil {
+            let h = try map(root["http"], "http", ["host", "port"])
+            var v = HTTP()
+            if let host = try string(h, "host", "http") { v.host = host }
+            if let port = try int(h, "port", "http", 0...65535) { v.port = port }
+            http = v
+        }
         let a = try map(root["authority"], "authority", ["key", "kid"])
         if let v = try string(a, "key", "authority") { authorityKeyFile = resolve(v) }
         if let v = try string(a, "kid", "authority") { authorityKeyID = v }
@@ -140,7 +154,7 @@ public struct CloudConfig: Sendable, Equatable {
 
     /// `WARDEN_DB_HOST`, `WARDEN_DB_PORT`, `WARDEN_DB_USER`, `WARDEN_DB_PASSWORD`, `WARDEN_DB_NAME`,
     /// `WARDEN_BROKER` (host:port), `WARDEN_BROKER_USERNAME`, `WARDEN_BROKER_PASSWORD`, `WARDEN_AUTHORITY_KEY`,
-    /// `WARDEN_AUTHORITY_KID`, `WARDEN_INSTANCE`: each overrides the file.
+    /// `WARDEN_AUTHORITY_KID`, `WARDEN_INSTANCE`, `WARDEN_HTTP` (host:port): each overrides the file.
     mutating func apply(environment env: [String: String]) throws(CloudError) {
         func port(_ name: String, _ v: String) throws(CloudError) -> Int {
             guard let p = Int(v), (1...65535).contains(p) else {
@@ -164,6 +178,13 @@ public struct CloudConfig: Sendable, Equatable {
         if let v = env["WARDEN_AUTHORITY_KEY"] { authorityKeyFile = v }
         if let v = env["WARDEN_AUTHORITY_KID"] { authorityKeyID = v }
         if let v = env["WARDEN_INSTANCE"] { instance = v }
+        if let v = env["WARDEN_HTTP"] {
+            let parts = v.split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let p = Int(parts[1]), (0...65535).contains(p) else {
+                throw CloudError(.config, "WARDEN_HTTP='\(v)' is not HOST:PORT")
+            }
+            http = HTTP(host: String(parts[0]), port: p)
+        }
     }
 
     func validate() throws(CloudError) {

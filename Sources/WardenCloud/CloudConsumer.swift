@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Mosquitto
 import ServiceLifecycle
 import WardenWire
@@ -36,8 +37,17 @@ public struct CloudConsumer: Service {
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
+                let connectedGauge = Gauge(label: "warden_cloud_mqtt_connected")
+                let reconnects = Counter(label: "warden_cloud_mqtt_reconnects_total")
+                var everConnected = false
                 for await event in client.connectionEvents {
-                    guard case .connected = event else { continue }
+                    guard case .connected = event else {
+                        connectedGauge.record(0)
+                        continue
+                    }
+                    connectedGauge.record(1)
+                    if everConnected { reconnects.increment() }
+                    everConnected = true
                     // A SUBSCRIBE lost with its connection is not re-sent by libmosquitto: retry until each holds.
                     var pending = Self.leaves
                     while !pending.isEmpty, !Task.isCancelled {
@@ -60,6 +70,11 @@ public struct CloudConsumer: Service {
             group.addTask { await ingester.run() }
             group.addTask {
                 for await m in client.messages {
+                    // Audit batches go straight to the ingester's workers, which decode them in parallel.
+                    if let (topics, leaf) = DeviceTopics.parse(m.topic), leaf == .audit {
+                        ingester.enqueue(topics, m.payload)
+                        continue
+                    }
                     // Bounded like the ingester's transactions: a wedged database query must not stop the stream.
                     do { try await AuditIngester.bounded(AuditIngester.transactionBound) { await handle(m) } } catch {
                         logger.error(
@@ -96,7 +111,7 @@ public struct CloudConsumer: Service {
         do {
             if leaf == .audit {
                 // Group-committed by the ingester, which also drops unregistered devices (no lookup per message).
-                ingester.enqueue(topics, try AuditBatch.decode(m.payload))
+                ingester.enqueue(topics, m.payload)
                 return
             }
             guard try await store.doorOf(org: org, device: dev) != nil else {

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import Metrics
 import Mosquitto
 import PostgresNIO
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -44,17 +46,25 @@ public struct CloudRuntime: Sendable {
     /// The long-running service: migrations and partitions first, then the consumer and the re-send loop, until
     /// SIGTERM or SIGINT.
     public func serve() async throws {
+        // The process's metrics go to a Prometheus registry only when something can scrape them; first, so the
+        // services' metric handles are made by it.
+        let registry = config.http.map { _ in PrometheusCollectorRegistry() }
+        if let registry { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         let consumer = CloudConsumer(operations: operations, client: mqtt, broker: config.broker, logger: logger)
         let resend = AccessResendService(operations: operations, interval: config.resendInterval, logger: logger)
         let prepare = PrepareService(store: store, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: store.client),
+            .init(service: prepare),
+            .init(service: consumer),
+            .init(service: resend),
+        ]
+        if let http = config.http, let registry {
+            services.append(.init(service: CloudHTTP.application(http, registry: registry, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: store.client),
-                    .init(service: prepare),
-                    .init(service: consumer),
-                    .init(service: resend),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -121,100 +121,141 @@ public struct CloudStore: Sendable {
     /// in arrival order against its device's position as the earlier batches left it, all rows inserted in one
     /// statement (a repeat is a no-op), the positions advanced, then COMMIT. Results (nil for an unregistered
     /// device) are returned only after the commit, in the order of `items`.
-    public func ingest(_ items: [IngestItem]) async throws(CloudError) -> [IngestResult?] {
+    ///
+    /// `bulk` writes the rows with COPY, the fast path, which has no ON CONFLICT: it relies on the device's row lock
+    /// and position (rows past the position cannot exist). Without it, one INSERT ... ON CONFLICT DO NOTHING, the
+    /// path that tolerates a row stored outside that rule. Data the database refuses (a constraint or a value, not
+    /// a lost connection) throws `.invalid`, so the caller can retry the batches one by one and isolate the culprit.
+    public func ingest(_ items: [IngestItem], bulk: Bool = true) async throws(CloudError) -> [IngestResult?] {
         guard !items.isEmpty else { return [] }
-        return try await wrap("storing \(items.count) audit batch(es)") {
-            try await client.withTransaction(logger: logger) { conn -> [IngestResult?] in
-                let keys = Array(Set(items.map { DeviceKey(org: $0.org, device: $0.device) }))
-                var position: [DeviceKey: (seq: Int64, hash: [UInt8]?)] = [:]
-                let rows = try await conn.query(
-                    """
-                    SELECT d.org_id, d.id, d.audit_seq, d.audit_hash FROM devices d
-                    JOIN unnest(\(keys.map(\.org))::text[], \(keys.map(\.device))::text[]) AS k(org, id)
-                        ON d.org_id = k.org AND d.id = k.id
-                    ORDER BY d.org_id, d.id FOR UPDATE OF d
-                    """,
-                    logger: logger
+        do {
+            return try await ingestTransaction(items, bulk: bulk)
+        } catch let e as PostgresTransactionError {
+            let cause = e.closureError ?? e.commitError ?? e.beginError ?? e.rollbackError
+            // Only a refusal of the data itself (SQLSTATE class 22, data exception, or 23, integrity constraint)
+            // is `.invalid`: an administrator's shutdown or a lost connection is the database's trouble, retried
+            // whole when the boards re-send.
+            if let p = cause as? PSQLError, p.code == .server,
+                let state = p.serverInfo?[.sqlState], state.hasPrefix("22") || state.hasPrefix("23")
+            {
+                throw CloudError(
+                    .invalid,
+                    "storing \(items.count) audit batch(es): the database refused them: \(p.serverInfo?[.message] ?? "?") (\(p.serverInfo?[.sqlState] ?? "?"))"
                 )
-                for try await (org, id, seq, hash) in rows.decode((String, String, Int64, ByteBuffer?).self) {
-                    position[DeviceKey(org: org, device: id)] = (seq, hash.map { Array($0.readableBytesView) })
+            }
+            throw CloudError(.database, "storing \(items.count) audit batch(es): \(String(reflecting: cause ?? e))")
+        } catch {
+            throw CloudError(.database, "storing \(items.count) audit batch(es): \(String(reflecting: error))")
+        }
+    }
+
+    private func ingestTransaction(_ items: [IngestItem], bulk: Bool) async throws -> [IngestResult?] {
+        try await client.withTransaction(logger: logger) { conn -> [IngestResult?] in
+            let keys = Array(Set(items.map { DeviceKey(org: $0.org, device: $0.device) }))
+            var position: [DeviceKey: (seq: Int64, hash: [UInt8]?)] = [:]
+            let rows = try await conn.query(
+                """
+                SELECT d.org_id, d.id, d.audit_seq, d.audit_hash FROM devices d
+                JOIN unnest(\(keys.map(\.org))::text[], \(keys.map(\.device))::text[]) AS k(org, id)
+                    ON d.org_id = k.org AND d.id = k.id
+                ORDER BY d.org_id, d.id FOR UPDATE OF d
+                """,
+                logger: logger
+            )
+            for try await (org, id, seq, hash) in rows.decode((String, String, Int64, ByteBuffer?).self) {
+                position[DeviceKey(org: org, device: id)] = (seq, hash.map { Array($0.readableBytesView) })
+            }
+            var results: [IngestResult?] = []
+            var stored: [FlaggedRecord] = []
+            var flaggedBy: [DeviceKey: Bool] = [:]
+            var moved: Set<DeviceKey> = []
+            for item in items {
+                let key = DeviceKey(org: item.org, device: item.device)
+                guard let (seq, hash) = position[key] else {
+                    results.append(nil)
+                    continue
                 }
-                var results: [IngestResult?] = []
-                var stored: [FlaggedRecord] = []
-                var flaggedBy: [DeviceKey: Bool] = [:]
-                var moved: Set<DeviceKey> = []
-                for item in items {
-                    let key = DeviceKey(org: item.org, device: item.device)
-                    guard let (seq, hash) = position[key] else {
-                        results.append(nil)
-                        continue
-                    }
-                    let plan = AuditIngestPlan.plan(item.batch, storedSeq: seq, storedHash: hash)
-                    let flagged = plan.rows.filter { !$0.flags.isEmpty }.count
-                    for row in plan.rows {
-                        stored.append(
-                            FlaggedRecord(org: item.org, device: item.device, record: row.record, flags: row.flags)
-                        )
-                    }
-                    if !plan.rows.isEmpty, let ack = plan.ack {
-                        position[key] = (ack.upToSeq, Hex.decode(ack.hash))
-                        moved.insert(key)
-                        if flagged > 0 { flaggedBy[key] = true }
-                    }
-                    results.append(
-                        IngestResult(
-                            ack: plan.ack,
-                            inserted: plan.rows.count,
-                            flagged: flagged,
-                            outOfOrder: plan.outOfOrder
-                        )
+                let plan = AuditIngestPlan.plan(item.batch, storedSeq: seq, storedHash: hash)
+                let flagged = plan.rows.filter { !$0.flags.isEmpty }.count
+                for row in plan.rows {
+                    stored.append(
+                        FlaggedRecord(org: item.org, device: item.device, record: row.record, flags: row.flags)
                     )
                 }
-                guard !stored.isEmpty else { return results }
-                let text = String(decoding: WireJSON.encode(stored), as: UTF8.self)
+                if !plan.rows.isEmpty, let ack = plan.ack {
+                    position[key] = (ack.upToSeq, Hex.decode(ack.hash))
+                    moved.insert(key)
+                    if flagged > 0 { flaggedBy[key] = true }
+                }
+                results.append(
+                    IngestResult(
+                        ack: plan.ack,
+                        inserted: plan.rows.count,
+                        flagged: flagged,
+                        outOfOrder: plan.outOfOrder
+                    )
+                )
+            }
+            guard !stored.isEmpty else { return results }
+            if bulk {
+                try await conn.copyFrom(table: "audit_events", columns: AuditCopyText.columns, logger: logger) {
+                    try await $0.write(AuditCopyText.rows(stored))
+                }
+            } else {
+                // Column arrays bound in PostgreSQL's binary format and expanded by unnest: no text or JSON hop for
+                // the rows. Arrays cannot hold NULL here, so absent fields travel as a bit mask beside them.
+                let columns = AuditColumns(stored)
                 try await conn.query(
                     """
                     INSERT INTO audit_events (org_id, device_id, seq, at, at_ms, kind, door_id, credential_id, user_id,
                         reason, detail, prev_hash, hash, flags)
-                    SELECT r.org, r.dev, r.seq, to_timestamp(r.at_ms / 1000.0), r.at_ms, r.kind, r.door,
-                        r.credential_id, r.user_id, r.reason, r.detail, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex'),
-                        CASE WHEN cardinality(r.flags) = 0 THEN NULL ELSE r.flags END
-                    FROM jsonb_to_recordset(\(text)::jsonb) AS r(org text, dev text, seq bigint, at_ms bigint, kind text,
-                        door text, credential_id text, user_id text, reason text, detail text, prev_hash text, hash text,
-                        flags text[])
+                    SELECT r.org, r.dev, r.seq, timestamptz 'epoch' + (r.at_ms / 1000) * interval '1 second' + (r.at_ms % 1000) * interval '1 millisecond', r.at_ms, r.kind,
+                        CASE WHEN r.absent & 1 = 0 THEN r.door END, CASE WHEN r.absent & 2 = 0 THEN r.cred END,
+                        CASE WHEN r.absent & 4 = 0 THEN r.usr END, CASE WHEN r.absent & 8 = 0 THEN r.reason END,
+                        CASE WHEN r.absent & 16 = 0 THEN r.detail END, decode(r.prev, 'hex'), decode(r.hash, 'hex'),
+                        string_to_array(NULLIF(r.flags, ''), ',')
+                    FROM unnest(\(columns.org)::text[], \(columns.dev)::text[], \(columns.seq)::bigint[],
+                        \(columns.atMillis)::bigint[], \(columns.kind)::text[], \(columns.door)::text[],
+                        \(columns.credential)::text[], \(columns.user)::text[], \(columns.reason)::text[],
+                        \(columns.detail)::text[], \(columns.prevHash)::text[], \(columns.hash)::text[],
+                        \(columns.flags)::text[], \(columns.absent)::integer[])
+                        AS r(org, dev, seq, at_ms, kind, door, cred, usr, reason, detail, prev, hash, flags, absent)
                     ON CONFLICT DO NOTHING
                     """,
                     logger: logger
                 )
-                if stored.contains(where: { $0.record.kind == "alarm" || $0.record.kind == "alarm_cleared" }) {
-                    // Alarms raised while the board was offline reach the alarm list with the trail.
-                    try await conn.query(
-                        """
-                        INSERT INTO alarms (org_id, device_id, seq, at, kind, reason, detail)
-                        SELECT r.org, r.dev, r.seq, to_timestamp(r.at_ms / 1000.0), r.kind, r.reason, r.detail
-                        FROM jsonb_to_recordset(\(text)::jsonb) AS r(org text, dev text, seq bigint, at_ms bigint,
-                            kind text, reason text, detail text)
-                        WHERE r.kind IN ('alarm', 'alarm_cleared')
-                        ON CONFLICT DO NOTHING
-                        """,
-                        logger: logger
-                    )
-                }
-                let advanced = Array(moved)
+            }
+            let alarms = stored.filter { $0.record.kind == "alarm" || $0.record.kind == "alarm_cleared" }
+            if !alarms.isEmpty {
+                // Alarms raised while the board was offline reach the alarm list with the trail.
+                let a = AuditColumns(alarms)
                 try await conn.query(
                     """
-                    UPDATE devices d SET audit_seq = u.seq, audit_hash = decode(u.hash, 'hex'),
-                        chain_flagged = d.chain_flagged OR u.flagged, last_seen = now()
-                    FROM unnest(\(advanced.map(\.org))::text[], \(advanced.map(\.device))::text[],
-                        \(advanced.map { position[$0]!.seq })::bigint[],
-                        \(advanced.map { Hex.encode(position[$0]!.hash ?? []) })::text[],
-                        \(advanced.map { flaggedBy[$0] ?? false })::boolean[]) AS u(org, id, seq, hash, flagged)
-                    WHERE d.org_id = u.org AND d.id = u.id
+                    INSERT INTO alarms (org_id, device_id, seq, at, kind, reason, detail)
+                    SELECT r.org, r.dev, r.seq, timestamptz 'epoch' + (r.at_ms / 1000) * interval '1 second' + (r.at_ms % 1000) * interval '1 millisecond', r.kind,
+                        CASE WHEN r.absent & 8 = 0 THEN r.reason END, CASE WHEN r.absent & 16 = 0 THEN r.detail END
+                    FROM unnest(\(a.org)::text[], \(a.dev)::text[], \(a.seq)::bigint[], \(a.atMillis)::bigint[],
+                        \(a.kind)::text[], \(a.reason)::text[], \(a.detail)::text[], \(a.absent)::integer[])
+                        AS r(org, dev, seq, at_ms, kind, reason, detail, absent)
+                    ON CONFLICT DO NOTHING
                     """,
                     logger: logger
                 )
-                return results
             }
+            let advanced = Array(moved)
+            try await conn.query(
+                """
+                UPDATE devices d SET audit_seq = u.seq, audit_hash = decode(u.hash, 'hex'),
+                    chain_flagged = d.chain_flagged OR u.flagged, last_seen = now()
+                FROM unnest(\(advanced.map(\.org))::text[], \(advanced.map(\.device))::text[],
+                    \(advanced.map { position[$0]!.seq })::bigint[],
+                    \(advanced.map { Hex.encode(position[$0]!.hash ?? []) })::text[],
+                    \(advanced.map { flaggedBy[$0] ?? false })::boolean[]) AS u(org, id, seq, hash, flagged)
+                WHERE d.org_id = u.org AND d.id = u.id
+                """,
+                logger: logger
+            )
+            return results
         }
     }
 
@@ -223,19 +264,11 @@ public struct CloudStore: Sendable {
         var device: String
     }
 
-    struct FlaggedRecord: Encodable {
+    struct FlaggedRecord {
         var org: String
         var device: String
         var record: WireAuditRecord
         var flags: [String]
-        func encode(to encoder: any Encoder) throws {
-            try record.encode(to: encoder)
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(org, forKey: .org)
-            try c.encode(device, forKey: .dev)
-            try c.encode(flags, forKey: .flags)
-        }
-        enum Key: String, CodingKey { case org, dev, flags }
     }
 
     // MARK: devices

@@ -31,6 +31,8 @@ public struct WardenConfig: Sendable {
     public var presentation: PresentationSettings
     /// MQTT sync with the cloud; nil = stand-alone.
     public var sync: SyncSettings?
+    /// Prometheus metrics written to a text file (node_exporter's textfile collector reads it); nil = none.
+    public var metrics: MetricsSettings?
 
     public struct LockIdentity: Sendable {
         public var deviceKey: P256.Signing.PrivateKey
@@ -95,7 +97,7 @@ public struct WardenConfig: Sendable {
             text: text,
             allowed: [
                 "door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit",
-                "log_level", "identity", "presentation", "sync",
+                "log_level", "identity", "presentation", "sync", "metrics",
             ]
         )
         let dir = (file as NSString).deletingLastPathComponent
@@ -258,6 +260,12 @@ public struct WardenConfig: Sendable {
             ]
         ) {
             config.sync = try SyncSettings.parse(m, resolve: resolve)
+        }
+        if let m = try top.optionalMapping("metrics", allowed: ["text_file", "interval_s"]) {
+            config.metrics = MetricsSettings(
+                textFile: resolve(try m.string("text_file")),
+                interval: .seconds(try m.int("interval_s", in: 1...3600, default: 15))
+            )
         }
         config.maxForwardJump = TimeInterval(
             try time?.int("max_forward_jump_s", in: 60...31_536_000, default: 86_400) ?? 86_400

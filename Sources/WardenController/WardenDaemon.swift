@@ -1,7 +1,9 @@
 import Foundation
 import GPIOD
 import Logging
+import Metrics
 import POSIXIO
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import WardenCore
@@ -78,6 +80,10 @@ public enum WardenDaemon {
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { JournaldLogHandler(label: $0, level: level) }
         let logger = Logger(label: "wardend")
+        // Metrics go to a Prometheus registry only when the config asks for the text file (otherwise swift-metrics'
+        // no-op backend: nothing is kept).
+        let metricsRegistry = config.metrics.map { _ in PrometheusCollectorRegistry() }
+        if let metricsRegistry { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry)) }
         let notifier = SystemdNotifier()
         umask(0o077)  // everything wardend creates (state, sockets, database) is its own
 
@@ -175,6 +181,11 @@ public enum WardenDaemon {
             .init(service: DoorService(controller: controller, health: health, reason: { stopReason.withLock { $0 } }))
         )
         services.append(.init(service: ControlSocketService(server: server, health: health)))
+        if let metricsRegistry, let settings = config.metrics {
+            services.append(
+                .init(service: MetricsTextFileService(registry: metricsRegistry, settings: settings, logger: logger))
+            )
+        }
         if let settings = config.sync {
             do {
                 if let sync = try makeSync(config, settings, controller, journal, logger) {

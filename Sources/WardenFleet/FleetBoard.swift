@@ -87,7 +87,8 @@ final class FleetBoard: Sendable {
                 case .connected: link.connected(at: .now)
                 case .disconnected: link.disconnected(at: .now)
                 }
-            }
+            },
+            observeAcknowledgement: { link.acknowledged(after: $0) }
         )
     }
 

@@ -100,9 +100,9 @@ final class FleetDriver: Service, Sendable {
     private func makeSummary() -> FleetSummary {
         let (events, acked, per) = counts()
         let links = boards.map { $0.link.snapshot }
-        let reconnects = links.flatMap(\.reconnects).map {
-            Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000
-        }.sorted()
+        let millis = { (d: Duration) in Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000 }
+        let reconnects = links.flatMap(\.reconnects).map(millis).sorted()
+        let waits = links.flatMap(\.ackWaits).map(millis).sorted()
         let firsts = links.compactMap(\.connectedOnce)
         let allConnected = firsts.count == boards.count ? firsts.max().map { started.duration(to: $0) } : nil
         return FleetSummary(
@@ -119,6 +119,10 @@ final class FleetDriver: Service, Sendable {
             reconnectP50Ms: FleetSummary.percentile(reconnects, 0.5),
             reconnectP99Ms: FleetSummary.percentile(reconnects, 0.99),
             reconnectMaxMs: reconnects.last,
+            acknowledgedBatches: waits.count,
+            ackP50Ms: FleetSummary.percentile(waits, 0.5),
+            ackP99Ms: FleetSummary.percentile(waits, 0.99),
+            ackMaxMs: waits.last,
             perBoard: per,
             rssMB: Self.residentMB()
         )

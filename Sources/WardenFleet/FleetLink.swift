@@ -7,6 +7,8 @@ final class FleetLink: Sendable {
         var connectedOnce: ContinuousClock.Instant?
         var lostAt: ContinuousClock.Instant?
         var reconnects: [Duration] = []
+        /// Each audit batch's wait from publish to the acknowledgement after the cloud's commit.
+        var ackWaits: [Duration] = []
     }
     private let state = Mutex(State())
 
@@ -25,6 +27,8 @@ final class FleetLink: Sendable {
             l.connected = false
         }
     }
+
+    func acknowledged(after wait: Duration) { state.withLock { $0.ackWaits.append(wait) } }
 
     var snapshot: State { state.withLock { $0 } }
 }

@@ -16,6 +16,12 @@ public struct FleetSummary: Codable, Sendable {
     public var reconnectP50Ms: Double?
     public var reconnectP99Ms: Double?
     public var reconnectMaxMs: Double?
+    /// Audit batches acknowledged, and their wait from the board's publish to the acknowledgement after the cloud's
+    /// commit (measured on the board with its monotonic clock).
+    public var acknowledgedBatches: Int
+    public var ackP50Ms: Double?
+    public var ackP99Ms: Double?
+    public var ackMaxMs: Double?
     /// Per board: the last seq in its journal and the last one the cloud acknowledged.
     public var perBoard: [String: [Int64]]
     public var rssMB: Double
@@ -27,6 +33,7 @@ public struct FleetSummary: Codable, Sendable {
             decisions: \(decisions)
             audit events: \(events) in the journals, \(acknowledged) acknowledged by the cloud after its commit, \(unacknowledged) not (yet)
             reconnects: \(reconnects) (p50 \(ms(reconnectP50Ms)), p99 \(ms(reconnectP99Ms)), max \(ms(reconnectMaxMs)))
+            publish to acknowledgement: \(acknowledgedBatches) batches (p50 \(ms(ackP50Ms)), p99 \(ms(ackP99Ms)), max \(ms(ackMaxMs)))
             memory: \(String(format: "%.1f", rssMB)) MB resident, \(String(format: "%.0f", boards > 0 ? rssMB * 1024 / Double(boards) : 0)) KB per board
             """
     }

@@ -58,6 +58,13 @@ public struct AuditUploader: Sendable, Equatable {
         sentUpTo = last
     }
 
+    /// How long each batch that an acknowledgement up to `seq` completes has waited for it since it was sent: the
+    /// board's view of the cloud's end-to-end latency (publish, broker, consumer, commit, acknowledgement).
+    public func roundTrips(upTo seq: Int64, at now: Duration) -> [Duration] {
+        guard seq > acknowledged else { return [] }
+        return inFlight.filter { $0.last <= seq }.map { now - $0.sentAt }
+    }
+
     /// The cloud committed every record up to `seq` (the caller has checked the hash). Returns false for an old or
     /// repeated acknowledgement, which changes nothing.
     @discardableResult

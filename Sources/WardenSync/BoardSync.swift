@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Metrics
 import Mosquitto
 import WardenController
 import WardenCore
@@ -32,14 +33,20 @@ public actor BoardSync {
     /// When a snapshot was last asked for, per reason: a flood of forged updates costs one request per 10 s.
     private var lastSnapshotRequest: [AccessRequest.Reason: Duration] = [:]
     private var mismatchAlarmed = false
+    /// Sees each batch's wait from publish to the acknowledgement after the cloud's commit.
+    private let onAcknowledged: @Sendable (Duration) -> Void
+    private let metrics = SyncMetrics()
+    private var everConnected = false
 
     public init(
         settings: SyncSettings,
         controller: DoorController<ContinuousClock>,
         journal: AuditJournal,
         client: MQTTClient,
-        logger: Logger
+        logger: Logger,
+        onAcknowledged: @escaping @Sendable (Duration) -> Void = { _ in }
     ) throws {
+        self.onAcknowledged = onAcknowledged
         self.settings = settings
         self.controller = controller
         self.journal = journal
@@ -65,6 +72,9 @@ public actor BoardSync {
 
     public func connected(sessionPresent: Bool) async {
         connected = true
+        metrics.connected.record(1)
+        if everConnected { metrics.reconnects.increment() }
+        everConnected = true
         if !sessionPresent { unsubscribed = Set(subscriptions) }
         await subscribe()
         send(.online, OnlineStatus(online: true, boot: boot, atMillis: nowMillis), retain: true)
@@ -99,6 +109,7 @@ public actor BoardSync {
     public func disconnected(reason: String) {
         guard connected else { return }
         connected = false
+        metrics.connected.record(0)
         logger.warning("lost the broker; the door keeps deciding offline", metadata: ["reason": "\(reason)"])
     }
 
@@ -119,12 +130,18 @@ public actor BoardSync {
         guard connected else { return }
         if !unsubscribed.isEmpty { await subscribe() }
         if uploader.checkTimeout(at: now) {
+            metrics.resends.increment()
             logger.notice(
                 "audit acknowledgement overdue; re-sending from the oldest unacknowledged record",
                 metadata: ["after": "\(uploader.acknowledged)", "next_wait": "\(uploader.timeout)"]
             )
         }
         pump()
+        metrics.upload(
+            durable: journal.durableSeq,
+            acknowledged: uploader.acknowledged,
+            batchesInFlight: uploader.batchesInFlight
+        )
         if now - lastStateAt >= settings.stateInterval { await publishState(force: true) }
         if !timeTracker.waiting(at: now), !(await controller.timeIsTrusted) { requestTime() }
     }
@@ -232,6 +249,12 @@ public actor BoardSync {
         do { try journal.acknowledge(upTo: ack.upToSeq) } catch {
             logger.error("cannot mark records acknowledged", metadata: ["error": "\(error)"])
             return
+        }
+        for wait in uploader.roundTrips(upTo: ack.upToSeq, at: now) {
+            metrics.ackWait.recordNanoseconds(
+                wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
+            )
+            onAcknowledged(wait)
         }
         uploader.acknowledge(upTo: ack.upToSeq)
         pump()

@@ -19,15 +19,17 @@ public struct BoardSyncService: Service {
     let observe: @Sendable (MQTTConnectionEvent) -> Void
 
     /// Builds the client and checks the TLS and credential settings now, so a bad config stops wardend at start.
-    /// `observe` sees each connection event (the fleet simulator times reconnects with it); `firstReconnectDelay`
-    /// is MQTTClient's.
+    /// `observe` sees each connection event (the fleet simulator times reconnects with it) and
+    /// `observeAcknowledgement` each audit batch's wait from publish to acknowledgement; `firstReconnectDelay` is
+    /// MQTTClient's.
     public init(
         settings: SyncSettings,
         controller: DoorController<ContinuousClock>,
         journal: AuditJournal,
         logger: Logger,
         firstReconnectDelay: ClosedRange<UInt32> = MQTTClient.reconnectBase,
-        observe: @escaping @Sendable (MQTTConnectionEvent) -> Void = { _ in }
+        observe: @escaping @Sendable (MQTTConnectionEvent) -> Void = { _ in },
+        observeAcknowledgement: @escaping @Sendable (Duration) -> Void = { _ in }
     ) throws {
         let lockID = controller.config.lockID
         let client = try MQTTClient(
@@ -45,7 +47,8 @@ public struct BoardSyncService: Service {
             controller: controller,
             journal: journal,
             client: client,
-            logger: logger
+            logger: logger,
+            onAcknowledged: observeAcknowledgement
         )
         self.settings = settings
         self.client = client

@@ -20,6 +20,20 @@ import WardenSync
         #expect(u.nextBatch(durable: 40) == 15)
     }
 
+    @Test func roundTripsAreTheWaitsOfTheBatchesAnAcknowledgementCompletes() {
+        var u = AuditUploader(acknowledged: 0, window: 4)
+        u.sent(first: 1, last: 10, at: .milliseconds(100))
+        u.sent(first: 11, last: 20, at: .milliseconds(150))
+        u.sent(first: 21, last: 30, at: .milliseconds(180))
+        #expect(
+            u.roundTrips(upTo: 20, at: .milliseconds(200)) == [.milliseconds(100), .milliseconds(50)],
+            "the third batch is only partly acknowledged"
+        )
+        u.acknowledge(upTo: 20)
+        #expect(u.roundTrips(upTo: 20, at: .milliseconds(300)).isEmpty, "a repeated acknowledgement completes nothing")
+        #expect(u.roundTrips(upTo: 30, at: .milliseconds(300)) == [.milliseconds(120)])
+    }
+
     @Test func oldOrRepeatedAcknowledgementsChangeNothing() {
         var u = AuditUploader(acknowledged: 0)
         u.sent(first: 1, last: 5, at: .zero)

@@ -106,6 +106,27 @@ extension CloudStackSuite {
             let n = try await Self.waitConverged(stack, board)
             #expect(stack.pg.value("SELECT count(*) FROM audit_events WHERE kind = 'access_granted'") == "1000")
             print("1000 offline decisions: \(n) records in PostgreSQL after the broker came back")
+
+            // What Prometheus would see: the board's file (rewritten every second) and the consumer's /metrics.
+            let stored = Double(stack.pg.value("SELECT count(*) FROM audit_events")) ?? -1
+            let lastSeq = Double(stack.pg.value("SELECT max(seq) FROM audit_events")) ?? -1
+            try await waitFor("the board's metrics file to show the upload done", timeout: .seconds(10)) {
+                board.metrics["warden_audit_unacknowledged_records"] == 0
+                    && board.metrics["warden_audit_acknowledged_seq"] == lastSeq
+            }
+            let b = board.metrics
+            #expect(b["warden_decisions_total{result=\"granted\"}"] == 1000, "\(b)")
+            #expect(b["warden_mqtt_connected"] == 1 && b["warden_audit_batches_in_flight"] == 0, "\(b)")
+            #expect((b["warden_audit_ack_seconds_count"] ?? 0) >= 10, "1000 records go in batches of up to 100: \(b)")
+            let c = try stack.cloudMetrics()
+            #expect(c["warden_cloud_audit_events_total"] == stored, "every stored record counted once: \(c)")
+            #expect(c["warden_cloud_audit_queued_batches"] == 0 && c["warden_cloud_mqtt_connected"] == 1, "\(c)")
+            #expect((c["warden_cloud_audit_batches_total"] ?? 0) >= 11, "1005 records in batches of up to 100: \(c)")
+            // One acknowledgement per board per group transaction: several batches may share one.
+            #expect(
+                (c["warden_cloud_audit_acks_total"] ?? 0) >= 1 && c["warden_cloud_audit_refused_total"] == 0,
+                "\(c)"
+            )
         }
 
         @Test func aConsumerKilledMidBatchLosesNothing() async throws {

@@ -151,6 +151,7 @@ final class CloudStack: Sendable {
         instance: "\(instance)"
         resend_interval_ms: 1000
         log_level: debug
+        http: {host: 127.0.0.1, port: 0}
 
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -189,6 +190,18 @@ final class CloudStack: Sendable {
     }
 
     func consumer(_ name: String) -> ServerProcess? { consumers.withLock { $0[name] } }
+
+    /// Consumer `name`'s Prometheus metrics, scraped from its `/metrics` (its port, chosen by the kernel, is in its
+    /// log): series name with labels -> value.
+    func cloudMetrics(_ name: String = "1") throws -> [String: Double] {
+        guard let log = consumer(name)?.log,
+            let line = log.split(separator: "\n").first(where: { $0.contains("http listening") }),
+            let port = line.split(separator: ":").last.flatMap({ Int($0.prefix { $0.isNumber }) })
+        else { throw Failure(description: "consumer \(name) logged no http listening address") }
+        let (code, out) = Command.run("/usr/bin/curl", ["-fsS", "http://127.0.0.1:\(port)/metrics"])
+        guard code == 0 else { throw Failure(description: "scraping consumer \(name): \(out)") }
+        return PrometheusText.parse(out)
+    }
 
     // MARK: boards
 
@@ -315,8 +328,16 @@ final class Board: Sendable {
         state_dir: state
         control_socket: control.sock
         sync: { org: \(CloudStack.org), broker: "127.0.0.1:\(stack.broker.port)", ack_timeout_ms: 1500\(auth)\(syncExtra) }
+        metrics: { text_file: metrics.prom, interval_s: 1 }
 
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// The board's metrics file as wardend last wrote it: series name with labels -> value.
+    var metrics: [String: Double] {
+        PrometheusText.parse(
+            (try? String(contentsOf: dir.appendingPathComponent("metrics.prom"), encoding: .utf8)) ?? ""
+        )
     }
 
     func start() async throws {

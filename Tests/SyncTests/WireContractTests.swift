@@ -38,6 +38,19 @@ import WardenWire
         #expect(
             message(String(decoding: gap, as: UTF8.self)) == "audit batch: seq 3 follows 1; records must be consecutive"
         )
+        // What a database column cannot hold is refused with the batch, naming the record and the field: such a
+        // record could otherwise fail a group commit shared with other boards' batches.
+        func one(_ change: (inout WireAuditRecord) -> Void) -> String {
+            var w = r[0]
+            change(&w)
+            return message(String(decoding: WireJSON.encode(AuditBatch(boot: "b", records: [w])), as: UTF8.self))
+        }
+        #expect(one { $0.hash = "zz" + $0.hash.dropFirst(2) } == "audit batch: record 1: hash must be 64 hex digits")
+        #expect(one { $0.prevHash = "ab" } == "audit batch: record 1: prev_hash must be 64 hex digits")
+        #expect(one { $0.atMillis = -1 } == "audit batch: record 1: at_ms -1 is outside 0...253402300799999")
+        #expect(one { $0.detail = "a\u{0}b" } == "audit batch: record 1: detail contains a NUL character")
+        #expect(one { $0.kind = "" } == "audit batch: record 1: kind is empty")
+        #expect(one { $0.hash = $0.hash.uppercased() } == "accepted", "hex in either case")
         // Unknown fields are ignored (a newer board may add some).
         #expect(
             (try? WireJSON.decode(

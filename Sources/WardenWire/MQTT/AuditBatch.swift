@@ -24,6 +24,37 @@ public struct AuditBatch: Codable, Sendable, Equatable {
         for (a, b) in zip(batch.records, batch.records.dropFirst()) where b.seq != a.seq + 1 {
             throw WireError("audit batch: seq \(b.seq) follows \(a.seq); records must be consecutive")
         }
+        for r in batch.records { try check(r) }
         return batch
+    }
+
+    /// The end of year 9999 in Unix milliseconds: the latest `at_ms` a record may carry.
+    public static let maxAtMillis: Int64 = 253_402_300_799_999
+
+    /// What a database column can hold: hashes of 32 bytes in hex, a timestamp from 1970 to year 9999, text
+    /// without NUL. A record that breaks these is refused with its batch (the board's own code never makes one), so
+    /// it can never fail a store shared with other boards' records.
+    static func check(_ r: WireAuditRecord) throws(WireError) {
+        for (name, hex) in [("hash", r.hash), ("prev_hash", r.prevHash)] {
+            guard hex.utf8.count == 64, hex.utf8.allSatisfy({ Self.isHexDigit($0) }) else {
+                throw WireError("audit batch: record \(r.seq): \(name) must be 64 hex digits")
+            }
+        }
+        guard (0...maxAtMillis).contains(r.atMillis) else {
+            throw WireError("audit batch: record \(r.seq): at_ms \(r.atMillis) is outside 0...\(maxAtMillis)")
+        }
+        guard !r.kind.isEmpty else { throw WireError("audit batch: record \(r.seq): kind is empty") }
+        for (name, text) in [
+            ("kind", r.kind), ("door", r.door), ("credential_id", r.credentialID), ("user_id", r.userID),
+            ("reason", r.reason), ("detail", r.detail),
+        ] {
+            if let text, text.utf8.contains(0) {
+                throw WireError("audit batch: record \(r.seq): \(name) contains a NUL character")
+            }
+        }
+    }
+
+    private static func isHexDigit(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)
     }
 }
