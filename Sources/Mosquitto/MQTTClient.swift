@@ -146,6 +146,9 @@ public final class MQTTClient: Sendable {
 
     // MARK: Connection
 
+    /// FD_SETSIZE on Linux: the descriptors select() can watch.
+    static let selectLimit: Int32 = 1024
+
     /// Connects and returns when the broker's CONNACK accepts us. Returns whether the broker resumed a session.
     /// Cancelling the task abandons the attempt and stops the network thread. With no CONNACK within `timeout` the
     /// attempt fails: libmosquitto finishes a TLS handshake on its network thread and does not always report a
@@ -358,6 +361,17 @@ public final class MQTTClient: Sendable {
             }
             let rc = mosquitto_connect_bind_v5(handle, host, port, keepalive, nil, properties)
             if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) { return MQTTError.fromReturnCode(rc, errno: errno, what) }
+            // libmosquitto's loop watches its socket with select(), which cannot take a descriptor past 1023: its
+            // thread would spin on MOSQ_ERR_INVAL and the CONNACK would never be read.
+            let fd = mosquitto_socket(handle)
+            if fd >= Self.selectLimit {
+                _ = mosquitto_disconnect_v5(handle, 0, nil)
+                return MQTTError(
+                    code: .connectionFailed,
+                    message: "\(what): the socket is descriptor \(fd), past the \(Self.selectLimit - 1) libmosquitto's "
+                        + "select() loop can watch; this process holds too many open files"
+                )
+            }
             core.state.withLock { $0.awaitingConnack = true }
             let loop = mosquitto_loop_start(handle)
             if loop != Int32(MOSQ_ERR_SUCCESS.rawValue) {

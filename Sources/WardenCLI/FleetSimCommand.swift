@@ -42,6 +42,13 @@ struct FleetSimCommand: AsyncParsableCommand {
         guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
             throw CLIError("--broker must be HOST:PORT, got '\(broker)'")
         }
+        guard (1...FleetOptions.maxBoardsPerProcess).contains(count) else {
+            throw CLIError(
+                "--count \(count): 1 to \(FleetOptions.maxBoardsPerProcess) boards per process. libmosquitto's network "
+                    + "loop uses select(), which cannot watch a descriptor past 1023, and each board holds about 8 "
+                    + "(its SQLite files and its connection); run several processes, each with its own --first"
+            )
+        }
         var keys: [String: String] = [:]
         for k in authorityKey {
             let kv = k.split(separator: "=", maxSplits: 1)

@@ -55,18 +55,25 @@ public final class AuditIngester: Sendable {
             for worker in workers {
                 group.addTask {
                     for await _ in worker.wake {
+                        // Two stages: the next group is decoded while the previous one's transaction runs; the
+                        // transactions themselves stay one at a time, so a board's batches commit in order.
+                        var storing: Task<Void, Never>?
                         while true {
-                            let items = worker.queue.withLock { q -> [Item] in
-                                let n = min(q.count, self.maxMessages)
-                                let taken = Array(q.prefix(n))
-                                q.removeFirst(n)
-                                return taken
-                            }
+                            let items = self.take(from: worker)
                             if items.isEmpty { break }
-                            let left = self.queued.subtract(items.count, ordering: .relaxed).newValue
-                            self.metrics.queued.record(left)
-                            await self.ingest(items)
+                            var group = self.decode(items)
+                            await storing?.value
+                            // What arrived during that transaction joins this group (up to the bound).
+                            let more = self.take(from: worker, upTo: self.maxMessages - items.count)
+                            if !more.isEmpty {
+                                let extra = self.decode(more)
+                                group.items += extra.items
+                                group.decoded += extra.decoded
+                            }
+                            let ready = group
+                            storing = Task { await self.store(ready.items, ready.decoded) }
                         }
+                        await storing?.value
                     }
                 }
             }
@@ -83,15 +90,36 @@ public final class AuditIngester: Sendable {
     /// boards re-send whatever was not acknowledged, so abandoning the wait loses nothing.
     static let transactionBound: Duration = .seconds(20)
 
-    private func ingest(_ messages: [Item]) async {
-        var decoded: [CloudStore.IngestItem] = []
+    /// Up to `limit` waiting messages of one worker, in arrival order.
+    private func take(from worker: Worker, upTo limit: Int? = nil) -> [Item] {
+        let limit = limit ?? maxMessages
+        guard limit > 0 else { return [] }
+        let items = worker.queue.withLock { q -> [Item] in
+            let n = min(q.count, limit)
+            let taken = Array(q.prefix(n))
+            q.removeFirst(n)
+            return taken
+        }
+        if !items.isEmpty { metrics.queued.record(queued.subtract(items.count, ordering: .relaxed).newValue) }
+        return items
+    }
+
+    struct Decoded: Sendable {
         var items: [Item] = []
-        decoded.reserveCapacity(messages.count)
+        var decoded: [CloudStore.IngestItem] = []
+    }
+
+    /// The messages that follow the contract, decoded; the others are logged and dropped (not acknowledged).
+    private func decode(_ messages: [Item]) -> Decoded {
+        var out = Decoded()
+        out.decoded.reserveCapacity(messages.count)
         for message in messages {
             do {
                 let batch = try AuditBatch.decode(message.payload)
-                decoded.append(CloudStore.IngestItem(org: message.topics.org, device: message.topics.dev, batch: batch))
-                items.append(message)
+                out.decoded.append(
+                    CloudStore.IngestItem(org: message.topics.org, device: message.topics.dev, batch: batch)
+                )
+                out.items.append(message)
             } catch {
                 metrics.refused.increment()
                 logger.warning(
@@ -100,6 +128,11 @@ public final class AuditIngester: Sendable {
                 )
             }
         }
+        return out
+    }
+
+    /// One group in one transaction, then one acknowledgement per board.
+    private func store(_ items: [Item], _ decoded: [CloudStore.IngestItem]) async {
         guard !items.isEmpty else { return }
         let store = self.store
         var results: [CloudStore.IngestResult??]

@@ -42,11 +42,14 @@ public struct CloudConfig: Sendable, Equatable {
     /// How long a signed command stays valid.
     public var commandLifetime: Duration = .seconds(60)
     public var logLevel = "info"
+    /// Parallel audit transactions (boards are sharded over them by device id; one board's batches stay in order).
+    public var ingestWorkers = 2
 
     public init() {}
 
     static let keys: Set<String> = [
         "database", "broker", "authority", "instance", "resend_interval_ms", "command_lifetime_s", "log_level", "http",
+        "ingest_workers",
     ]
 
     /// Reads `path` (optional) and applies the environment; every error names the file or variable and the key.
@@ -150,6 +153,7 @@ public struct CloudConfig: Sendable, Equatable {
         if let v = try int(root, "resend_interval_ms", "", 100...3_600_000) { resendInterval = .milliseconds(v) }
         if let v = try int(root, "command_lifetime_s", "", 5...300) { commandLifetime = .seconds(v) }
         if let v = try string(root, "log_level", "") { logLevel = v }
+        if let v = try int(root, "ingest_workers", "", 1...16) { ingestWorkers = v }
     }
 
     /// `WARDEN_DB_HOST`, `WARDEN_DB_PORT`, `WARDEN_DB_USER`, `WARDEN_DB_PASSWORD`, `WARDEN_DB_NAME`,

@@ -50,7 +50,13 @@ public struct CloudRuntime: Sendable {
         // services' metric handles are made by it.
         let registry = config.http.map { _ in PrometheusCollectorRegistry() }
         if let registry { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
-        let consumer = CloudConsumer(operations: operations, client: mqtt, broker: config.broker, logger: logger)
+        let consumer = CloudConsumer(
+            operations: operations,
+            client: mqtt,
+            broker: config.broker,
+            logger: logger,
+            ingestWorkers: config.ingestWorkers
+        )
         let resend = AccessResendService(operations: operations, interval: config.resendInterval, logger: logger)
         let prepare = PrepareService(store: store, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -80,6 +86,9 @@ public struct CloudRuntime: Sendable {
                 await client.run()
                 return nil
             }
+            // Lets the pool's task start before the first query: PostgresClient warns about a lease before run()
+            // (harmless, but it reads like a fault to whoever runs a one-shot command).
+            try? await Task.sleep(for: .milliseconds(20))
             if broker {
                 do { try await mqtt.connect(host: config.broker.host, port: config.broker.port) } catch {
                     group.cancelAll()

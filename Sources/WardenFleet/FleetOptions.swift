@@ -8,6 +8,9 @@ public struct FleetOptions: Sendable {
     /// Device ids are `{prefix}-{index:05}` and their doors `door-{device id}`: what `warden-cloud fleet-add` registers.
     public var prefix = "sim"
     public var count: Int
+    /// The most boards one process holds: about 8 descriptors each, and libmosquitto's select() loop refuses a
+    /// socket numbered past 1023 (measured: 1,000 boards in one process held 8,012 descriptors and none connected).
+    public static let maxBoardsPerProcess = 120
     /// The first index, so several simulator processes can share one fleet.
     public var first = 0
     /// Each board's config, SQLite store and journal live in `{directory}/{device id}`; reused by the next run.

@@ -99,7 +99,11 @@ public enum FleetSimulator {
                 if next < indices.count { add() }
             }
         }
-        progress("set up \(indices.count) boards in \(started.duration(to: .now))")
+        let took = started.duration(to: .now)
+        progress(
+            "set up \(indices.count) boards in "
+                + String(format: "%.2f s", Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
+        )
         return out.map { $0! }
     }
 

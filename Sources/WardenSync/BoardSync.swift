@@ -106,11 +106,16 @@ public actor BoardSync {
         }
     }
 
-    public func disconnected(reason: String) {
+    /// `ownRequest`: the connection ended because this process disconnected (a stop), not because it was lost.
+    public func disconnected(reason: String, ownRequest: Bool = false) {
         guard connected else { return }
         connected = false
         metrics.connected.record(0)
-        logger.warning("lost the broker; the door keeps deciding offline", metadata: ["reason": "\(reason)"])
+        if ownRequest {
+            logger.info("disconnected from the broker", metadata: ["reason": "\(reason)"])
+        } else {
+            logger.warning("lost the broker; the door keeps deciding offline", metadata: ["reason": "\(reason)"])
+        }
     }
 
     /// Before a clean stop: the retained `online` says offline (a clean DISCONNECT sends no will).

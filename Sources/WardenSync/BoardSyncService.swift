@@ -68,7 +68,8 @@ public struct BoardSyncService: Service {
                     observe(event)
                     switch event {
                     case .connected(let sessionPresent): await sync.connected(sessionPresent: sessionPresent)
-                    case .disconnected(_, let reason): await sync.disconnected(reason: reason)
+                    case .disconnected(let code, let reason):
+                        await sync.disconnected(reason: reason, ownRequest: code == 0)
                     }
                 }
             }

@@ -35,22 +35,31 @@ public struct AuditBatch: Codable, Sendable, Equatable {
     /// without NUL. A record that breaks these is refused with its batch (the board's own code never makes one), so
     /// it can never fail a store shared with other boards' records.
     static func check(_ r: WireAuditRecord) throws(WireError) {
-        for (name, hex) in [("hash", r.hash), ("prev_hash", r.prevHash)] {
-            guard hex.utf8.count == 64, hex.utf8.allSatisfy({ Self.isHexDigit($0) }) else {
-                throw WireError("audit batch: record \(r.seq): \(name) must be 64 hex digits")
-            }
+        guard isHash(r.hash) else { throw WireError("audit batch: record \(r.seq): hash must be 64 hex digits") }
+        guard isHash(r.prevHash) else {
+            throw WireError("audit batch: record \(r.seq): prev_hash must be 64 hex digits")
         }
         guard (0...maxAtMillis).contains(r.atMillis) else {
             throw WireError("audit batch: record \(r.seq): at_ms \(r.atMillis) is outside 0...\(maxAtMillis)")
         }
         guard !r.kind.isEmpty else { throw WireError("audit batch: record \(r.seq): kind is empty") }
-        for (name, text) in [
-            ("kind", r.kind), ("door", r.door), ("credential_id", r.credentialID), ("user_id", r.userID),
-            ("reason", r.reason), ("detail", r.detail),
-        ] {
-            if let text, text.utf8.contains(0) {
-                throw WireError("audit batch: record \(r.seq): \(name) contains a NUL character")
-            }
+        try noNUL(r.kind, "kind", r.seq)
+        try noNUL(r.door, "door", r.seq)
+        try noNUL(r.credentialID, "credential_id", r.seq)
+        try noNUL(r.userID, "user_id", r.seq)
+        try noNUL(r.reason, "reason", r.seq)
+        try noNUL(r.detail, "detail", r.seq)
+    }
+
+    private static func isHash(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { $0.count == 64 && $0.allSatisfy(isHexDigit) }
+    }
+
+    private static func noNUL(_ text: String?, _ name: String, _ seq: Int64) throws(WireError) {
+        guard var text else { return }
+        if text.withUTF8({ $0.contains(0) }) {
+            throw WireError("audit batch: record \(seq): \(name) contains a NUL character")
         }
     }
 
