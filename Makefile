@@ -21,12 +21,13 @@ bench: bootstrap
 	@scripts/bench
 
 # Fleet benchmark (issue 12): ingest per consumer beside the mosquitto_sub | psql \copy reference, revocation
-# propagation; BOARDS, BACKLOG (decisions per board before connecting) and REVOKE_BOARDS size it.
+# propagation; BOARDS, BACKLOG (decisions per board before connecting) and REVOKE_BOARDS (sizes, e.g. "1000 10000")
+# size it.
 BOARDS ?= 100
-BACKLOG ?= 1000
+BACKLOG ?= 3000
 REVOKE_BOARDS ?= 1000
 bench-fleet: bootstrap
-	@scripts/bench-fleet $(BOARDS) $(BACKLOG) $(REVOKE_BOARDS)
+	@scripts/bench-fleet $(BOARDS) $(BACKLOG) "$(REVOKE_BOARDS)"
 
 # libFuzzer targets in FuzzTesting/, FUZZ_SECONDS each (not part of `make test`: the builds take minutes)
 FUZZ_SECONDS ?= 60

@@ -41,6 +41,18 @@ public enum WardenDaemon {
         }
     }
 
+    /// The board's state folder (0700), its database and its journal, as wardend and every simulated board of
+    /// `wardenctl fleet-sim` open them.
+    public static func openState(_ config: WardenConfig) throws -> (WardenDatabase, AuditJournal) {
+        try FileManager.default.createDirectory(
+            atPath: config.stateDir,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        let db = try WardenDatabase(path: config.databasePath)
+        return (db, try AuditJournal(database: db, retention: config.retention))
+    }
+
     /// Opens the door hardware the profile names.
     public static func openIO(_ profile: BoardProfile) throws -> any DoorIO {
         if profile.isSimulated { return SimulatedDoorIO() }
@@ -119,13 +131,7 @@ public enum WardenDaemon {
         let journal: AuditJournal
         let controller: DoorController<ContinuousClock>
         do {
-            try FileManager.default.createDirectory(
-                atPath: config.stateDir,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-            db = try WardenDatabase(path: config.databasePath)
-            journal = try AuditJournal(database: db, retention: config.retention)
+            (db, journal) = try openState(config)
             controller = try DoorController(
                 config: config,
                 profile: profile,

@@ -58,13 +58,7 @@ final class FleetBoard: Sendable {
         """.write(toFile: path, atomically: true, encoding: .utf8)
         config = try WardenConfig.load(path: path)
         let profile = try BoardProfile.load(path: config.boardPath)
-        try FileManager.default.createDirectory(
-            atPath: config.stateDir,
-            withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700]
-        )
-        database = try WardenDatabase(path: config.databasePath)
-        journal = try AuditJournal(database: database, retention: config.retention)
+        (database, journal) = try WardenDaemon.openState(config)
         io = SimulatedDoorIO()
         controller = try DoorController(
             config: config,
