@@ -21,15 +21,17 @@ extension CloudStackSuite {
             _ board: Board,
             timeout: Duration = .seconds(60)
         ) async throws -> Int {
+            // One snapshot, the journal read before the database, compared below: the board may append a record
+            // (state, time) right after, which a second read of the database would already hold.
             var journal: [AuditRecord] = []
+            var stored: [(Int64, String)] = []
             try await waitFor("\(board.lockID)'s audit to converge", timeout: timeout, every: .milliseconds(200)) {
                 journal = try board.journal()
-                let stored = stack.storedAudit(board.lockID)
+                stored = stack.storedAudit(board.lockID)
                 guard stored.count == journal.count, stored.last?.0 == journal.last?.seq else { return false }
                 let acked = try AuditJournal(database: try WardenDatabase(path: board.databasePath)).acknowledgedSeq()
                 return acked == journal.last?.seq
             }
-            let stored = stack.storedAudit(board.lockID)
             #expect(stored.map(\.0) == journal.map(\.seq), "every record stored once, in order")
             #expect(stored.map(\.1) == journal.map { Hex.encode($0.hash) }, "the cloud holds the same chain")
             #expect(stack.pg.value("SELECT count(*) FROM audit_events WHERE flags IS NOT NULL") == "0")

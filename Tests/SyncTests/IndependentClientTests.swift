@@ -33,7 +33,12 @@ extension CloudStackSuite {
             #expect(summary?["chain_ok"] as? Bool == true)
             #expect(summary?["command_audited"] as? Bool == true)
             #expect((summary?["audit_records"] as? Int ?? 0) > 0)
-            #expect(try board.status().relayUnlocked, "the signed command opened the door")
+            // The signed command opened the door: its relay record (the pulse may be over on a loaded machine).
+            try await waitFor("the command's relay record", timeout: .seconds(10)) {
+                try board.journal().contains {
+                    $0.event.kind == .relay && $0.event.reason == "manual" && $0.event.detail == "unlocked"
+                }
+            }
             let commands = try board.journal().filter { $0.event.kind.rawValue == "command" }
             #expect(commands.map(\.event.reason) == ["ok"])
         }
