@@ -91,6 +91,15 @@ import WardenWire
         #expect(load("authority: {key: a.pem, kid: k1}\ndatabase: {port: 99999}\n").contains("database.port: '99999'"))
         #expect(load("database: {host: db}\n").contains("authority.key and authority.kid are required"))
         #expect(load(good, env: ["WARDEN_DB_PORT": "x"]) == "WARDEN_DB_PORT='x' is not a port")
+        #expect(load(good + "http: {port: 70000}\n").contains("http.port: '70000'"))
+        #expect(load(good + "http: {listen: x}\n").contains("http.listen: unknown key"))
+        #expect(load(good + "ingest_workers: 0\n").contains("ingest_workers: '0' is not a whole number in 1...16"))
+        #expect(load(good, env: ["WARDEN_HTTP": "9464"]) == "WARDEN_HTTP='9464' is not HOST:PORT")
+        let served = try CloudConfig.load(
+            path: nil,
+            environment: ["WARDEN_AUTHORITY_KEY": "/k", "WARDEN_AUTHORITY_KID": "k", "WARDEN_HTTP": "0.0.0.0:9464"]
+        )
+        #expect(served.http?.host == "0.0.0.0" && served.http?.port == 9464 && served.ingestWorkers == 2)
         let c = try CloudConfig.load(
             path: nil,
             environment: ["WARDEN_AUTHORITY_KEY": "/k", "WARDEN_AUTHORITY_KID": "k", "WARDEN_BROKER": "mq:8883"]

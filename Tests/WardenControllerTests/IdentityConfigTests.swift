@@ -16,7 +16,8 @@ import WardenProtocol
         certFor certLock: String = "lock-1",
         certKey: P256.Signing.PrivateKey? = nil,
         keyMode: mode_t = 0o600,
-        presentation: String = "{unix: p.sock}"
+        presentation: String = "{unix: p.sock}",
+        extra: String = ""
     ) throws -> String {
         _ = dir.write("authority.pub", authority.publicKey.pemRepresentation)
         let keyPath = dir.write("device.pem", device.pemRepresentation)
@@ -39,6 +40,7 @@ import WardenProtocol
             board: \(repoRoot.appendingPathComponent("boards/sim.yaml").path)
             site: {time_zone: UTC}
             authority_keys: {org: authority.pub}
+            \(extra)
             """
         )
     }
@@ -72,6 +74,22 @@ import WardenProtocol
             message(try config(certKey: P256.Signing.PrivateKey())).contains(
                 "the certificate is for another device key"
             )
+        )
+    }
+
+    @Test func metricsSettingsAreCheckedAndResolved() throws {
+        let good = try WardenConfig.load(path: try config(extra: "metrics: {text_file: m.prom, interval_s: 5}"))
+        #expect(
+            good.metrics
+                == MetricsSettings(textFile: dir.url.appendingPathComponent("m.prom").path, interval: .seconds(5))
+        )
+        #expect(try WardenConfig.load(path: try config()).metrics == nil, "no metrics section, no metrics file")
+        #expect(message(try config(extra: "metrics: {interval_s: 5}")).contains("metrics.text_file"))
+        #expect(
+            message(try config(extra: "metrics: {text_file: m.prom, interval_s: 0}")).contains("metrics.interval_s")
+        )
+        #expect(
+            message(try config(extra: "metrics: {text_file: m.prom, port: 9100}")).contains("metrics.port: unknown key")
         )
     }
 
