@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both install what they need first.
 # `make test` includes the real-kernel layer (hwtest below) and fails when it cannot run; WARDEN_SKIP_HWTEST=1 skips
 # that layer explicitly and the output says so (docs/testing.md).
-.PHONY: all bootstrap build test demo bench bench-fleet fuzz libgpiod-v2-check clean
+.PHONY: all bootstrap build test demo bench bench-fleet fuzz api-fuzz libgpiod-v2-check clean
 
 all: build
 
@@ -33,6 +33,12 @@ bench-fleet: bootstrap
 FUZZ_SECONDS ?= 60
 fuzz: bootstrap
 	@scripts/fuzz $(FUZZ_SECONDS)
+
+# The REST API against docs/openapi.yaml with schemathesis, on a throwaway PostgreSQL + mosquitto + warden-cloud (a few
+# minutes; not part of `make test`). Fails on a server error or an answer the spec does not allow; the report goes to
+# .build/schemathesis/. API_NO_BUILD=1 skips the build; API_FUZZ_EXAMPLES, API_FUZZ_SEED tune it.
+api-fuzz: bootstrap
+	@scripts/api-schemathesis
 
 libgpiod-v2-check: bootstrap
 	@scripts/check-libgpiod-v2

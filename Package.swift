@@ -41,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.4.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
     ],
     targets: [
         // C system libraries: each is imported by exactly one wrapper module below.
@@ -113,6 +115,9 @@ let package = Package(
                 "WardenWire", "WardenCore", "WardenAuthority", "Mosquitto", crypto, logging,
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -204,6 +209,19 @@ let package = Package(
                 "WardenSync", "WardenCloud", "WardenController", "WardenStore", "WardenCore", "WardenWire",
                 "WardenAuthority", "WardenKey", "WardenProtocol", "Mosquitto", "WardenTestSupport", crypto, logging,
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strict),
+        // The managers' API in process (Hummingbird's router test client) on real PostgreSQL and mosquitto.
+        .testTarget(
+            name: "CloudAPITests",
+            dependencies: [
+                "WardenCloud", "WardenCore", "WardenWire", "WardenTestSupport", "Mosquitto", crypto, logging,
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),
     ]

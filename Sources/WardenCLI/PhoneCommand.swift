@@ -9,7 +9,7 @@ struct PhoneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phone",
         abstract: "A simulated phone: holder key and key presentation.",
-        subcommands: [Keygen.self, PhoneUnlock.self]
+        subcommands: [Keygen.self, PhoneUnlock.self, PhoneEnroll.self, PhoneFetch.self]
     )
 
     struct Keygen: ParsableCommand {

@@ -16,7 +16,7 @@ public struct CloudOperations: Sendable {
     /// Wait for the broker's PUBACK on every message (a command-line run that exits right after); the long-running
     /// service queues and moves on (the re-send loop covers a lost message).
     let awaitDelivery: Bool
-    let logger: Logger
+    public let logger: Logger
     var db: PostgresClient { store.client }
 
     public init(

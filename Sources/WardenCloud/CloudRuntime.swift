@@ -66,7 +66,11 @@ public struct CloudRuntime: Sendable {
             .init(service: resend),
         ]
         if let http = config.http, let registry {
-            services.append(.init(service: CloudHTTP.application(http, registry: registry, logger: logger)))
+            services.append(
+                .init(
+                    service: try CloudHTTP.application(http, operations: operations, registry: registry, logger: logger)
+                )
+            )
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

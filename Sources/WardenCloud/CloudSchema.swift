@@ -106,6 +106,112 @@ enum CloudSchema {
                 PRIMARY KEY (org_id, device_id, seq)
             );
             """
-        )
+        ),
+        (
+            2,
+            "managers: users and roles, API tokens, sessions, door groups, keys, phones, invitations, enrollment tokens",
+            """
+            CREATE TABLE users (
+                org_id text NOT NULL REFERENCES orgs(id),
+                id text NOT NULL,
+                email text NOT NULL,
+                name text NOT NULL,
+                role text NOT NULL CHECK (role IN ('admin', 'site_manager', 'viewer', 'holder')),
+                sites text[] NOT NULL DEFAULT '{}',
+                password_hash text,
+                disabled boolean NOT NULL DEFAULT false,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (org_id, id)
+            );
+            CREATE UNIQUE INDEX users_email ON users (org_id, lower(email));
+            CREATE TABLE api_tokens (
+                id text PRIMARY KEY,
+                org_id text NOT NULL,
+                user_id text NOT NULL,
+                name text NOT NULL,
+                hash bytea NOT NULL,
+                scope text NOT NULL CHECK (scope IN ('read', 'write')),
+                created_at timestamptz NOT NULL DEFAULT now(),
+                last_used_at timestamptz,
+                revoked_at timestamptz,
+                FOREIGN KEY (org_id, user_id) REFERENCES users(org_id, id)
+            );
+            CREATE TABLE sessions (
+                hash bytea PRIMARY KEY,
+                org_id text NOT NULL,
+                user_id text NOT NULL,
+                csrf text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL,
+                FOREIGN KEY (org_id, user_id) REFERENCES users(org_id, id)
+            );
+            CREATE TABLE login_failures (
+                email text NOT NULL,
+                at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX login_failures_email ON login_failures (lower(email), at);
+            CREATE TABLE door_groups (
+                org_id text NOT NULL REFERENCES orgs(id),
+                id text NOT NULL,
+                name text NOT NULL,
+                doors text[] NOT NULL DEFAULT '{}',
+                PRIMARY KEY (org_id, id)
+            );
+            CREATE TABLE keys (
+                org_id text NOT NULL,
+                id text NOT NULL,
+                user_id text NOT NULL,
+                doors text[] NOT NULL DEFAULT '{}',
+                groups text[] NOT NULL DEFAULT '{}',
+                not_before timestamptz NOT NULL,
+                expires_at timestamptz NOT NULL,
+                schedule jsonb,
+                extended_time boolean NOT NULL DEFAULT false,
+                one_time boolean NOT NULL DEFAULT false,
+                status text NOT NULL CHECK (status IN ('active', 'revoked')),
+                created_at timestamptz NOT NULL DEFAULT now(),
+                revoked_at timestamptz,
+                PRIMARY KEY (org_id, id),
+                FOREIGN KEY (org_id, user_id) REFERENCES users(org_id, id)
+            );
+            CREATE INDEX keys_user ON keys (org_id, user_id);
+            CREATE TABLE phones (
+                org_id text NOT NULL,
+                id text NOT NULL,
+                user_id text NOT NULL,
+                public_key bytea NOT NULL,
+                token_hash bytea NOT NULL UNIQUE,
+                enrolled_at timestamptz NOT NULL DEFAULT now(),
+                last_fetch_at timestamptz,
+                PRIMARY KEY (org_id, id),
+                FOREIGN KEY (org_id, user_id) REFERENCES users(org_id, id)
+            );
+            CREATE TABLE invitations (
+                hash bytea PRIMARY KEY,
+                org_id text NOT NULL,
+                user_id text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL,
+                used_at timestamptz,
+                FOREIGN KEY (org_id, user_id) REFERENCES users(org_id, id)
+            );
+            CREATE TABLE enrollment_tokens (
+                id text PRIMARY KEY,
+                hash bytea NOT NULL UNIQUE,
+                org_id text NOT NULL,
+                site_id text NOT NULL,
+                door_id text,
+                created_by text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL,
+                used_at timestamptz,
+                used_by_device text,
+                FOREIGN KEY (org_id, site_id) REFERENCES sites(org_id, id)
+            );
+            ALTER TABLE devices ADD COLUMN decommissioned_at timestamptz;
+            ALTER TABLE alarms ADD COLUMN cleared_at timestamptz;
+            CREATE INDEX audit_events_org_at ON audit_events (org_id, at DESC)
+            """
+        ),
     ]
 }

@@ -4,15 +4,16 @@ import Logging
 import WardenCloud
 import WardenWire
 
-/// `warden-cloud`: the consumer service (`serve`) and, until the HTTP API lands, the managers' operations as
-/// subcommands over the same Swift API.
+/// `warden-cloud`: the service (`serve`: the consumer and the HTTP API) and the operator's commands over the same
+/// Swift API, among them the first admin and API token of a new org.
 public struct WardenCloudCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "warden-cloud",
         abstract: "Warden's cloud: consumes the boards' MQTT traffic into PostgreSQL and signs what boards trust.",
         subcommands: [
             Serve.self, Check.self, Migrate.self, OrgAdd.self, SiteAdd.self, DoorAdd.self, DeviceAdd.self, Grant.self,
-            Revoke.self, Unlock.self, Lockdown.self, SyncNow.self, Audit.self, FleetAdd.self,
+            Revoke.self, Unlock.self, Lockdown.self, SyncNow.self, Audit.self, FleetAdd.self, UserAdd.self,
+            TokenAdd.self,
         ]
     )
     public init() {}
@@ -329,5 +330,81 @@ struct Audit: AsyncParsableCommand {
                 )
             }
         }
+    }
+}
+
+struct UserAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user-add",
+        abstract: "Add a person to an org: the first admin of a new org, who then manages the rest over the API."
+    )
+    @OptionGroup var common: Common
+    @Option var org: String
+    @Option var id: String
+    @Option var email: String
+    @Option var name: String
+    @Option(help: "admin, site_manager, viewer or holder.") var role = "admin"
+    @Option(help: "A site a site manager manages (repeatable).") var site: [String] = []
+    @Option(
+        name: .customLong("password-file"),
+        help: "A file holding the dashboard password (at least 12 characters; never on the command line)."
+    ) var passwordFile: String?
+
+    func run() async throws {
+        guard let role = Principal.Role(rawValue: role) else {
+            throw ValidationError("--role must be admin, site_manager, viewer or holder, not '\(self.role)'")
+        }
+        guard DeviceTopics.isValidID(id) else { throw ValidationError("--id '\(id)': use 1-64 of a-z, 0-9 and '-'") }
+        var hash: String?
+        if let passwordFile {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                throw ValidationError("--password-file: cannot read \(passwordFile)")
+            }
+            let password = text.trimmingCharacters(in: .newlines)
+            guard password.count >= 12 else { throw ValidationError("--password-file: at least 12 characters") }
+            hash = try Secrets.hashPassword(password)
+        }
+        let (org, id, email, name, site) = (org, id, email, name, site)
+        try await common.oneShot { [hash] ops in
+            try await Accounts.createUser(
+                ops.store.client,
+                org: org,
+                id: id,
+                email: email,
+                name: name,
+                role: role,
+                sites: site,
+                passwordHash: hash,
+                logger: ops.logger
+            )
+        }
+        print("user \(id) (\(role.rawValue)) in \(org)")
+    }
+}
+
+struct TokenAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token-add",
+        abstract: "Create an API token for a user; prints it once (it is stored hashed)."
+    )
+    @OptionGroup var common: Common
+    @Option var org: String
+    @Option var user: String
+    @Option var name = "cli"
+    @Flag(help: "A token that may change things (the default reads only).") var write = false
+
+    func run() async throws {
+        let (org, user, name, write) = (org, user, name, write)
+        let (_, token) = try await common.oneShot { ops in
+            try await Accounts.createToken(
+                ops.store.client,
+                org: org,
+                user: user,
+                name: name,
+                write: write,
+                logger: ops.logger
+            )
+        }
+        print(token)
     }
 }

@@ -20,9 +20,14 @@ public struct LocalTime: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.minutes = h * 60 + m
     }
 
+    /// A bad time is a `DecodingError` at its place in the document, so an API answer or a config error can name
+    /// the field (`schedule[0].start`).
     public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        self = try LocalTime(parsing: text)
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        do { self = try LocalTime(parsing: text) } catch {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: error.message)
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -13,7 +13,8 @@ struct LayerRules {
 
     /// Modules from the toolchain and the OS, never declared in Package.swift.
     static let system: Set<String> = [
-        "Foundation", "FoundationEssentials", "Glibc", "Musl", "Darwin", "Dispatch", "Synchronization", "Testing",
+        "Foundation", "FoundationEssentials", "FoundationNetworking", "Glibc", "Musl", "Darwin", "Dispatch",
+        "Synchronization", "Testing",
         "XCTest", "_Concurrency", "os",
     ]
     /// Modules that do I/O, log, or wrap C: none of them in the pure layers.

@@ -1,0 +1,266 @@
+import Foundation
+import WardenCore
+
+/// The JSON bodies of the managers' API (docs/openapi.yaml is their contract). Encoded with snake_case keys and
+/// RFC 3339 times; inputs are checked by `APIInput` before anything is written.
+public enum APIModel {
+    public struct Org: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+    }
+
+    public struct Site: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var timeZone: String
+        public var holidays: [String]
+    }
+
+    public struct SiteInput: Codable, Sendable {
+        public var id: String
+        public var name: String
+        public var timeZone: String
+        public var holidays: [String]?
+    }
+
+    public struct SitePatch: Codable, Sendable {
+        public var name: String?
+        public var timeZone: String?
+        public var holidays: [String]?
+    }
+
+    public struct Door: Codable, Sendable, Equatable {
+        public var id: String
+        public var site: String
+        public var name: String
+        public var accessVersion: Int64
+        /// The door's live state as its online boards last reported it: `locked`, `unlocked`, `open`, `lockdown`,
+        /// `offline` (no board online) or `unknown` (no board yet).
+        public var state: String
+        public var boards: Int
+        public var boardsOnline: Int
+    }
+
+    public struct DoorInput: Codable, Sendable {
+        public var id: String
+        public var site: String
+        public var name: String
+    }
+
+    public struct DoorGroup: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var doors: [String]
+    }
+
+    public struct User: Codable, Sendable, Equatable {
+        public var id: String
+        public var email: String
+        public var name: String
+        public var role: String
+        public var sites: [String]
+        public var disabled: Bool
+        public var createdAt: Date
+    }
+
+    public struct UserInput: Codable, Sendable {
+        public var id: String?
+        public var email: String
+        public var name: String
+        public var role: String?
+        public var sites: [String]?
+        public var password: String?
+    }
+
+    public struct UserPatch: Codable, Sendable {
+        public var name: String?
+        public var role: String?
+        public var sites: [String]?
+        public var disabled: Bool?
+        public var password: String?
+    }
+
+    public struct InvitationInput: Codable, Sendable {
+        public var validHours: Int?
+    }
+
+    public struct Invitation: Codable, Sendable, Equatable {
+        public var user: String
+        /// Shown once: what the phone enrolls with (in a link or a QR code).
+        public var token: String
+        public var expiresAt: Date
+    }
+
+    public struct Key: Codable, Sendable, Equatable {
+        public var id: String
+        public var user: String
+        public var doors: [String]
+        public var groups: [String]
+        public var validFrom: Date
+        public var validUntil: Date
+        public var schedule: [ScheduleWindow]
+        public var extendedTime: Bool
+        public var oneTime: Bool
+        public var status: String
+        public var createdAt: Date
+        public var revokedAt: Date?
+        /// Phones holding a credential for this key.
+        public var phones: Int
+    }
+
+    public struct KeyInput: Codable, Sendable {
+        public var user: String
+        public var doors: [String]?
+        public var groups: [String]?
+        public var validFrom: Date?
+        public var validUntil: Date?
+        public var schedule: [ScheduleWindow]?
+        public var extendedTime: Bool?
+        public var oneTime: Bool?
+    }
+
+    /// A temporary key for a visitor or contractor: a holder user, the key and an invitation in one call.
+    public struct VisitorInput: Codable, Sendable {
+        public var name: String
+        public var email: String
+        public var doors: [String]?
+        public var groups: [String]?
+        public var validFrom: Date?
+        public var validUntil: Date
+        public var oneTime: Bool?
+    }
+
+    public struct Visitor: Codable, Sendable, Equatable {
+        public var user: User
+        public var key: Key
+        public var invitation: Invitation
+    }
+
+    public struct Device: Codable, Sendable, Equatable {
+        public var id: String
+        public var door: String
+        public var online: Bool
+        public var lastSeen: Date?
+        public var appliedVersion: Int64?
+        public var doorVersion: Int64
+        public var state: String?
+        public var chainFlagged: Bool
+        public var decommissionedAt: Date?
+    }
+
+    public struct DeviceInput: Codable, Sendable {
+        public var id: String
+        public var door: String
+    }
+
+    public struct LockdownInput: Codable, Sendable {
+        public var on: Bool
+    }
+
+    public struct UnlockInput: Codable, Sendable {
+        public var millis: Int?
+    }
+
+    public struct CommandSent: Codable, Sendable, Equatable {
+        public var device: String
+        public var command: String
+        public var id: String
+    }
+
+    public struct Commands: Codable, Sendable, Equatable {
+        public var commands: [CommandSent]
+    }
+
+    public struct AuditEvent: Codable, Sendable, Equatable {
+        public var device: String
+        public var seq: Int64
+        public var at: Date
+        public var kind: String
+        public var result: String?
+        public var door: String?
+        public var credential: String?
+        public var user: String?
+        public var reason: String?
+        public var detail: String?
+    }
+
+    public struct AuditPage: Codable, Sendable, Equatable {
+        public var events: [AuditEvent]
+        /// Pass as `cursor` for the next, older page; absent on the last page.
+        public var nextCursor: String?
+    }
+
+    public struct Alarm: Codable, Sendable, Equatable {
+        public var device: String
+        public var door: String?
+        public var seq: Int64
+        public var at: Date
+        public var kind: String
+        public var reason: String?
+        public var detail: String?
+    }
+
+    public struct EnrollmentTokenInput: Codable, Sendable {
+        public var site: String
+        public var door: String?
+        public var validMinutes: Int?
+    }
+
+    public struct EnrollmentToken: Codable, Sendable, Equatable {
+        public var id: String
+        public var site: String
+        public var door: String?
+        public var expiresAt: Date
+        public var usedAt: Date?
+        /// Present only in the answer that created it.
+        public var token: String?
+    }
+
+    public struct APITokenInput: Codable, Sendable {
+        public var name: String
+        public var scope: String?
+    }
+
+    public struct APIToken: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var user: String
+        public var scope: String
+        public var createdAt: Date
+        public var lastUsedAt: Date?
+        public var revokedAt: Date?
+        /// Present only in the answer that created it.
+        public var token: String?
+    }
+
+    public struct PhoneEnrollInput: Codable, Sendable {
+        public var invitation: String
+        public var publicKey: CredentialClaims.HolderJWK
+    }
+
+    public struct PhoneCredential: Codable, Sendable, Equatable {
+        public var key: String
+        public var credential: String
+        public var doors: [String]
+        public var validUntil: Date
+    }
+
+    public struct PhoneCredentials: Codable, Sendable, Equatable {
+        public var phone: String
+        public var user: String
+        public var credentials: [PhoneCredential]
+        /// The authority keys (kid to P-256 public key, PEM) a phone checks its lock against.
+        public var authority: [String: String]
+    }
+
+    public struct PhoneEnrollment: Codable, Sendable, Equatable {
+        public var phone: String
+        /// Shown once: the phone fetches re-issued credentials with it.
+        public var phoneToken: String
+        public var credentials: PhoneCredentials
+    }
+
+    public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+        public var items: [Item]
+    }
+}

@@ -1,0 +1,450 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Mustache
+import NIOCore
+import PostgresNIO
+import WardenWire
+
+/// The managers' dashboard: server-rendered pages (swift-mustache) over the same queries as the API, a session
+/// cookie from a password login, and a little plain JavaScript for live updates (`/v1/events`). Forms post back
+/// here with a CSRF field; a refused form shows the page again with the API's message.
+struct Dashboard: Sendable {
+    let api: ManagerAPI
+    let library: MustacheLibrary
+    /// `Secure` on the session cookie: on, except when warden-cloud listens on loopback only (the demo and tests,
+    /// plain HTTP); in production TLS ends at a proxy in front of it.
+    let secureCookies: Bool
+    static let sessionLifetime: TimeInterval = 12 * 3600
+    /// Failed logins allowed per email in the window before answering 429 (counted in the database, so across
+    /// instances).
+    static let loginFailures = 5
+    static let loginWindow = "15 minutes"
+
+    init(api: ManagerAPI, secureCookies: Bool) throws {
+        self.api = api
+        self.secureCookies = secureCookies
+        var library = MustacheLibrary()
+        for (name, text) in DashboardTemplates.all { try library.register(text, named: name) }
+        self.library = library
+    }
+
+    var db: PostgresClient { api.db }
+    var logger: Logger { api.logger }
+
+    func register(on router: Router<APIContext>) {
+        router.get("dashboard.css") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(string: DashboardTemplates.css))
+            )
+        }
+        router.get("dashboard.js") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(string: DashboardTemplates.js))
+            )
+        }
+        router.get("login") { _, c in
+            if c.principal != nil { return Self.redirect("/") }
+            return try page("login", title: "Log in", nil, [:])
+        }
+        router.post("login") { r, c in try await login(r, c) }
+        router.post("logout") { r, c in
+            guard let caller = c.principal else { return Self.redirect("/login") }
+            let form = try await Self.form(r, c)
+            try Self.checkCSRF(form, caller)
+            if let cookie = r.cookies[Authenticator.sessionCookie]?.value {
+                try await db.query(
+                    "DELETE FROM sessions WHERE hash = \(ByteBuffer(bytes: Secrets.hash(cookie)))",
+                    logger: logger
+                )
+            }
+            var response = Self.redirect("/login")
+            response.headers[.setCookie] = cookieHeader(value: "", maxAge: 0)
+            return response
+        }
+        router.get("/") { _, c in try await signedIn(c) { try await doorsPage($0, error: nil) } }
+        router.post("doors/{id}/unlock") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let id = try ManagerAPI.pathID(c, what: "door")
+                    _ = try await api.door(id, for: caller)
+                    try caller.requireWrite()
+                    _ = try await api.send(
+                        .unlock,
+                        millis: 5000,
+                        to: try await api.boards(of: id, caller),
+                        caller: caller
+                    )
+                    return Self.redirect("/")
+                } catch let p as Problem { return try await doorsPage(caller, error: p.detail) }
+            }
+        }
+        router.get("audit") { r, c in try await signedIn(c) { try await auditPage(r, $0) } }
+        router.get("people") { _, c in try await signedIn(c) { try await peoplePage($0, error: nil, notice: nil) } }
+        router.post("people/keys") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    try caller.requireWrite()
+                    let until = try form.first("valid_until").flatMap { v throws(Problem) -> Date? in
+                        guard !v.isEmpty else { return nil }
+                        guard let d = APIJSON.parseDate(v + "T23:59:59Z") else {
+                            throw Problem.invalid("valid_until", "'\(v.prefix(20))' is not a date")
+                        }
+                        return d
+                    }
+                    let input = APIModel.KeyInput(
+                        user: form.first("user") ?? "",
+                        doors: form.all("doors"),
+                        groups: nil,
+                        validFrom: nil,
+                        validUntil: until,
+                        schedule: nil,
+                        extendedTime: nil,
+                        oneTime: nil
+                    )
+                    let key = try await api.grant(input, caller: caller)
+                    return try await peoplePage(
+                        caller,
+                        error: nil,
+                        notice: "Key granted to \(key.user): \(key.doors.joined(separator: ", "))."
+                    )
+                } catch let p as Problem { return try await peoplePage(caller, error: p.detail, notice: nil) }
+            }
+        }
+        router.post("people/keys/{id}/revoke") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let id = try ManagerAPI.pathID(c, what: "key")
+                    let key = try await api.keyModel(id, caller)
+                    try caller.requireWrite()
+                    try await api.revokeKey(id, caller: caller)
+                    return try await peoplePage(caller, error: nil, notice: "Revoked \(key.user)'s key.")
+                } catch let p as Problem { return try await peoplePage(caller, error: p.detail, notice: nil) }
+            }
+        }
+        router.post("people/users") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    try caller.requireWrite()
+                    let name = form.first("name") ?? ""
+                    let email = form.first("email") ?? ""
+                    try APIInput.text(name, "name")
+                    try APIInput.email(email)
+                    if try await !api.rows(
+                        "SELECT 1 FROM users WHERE org_id = \(caller.org) AND lower(email) = lower(\(email))"
+                    ).isEmpty {
+                        throw Problem(.conflict, "someone with this email is already here", field: "email")
+                    }
+                    try await Accounts.createUser(
+                        db,
+                        org: caller.org,
+                        id: Secrets.id("u"),
+                        email: email,
+                        name: name,
+                        role: .holder,
+                        passwordHash: nil,
+                        logger: logger
+                    )
+                    return try await peoplePage(caller, error: nil, notice: "Added \(name).")
+                } catch let p as Problem { return try await peoplePage(caller, error: p.detail, notice: nil) }
+            }
+        }
+        router.post("people/users/{id}/invite") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let id = try ManagerAPI.pathID(c, what: "user")
+                    let user = try await api.user(id, caller)
+                    try caller.requireWrite()
+                    let invitation = try await api.invite(user: id, hours: 72, caller: caller)
+                    let host = r.head.authority ?? "127.0.0.1"
+                    return try page(
+                        "invited",
+                        title: "Invitation for \(user.name)",
+                        caller,
+                        [
+                            "name": user.name, "token": invitation.token,
+                            "expires": APIJSON.formatDate(invitation.expiresAt),
+                            "cloud": "\(secureCookies ? "https" : "http")://\(host)",
+                        ]
+                    )
+                } catch let p as Problem { return try await peoplePage(caller, error: p.detail, notice: nil) }
+            }
+        }
+        router.get("devices") { _, c in try await signedIn(c) { try await devicesPage($0) } }
+    }
+
+    // MARK: pages
+
+    func doorsPage(_ caller: Principal, error: String?) async throws -> Response {
+        let doors = try await api.doors(caller, site: nil)
+        let alarms = try await api.alarms(caller, limit: 5)
+        var q = ManagerAPI.AuditQuery()
+        q.kinds = ["access_granted", "access_denied"]
+        let recent = try await api.audit(q, caller, limit: 15)
+        return try page(
+            "doors",
+            title: "Doors",
+            caller,
+            [
+                "doorsPage": true, "error": error as Any,
+                "doors": doors.map {
+                    [
+                        "id": $0.id, "name": $0.name, "site": $0.site, "state": $0.state, "boards": $0.boards,
+                        "boardsOnline": $0.boardsOnline, "canWrite": canWrite(caller), "csrf": csrf(caller),
+                    ] as [String: Any]
+                },
+                "alarms": alarms.map {
+                    [
+                        "kind": $0.kind, "reason": $0.reason ?? "", "door": $0.door ?? $0.device,
+                        "at": APIJSON.formatDate($0.at),
+                    ]
+                },
+                "recent": recent.map(Self.eventRow),
+            ]
+        )
+    }
+
+    static func eventRow(_ e: APIModel.AuditEvent) -> [String: Any] {
+        [
+            "at": APIJSON.formatDate(e.at), "result": e.result ?? "", "user": e.user ?? "unknown", "door": e.door ?? "",
+            "reason": e.reason ?? "", "kind": e.kind,
+        ]
+    }
+
+    func auditPage(_ r: Request, _ caller: Principal) async throws -> Response {
+        var error: String?
+        var q = ManagerAPI.AuditQuery()
+        var query = Dictionary(r.uri.queryParameters.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        // The date field sends a day; the API wants a time.
+        if let since = query["since"], !since.isEmpty { query["since"] = since + "T00:00:00Z" }
+        for key in ["door", "user", "result", "since"] where query[Substring(key)]?.isEmpty == true {
+            query[Substring(key)] = nil
+        }
+        do {
+            q = try await api.auditQuery({ query[Substring($0)].map(String.init) }, caller)
+        } catch let p as Problem { error = p.detail }
+        var events = try await api.audit(q, caller, limit: 101)
+        var older: String?
+        if events.count > 100 {
+            events.removeLast()
+            var next = query
+            next["cursor"] = events.last.map(AuditCursor.init(event:))?.encoded[...]
+            if let since = next["since"] { next["since"] = since.prefix(10) }
+            older = Self.path("/audit", next)
+        }
+        let doors = try await api.doors(caller, site: nil)
+        let result = query["result"].map(String.init) ?? ""
+        var exportQuery = query
+        exportQuery["cursor"] = nil
+        return try page(
+            "audit",
+            title: "Activity",
+            caller,
+            [
+                "auditPage": true, "error": error as Any, "events": events.map(Self.eventRow), "olderURL": older as Any,
+                "user": query["user"].map(String.init) ?? "",
+                "since": query["since"].map { String($0.prefix(10)) } ?? "",
+                "doorOptions": doors.map {
+                    ["id": $0.id, "name": $0.name, "selected": query["door"].map(String.init) == $0.id]
+                },
+                "resultOptions": [("", "Any"), ("granted", "Granted"), ("denied", "Denied"), ("alarm", "Alarms")].map {
+                    ["value": $0.0, "label": $0.1, "selected": $0.0 == result]
+                },
+                "exportURL": Self.path("/v1/audit/export", exportQuery),
+            ]
+        )
+    }
+
+    func peoplePage(_ caller: Principal, error: String?, notice: String?) async throws -> Response {
+        let users = try await api.users(caller)
+        let keys = try await api.keys(caller, ManagerAPI.KeyFilter())
+        let doors = try await api.doors(caller, site: nil)
+        let names = Dictionary(users.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let write = canWrite(caller)
+        return try page(
+            "people",
+            title: "People and keys",
+            caller,
+            [
+                "peoplePage": true, "error": error as Any, "notice": notice as Any, "canWrite": write,
+                "holders": users.filter { !$0.disabled }.map { ["id": $0.id, "name": $0.name, "email": $0.email] },
+                "doors": doors.map { ["id": $0.id, "name": $0.name] },
+                "keys": keys.map {
+                    [
+                        "id": $0.id, "user": names[$0.user] ?? $0.user,
+                        "doorList": ($0.doors + $0.groups.map { "group " + $0 }).joined(separator: ", "),
+                        "validUntil": APIJSON.formatDate($0.validUntil), "phones": $0.phones, "status": $0.status,
+                        "revocable": write && $0.status == "active", "csrf": csrf(caller),
+                    ] as [String: Any]
+                },
+                "users": users.map {
+                    [
+                        "id": $0.id, "name": $0.name, "email": $0.email, "role": $0.role,
+                        "canInvite": write && ($0.role == "holder" || caller.role == .admin), "csrf": csrf(caller),
+                    ] as [String: Any]
+                },
+            ]
+        )
+    }
+
+    func devicesPage(_ caller: Principal) async throws -> Response {
+        let devices = try await api.devices(caller, door: nil, id: nil)
+        return try page(
+            "devices",
+            title: "Devices",
+            caller,
+            [
+                "devicesPage": true,
+                "devices": devices.map {
+                    [
+                        "id": $0.id, "door": $0.door, "state": $0.state ?? "unknown",
+                        "lastSeen": $0.lastSeen.map(APIJSON.formatDate) ?? "never",
+                        "applied": $0.appliedVersion.map(String.init) ?? "-", "doorVersion": $0.doorVersion,
+                        "behind": ($0.appliedVersion ?? 0) < $0.doorVersion && $0.decommissionedAt == nil,
+                        "chain": $0.chainFlagged ? "problem flagged" : "intact",
+                    ] as [String: Any]
+                },
+            ]
+        )
+    }
+
+    // MARK: login
+
+    func login(_ r: Request, _ c: APIContext) async throws -> Response {
+        let form = try await Self.form(r, c)
+        let email = (form.first("email") ?? "").trimmingCharacters(in: .whitespaces)
+        let password = form.first("password") ?? ""
+        func refuse(_ status: HTTPResponse.Status, _ message: String) throws -> Response {
+            var response = try page("login", title: "Log in", nil, ["error": message, "email": email])
+            response.status = status
+            return response
+        }
+        guard !email.isEmpty, email.count <= 254, !password.isEmpty, password.utf8.count <= 256 else {
+            return try refuse(.unprocessableContent, "Enter your email and password.")
+        }
+        let recent =
+            try await api.rows(
+                "SELECT count(*) FROM login_failures WHERE lower(email) = lower(\(email)) AND at > now() - \(Self.loginWindow)::interval"
+            ).first?.decode(Int64.self) ?? 0
+        if recent >= Self.loginFailures {
+            logger.warning("login rate limit reached", metadata: ["failures": "\(recent)"])
+            return try refuse(.tooManyRequests, "Too many failed attempts. Wait 15 minutes and try again.")
+        }
+        let candidates = try await api.rows(
+            """
+            SELECT org_id, id, password_hash, role FROM users
+            WHERE lower(email) = lower(\(email)) AND NOT disabled AND password_hash IS NOT NULL AND role <> 'holder'
+            """
+        ).map { try $0.decode((String, String, String, String).self) }
+        // The same work for an unknown email as for a wrong password: timing tells nothing about who exists.
+        let match = candidates.first { Secrets.verifyPassword(password, against: $0.2) }
+        if candidates.isEmpty { _ = Secrets.verifyPassword(password, against: Self.decoyHash) }
+        guard let (org, user, _, _) = match else {
+            try await db.query("INSERT INTO login_failures(email) VALUES (\(email))", logger: logger)
+            return try refuse(.unauthorized, "The email or password is wrong.")
+        }
+        try await db.query(
+            "DELETE FROM login_failures WHERE lower(email) = lower(\(email)) OR at < now() - interval '1 day'",
+            logger: logger
+        )
+        let cookie = Secrets.random()
+        try await db.query(
+            """
+            INSERT INTO sessions(hash, org_id, user_id, csrf, expires_at)
+            VALUES (\(ByteBuffer(bytes: Secrets.hash(cookie))), \(org), \(user), \(Secrets.random()),
+                \(Date().addingTimeInterval(Self.sessionLifetime)))
+            """,
+            logger: logger
+        )
+        logger.notice("dashboard login", metadata: ["org": "\(org)", "user": "\(user)"])
+        var response = Self.redirect("/")
+        response.headers[.setCookie] = cookieHeader(value: cookie, maxAge: Int(Self.sessionLifetime))
+        return response
+    }
+
+    static let decoyHash = (try? Secrets.hashPassword(Secrets.random())) ?? ""
+
+    func cookieHeader(value: String, maxAge: Int) -> String {
+        "\(Authenticator.sessionCookie)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict"
+            + (secureCookies ? "; Secure" : "")
+    }
+
+    // MARK: helpers
+
+    func signedIn(_ c: APIContext, _ body: (Principal) async throws -> Response) async throws -> Response {
+        guard let caller = c.principal, case .session = caller.via else { return Self.redirect("/login") }
+        return try await body(caller)
+    }
+
+    func canWrite(_ caller: Principal) -> Bool { caller.role == .admin || caller.role == .siteManager }
+
+    func csrf(_ caller: Principal) -> String {
+        if case .session(let csrf) = caller.via { return csrf }
+        return ""
+    }
+
+    func page(_ template: String, title: String, _ caller: Principal?, _ values: [String: Any]) throws -> Response {
+        var context = values
+        context["title"] = title
+        if let caller {
+            context["nav"] = [
+                "userName": caller.user, "orgName": caller.org, "role": caller.role.rawValue, "csrf": csrf(caller),
+            ]
+            context["csrf"] = csrf(caller)
+        }
+        guard let html = library.render(context, withTemplate: template) else {
+            throw Problem(.internalServerError, "the \(template) page could not be rendered")
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .contentSecurityPolicy:
+                    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: html))
+        )
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+
+    static func path(_ base: String, _ query: [Substring: Substring]) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let items = query.sorted { $0.key < $1.key }.map {
+            "\($0.key)=\(String($0.value).addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+        }
+        return items.isEmpty ? base : base + "?" + items.joined(separator: "&")
+    }
+
+    static func checkCSRF(_ form: FormBody, _ caller: Principal) throws {
+        guard case .session(let csrf) = caller.via, let sent = form.first("csrf"),
+            Secrets.equal(Array(sent.utf8), Array(csrf.utf8))
+        else { throw Problem(.forbidden, "the form is stale or forged (CSRF check failed); reload the page") }
+    }
+
+    static func form(_ r: Request, _ c: APIContext) async throws -> FormBody {
+        let buffer: ByteBuffer
+        do { buffer = try await r.body.collect(upTo: c.maxUploadSize) } catch {
+            throw Problem(.contentTooLarge, "the form is larger than \(c.maxUploadSize) bytes")
+        }
+        return FormBody(String(buffer: buffer))
+    }
+}

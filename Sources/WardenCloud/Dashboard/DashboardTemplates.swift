@@ -1,0 +1,278 @@
+/// The dashboard's pages as Mustache templates (swift-mustache), kept in the binary so an installed warden-cloud
+/// needs no resource folder. `{{x}}` escapes HTML; nothing here uses the unescaped form.
+enum DashboardTemplates {
+    static let all: [String: String] = [
+        "layout": layout, "login": login, "doors": doors, "audit": audit, "people": people, "devices": devices,
+        "invited": invited,
+    ]
+
+    static let layout = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · Warden</title>
+        <link rel="stylesheet" href="/dashboard.css">
+        <script src="/dashboard.js" defer></script>
+        </head>
+        <body>
+        <a class="skip" href="#main">Skip to content</a>
+        {{#nav}}
+        <header>
+          <nav aria-label="Main">
+            <strong class="brand">Warden</strong>
+            <a href="/" {{#doorsPage}}aria-current="page"{{/doorsPage}}>Doors</a>
+            <a href="/audit" {{#auditPage}}aria-current="page"{{/auditPage}}>Activity</a>
+            <a href="/people" {{#peoplePage}}aria-current="page"{{/peoplePage}}>People &amp; keys</a>
+            <a href="/devices" {{#devicesPage}}aria-current="page"{{/devicesPage}}>Devices</a>
+          </nav>
+          <form method="post" action="/logout" class="who">
+            <span>{{userName}} · {{orgName}} · {{role}}</span>
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <button type="submit">Log out</button>
+          </form>
+        </header>
+        {{/nav}}
+        <main id="main">
+        <h1>{{title}}</h1>
+        {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        {{$content}}{{/content}}
+        </main>
+        </body>
+        </html>
+        """
+
+    static let login = """
+        {{<layout}}{{$content}}
+        <form method="post" action="/login" class="card narrow">
+          <label for="email">Email</label>
+          <input id="email" name="email" type="email" autocomplete="username" required value="{{email}}">
+          <label for="password">Password</label>
+          <input id="password" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit">Log in</button>
+        </form>
+        {{/content}}{{/layout}}
+        """
+
+    static let doors = """
+        {{<layout}}{{$content}}
+        <section aria-labelledby="alarms-h" class="alarms">
+          <h2 id="alarms-h">Alarms</h2>
+          <ul id="alarms" aria-live="assertive">
+          {{#alarms}}<li class="alarm"><strong>{{kind}}</strong> {{reason}} · {{door}} · <time>{{at}}</time></li>{{/alarms}}
+          </ul>
+          {{^alarms}}<p class="quiet" id="no-alarms">No alarms.</p>{{/alarms}}
+        </section>
+        <section aria-labelledby="doors-h">
+          <h2 id="doors-h">Doors</h2>
+          <ul class="doors">
+          {{#doors}}
+            <li class="card door" data-door="{{id}}">
+              <h3>{{name}}</h3>
+              <p><span class="state state-{{state}}" data-field="state">{{state}}</span>
+                 <span class="quiet" data-field="online">{{boardsOnline}} of {{boards}} boards online</span></p>
+              <p class="quiet">{{site}} · {{id}}</p>
+              {{#canWrite}}
+              <form method="post" action="/doors/{{id}}/unlock">
+                <input type="hidden" name="csrf" value="{{csrf}}">
+                <button type="submit" aria-label="Unlock {{name}} for 5 seconds">Unlock 5 s</button>
+              </form>
+              {{/canWrite}}
+            </li>
+          {{/doors}}
+          </ul>
+          {{^doors}}<p>No doors yet.</p>{{/doors}}
+        </section>
+        <section aria-labelledby="activity-h">
+          <h2 id="activity-h">Live activity</h2>
+          <ol id="activity" aria-live="polite" class="activity">
+          {{#recent}}<li class="{{result}}"><time>{{at}}</time> {{result}} · {{user}} · {{door}} {{reason}}</li>{{/recent}}
+          </ol>
+        </section>
+        {{/content}}{{/layout}}
+        """
+
+    static let audit = """
+        {{<layout}}{{$content}}
+        <form method="get" action="/audit" class="filters" aria-label="Filter the activity">
+          <div><label for="door">Door</label>
+          <select id="door" name="door"><option value="">All doors</option>
+          {{#doorOptions}}<option value="{{id}}" {{#selected}}selected{{/selected}}>{{name}}</option>{{/doorOptions}}
+          </select></div>
+          <div><label for="user">Person (user id)</label><input id="user" name="user" value="{{user}}"></div>
+          <div><label for="result">Result</label>
+          <select id="result" name="result">
+          {{#resultOptions}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/resultOptions}}
+          </select></div>
+          <div><label for="since">Since (UTC)</label><input id="since" name="since" type="date" value="{{since}}"></div>
+          <div><button type="submit">Show</button></div>
+        </form>
+        <p><a id="export" href="{{exportURL}}" download>Export CSV</a> (this filter, up to a million events)</p>
+        <div class="scroll"><table>
+          <caption class="sr-only">Activity, newest first</caption>
+          <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Result</th><th scope="col">Person</th>
+          <th scope="col">Door</th><th scope="col">What</th><th scope="col">Reason</th></tr></thead>
+          <tbody>
+          {{#events}}<tr><td><time>{{at}}</time></td><td class="{{result}}">{{result}}</td><td>{{user}}</td><td>{{door}}</td><td>{{kind}}</td><td>{{reason}}</td></tr>{{/events}}
+          </tbody>
+        </table></div>
+        {{^events}}<p>No events match.</p>{{/events}}
+        {{#olderURL}}<p><a href="{{olderURL}}">Older events</a></p>{{/olderURL}}
+        {{/content}}{{/layout}}
+        """
+
+    static let people = """
+        {{<layout}}{{$content}}
+        {{#canWrite}}
+        <section aria-labelledby="grant-h" class="card">
+          <h2 id="grant-h">Grant a key</h2>
+          <form method="post" action="/people/keys" id="grant">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="grant-user">Person</label>
+            <select id="grant-user" name="user" required>
+            {{#holders}}<option value="{{id}}">{{name}} ({{email}})</option>{{/holders}}
+            </select>
+            <fieldset><legend>Doors</legend>
+            {{#doors}}<label class="inline"><input type="checkbox" name="doors" value="{{id}}"> {{name}}</label>{{/doors}}
+            </fieldset>
+            <label for="valid-until">Valid until (UTC date, empty for a year)</label>
+            <input id="valid-until" name="valid_until" type="date">
+            <button type="submit">Grant</button>
+          </form>
+        </section>
+        <section aria-labelledby="add-h" class="card">
+          <h2 id="add-h">Add a person</h2>
+          <form method="post" action="/people/users" id="add-person">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="new-name">Name</label><input id="new-name" name="name" required maxlength="200">
+            <label for="new-email">Email</label><input id="new-email" name="email" type="email" required>
+            <button type="submit">Add</button>
+          </form>
+        </section>
+        {{/canWrite}}
+        <section aria-labelledby="keys-h">
+          <h2 id="keys-h">Keys</h2>
+          <div class="scroll"><table id="keys">
+            <thead><tr><th scope="col">Person</th><th scope="col">Doors</th><th scope="col">Valid until</th>
+            <th scope="col">Phones</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <tbody>
+            {{#keys}}<tr data-key="{{id}}"><td>{{user}}</td><td>{{doorList}}</td><td>{{validUntil}}</td><td>{{phones}}</td>
+              <td class="{{status}}">{{status}}</td>
+              <td>{{#revocable}}<form method="post" action="/people/keys/{{id}}/revoke"><input type="hidden" name="csrf" value="{{csrf}}">
+              <button type="submit" aria-label="Revoke {{user}}'s key to {{doorList}}">Revoke</button></form>{{/revocable}}</td></tr>{{/keys}}
+            </tbody>
+          </table></div>
+        </section>
+        <section aria-labelledby="people-h">
+          <h2 id="people-h">People</h2>
+          <div class="scroll"><table>
+            <thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <tbody>
+            {{#users}}<tr><td>{{name}}</td><td>{{email}}</td><td>{{role}}</td><td>{{#canInvite}}<form method="post" action="/people/users/{{id}}/invite">
+              <input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" aria-label="Invite {{name}}'s phone">Invite phone</button></form>{{/canInvite}}</td></tr>{{/users}}
+            </tbody>
+          </table></div>
+        </section>
+        {{/content}}{{/layout}}
+        """
+
+    static let invited = """
+        {{<layout}}{{$content}}
+        <div class="card">
+        <p>Send {{name}} this invitation. Their phone enrolls with it once, before <time>{{expires}}</time>;
+        it is shown only now.</p>
+        <p><code id="invitation">{{token}}</code></p>
+        <p>On a development phone: <code>wardenctl phone enroll --cloud {{cloud}} --invitation {{token}} --key KEY --out DIR</code></p>
+        <p><a href="/people">Back to people and keys</a></p>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let devices = """
+        {{<layout}}{{$content}}
+        <div class="scroll"><table>
+          <thead><tr><th scope="col">Board</th><th scope="col">Door</th><th scope="col">State</th><th scope="col">Last seen (UTC)</th>
+          <th scope="col">Key list</th><th scope="col">Audit chain</th></tr></thead>
+          <tbody>
+          {{#devices}}<tr><td>{{id}}</td><td>{{door}}</td><td class="state-{{state}}">{{state}}</td><td>{{lastSeen}}</td>
+            <td>{{#behind}}<strong>behind</strong>: {{/behind}}v{{applied}} of v{{doorVersion}}</td><td>{{chain}}</td></tr>{{/devices}}
+          </tbody>
+        </table></div>
+        {{^devices}}<p>No boards yet.</p>{{/devices}}
+        {{/content}}{{/layout}}
+        """
+
+    static let css = """
+        :root { --fg: #1a1a1a; --bg: #ffffff; --muted: #4a4a4a; --accent: #0b57d0; --ok: #0d6b2f; --bad: #a50e0e;
+          --warn: #7a4d00; --line: #c8c8c8; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+        .skip { position: absolute; left: -999px; } .skip:focus { left: 8px; top: 8px; background: #fff; padding: 4px; }
+        header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: 8px;
+          padding: 8px 16px; border-bottom: 1px solid var(--line); }
+        nav a { margin-right: 12px; color: var(--accent); } nav a[aria-current] { font-weight: 700; color: var(--fg); }
+        .brand { margin-right: 16px; }
+        main { padding: 16px; max-width: 1100px; margin: 0 auto; }
+        :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+        .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; margin: 0 0 16px; }
+        .narrow { max-width: 380px; }
+        label { display: block; margin-top: 8px; font-weight: 600; } label.inline { display: inline-block; font-weight: 400; margin-right: 12px; }
+        input, select, button { font: inherit; padding: 6px 8px; min-height: 40px; }
+        input:not([type=checkbox]), select { width: 100%; max-width: 380px; border: 1px solid var(--muted); border-radius: 4px; }
+        button { margin-top: 8px; background: var(--accent); color: #fff; border: 0; border-radius: 4px; cursor: pointer; }
+        .who button { margin: 0 0 0 8px; background: var(--muted); }
+        ul.doors { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 12px; }
+        .state { font-weight: 700; padding: 2px 8px; border-radius: 4px; border: 2px solid currentColor; }
+        .state-locked { color: var(--ok); } .state-unlocked, .state-open { color: var(--warn); }
+        .state-lockdown, .state-offline, .denied, .alarm { color: var(--bad); } .granted { color: var(--ok); }
+        .quiet { color: var(--muted); } .error { color: var(--bad); font-weight: 700; } .notice { color: var(--ok); }
+        .filters { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; }
+        .scroll { overflow-x: auto; } table { border-collapse: collapse; width: 100%; }
+        th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+        ol.activity { padding-left: 20px; }
+        .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+        @media (max-width: 600px) { main { padding: 8px; } nav a { display: inline-block; margin: 4px 8px 4px 0; } }
+        """
+
+    /// Live updates: the door cards and the activity list follow `/v1/events`. Text only (`textContent`), never
+    /// markup from the server.
+    static let js = """
+        "use strict";
+        document.addEventListener("DOMContentLoaded", () => {
+          const activity = document.getElementById("activity");
+          if (!activity || !window.EventSource) return;
+          const events = new EventSource("/v1/events");
+          events.addEventListener("door", (e) => {
+            const d = JSON.parse(e.data);
+            for (const card of document.querySelectorAll("[data-door]")) {
+              if (card.dataset.door !== d.id) continue;
+              const state = card.querySelector("[data-field=state]");
+              state.textContent = d.state;
+              state.className = "state state-" + d.state;
+              card.querySelector("[data-field=online]").textContent =
+                d.boards_online + " of " + d.boards + " boards online";
+            }
+          });
+          const add = (list, cls, text) => {
+            const li = document.createElement("li");
+            li.className = cls;
+            li.textContent = text;
+            list.prepend(li);
+            while (list.children.length > 50) list.lastChild.remove();
+          };
+          events.addEventListener("decision", (e) => {
+            const d = JSON.parse(e.data);
+            add(activity, d.result || "", d.at + " " + (d.result || d.kind) + " · " + (d.user || "unknown") +
+              " · " + (d.door || "") + (d.reason ? " " + d.reason : ""));
+          });
+          events.addEventListener("alarm", (e) => {
+            const d = JSON.parse(e.data);
+            const none = document.getElementById("no-alarms");
+            if (none) none.remove();
+            add(document.getElementById("alarms"), "alarm", d.at + " " + (d.reason || d.kind) + " · " + (d.door || ""));
+          });
+        });
+        """
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""The dashboard in a real headless Chromium (Selenium), against the whole local stack: PostgreSQL, mosquitto,
+warden-cloud and a simulated board (scripts/cloudstack.py). A manager logs in, adds a person, grants a key, invites
+the person's phone; the phone (wardenctl phone enroll) opens the door over the key-presentation protocol and the
+doors page shows it live (server-sent events); the activity page filters and exports CSV; the manager logs out.
+Screenshots at desktop and phone widths go to .build/dashboard/. Exit status 0 only when every check held."""
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cloudstack import CloudStack  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHOTS = os.path.join(REPO, ".build", "dashboard")
+failures = []
+
+
+def check(ok, what):
+    print(("  ok   " if ok else "  FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
+        options.add_argument(a)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def shot(driver, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    path = os.path.join(SHOTS, name + ".png")
+    driver.save_screenshot(path)
+    print("  screenshot " + os.path.relpath(path, REPO))
+
+
+def accessibility(driver, page):
+    """Every form control has a label, every button a name, and the page does not scroll sideways."""
+    unlabelled = driver.execute_script(
+        """return [...document.querySelectorAll('input:not([type=hidden]), select')]
+             .filter(e => !(e.id && document.querySelector('label[for="' + e.id + '"]')) && !e.closest('label')
+                          && !e.getAttribute('aria-label')).map(e => e.name)""")
+    check(unlabelled == [], f"{page}: every input has a label ({unlabelled})")
+    nameless = driver.execute_script(
+        "return [...document.querySelectorAll('button')].filter(b => !(b.textContent.trim() || b.getAttribute('aria-label'))).length")
+    check(nameless == 0, f"{page}: every button has a name")
+    wide = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    check(wide <= 1, f"{page}: no sideways scrolling ({wide}px too wide)")
+    check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", f"{page}: the page names its language")
+
+
+def main():
+    with CloudStack(board=True) as s:
+        d = browser()
+        wait = WebDriverWait(d, 15)
+        try:
+            print("== log in")
+            d.get(s.url + "/")
+            check(d.current_url.endswith("/login"), "a signed-out visitor is sent to the login page")
+            accessibility(d, "login")
+            d.find_element(By.ID, "email").send_keys(s.admin_email)
+            d.find_element(By.ID, "password").send_keys("not the password")
+            d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            check("wrong" in d.find_element(By.CSS_SELECTOR, "[role=alert]").text, "a wrong password is refused")
+            d.find_element(By.ID, "password").send_keys(s.admin_password)
+            d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+            wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-door=front]")))
+            cookie = d.get_cookie("warden_session")
+            check(cookie is not None and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict",
+                  "the session cookie is HttpOnly and SameSite=Strict")
+            state = d.find_element(By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text
+            check(state == "locked", f"the front door shows locked ({state})")
+            accessibility(d, "doors")
+            shot(d, "doors-desktop")
+
+            print("== add a person, grant a key, invite the phone")
+            d.get(s.url + "/people")
+            d.find_element(By.ID, "new-name").send_keys("Rita Ruiz")
+            d.find_element(By.ID, "new-email").send_keys("rita@acme.example")
+            d.find_element(By.CSS_SELECTOR, "#add-person button").click()
+            check("Added Rita Ruiz" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "the person is added")
+            Select(d.find_element(By.ID, "grant-user")).select_by_visible_text("Rita Ruiz (rita@acme.example)")
+            d.find_element(By.CSS_SELECTOR, "#grant input[value=front]").click()
+            d.find_element(By.CSS_SELECTOR, "#grant button").click()
+            check("Key granted" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "the key is granted")
+            check(len(d.find_elements(By.CSS_SELECTOR, "#keys tbody tr")) == 1, "the key is listed")
+            accessibility(d, "people")
+            shot(d, "people-desktop")
+            d.find_element(By.CSS_SELECTOR, "button[aria-label=\"Invite Rita Ruiz's phone\"]").click()
+            invitation = wait.until(EC.presence_of_element_located((By.ID, "invitation"))).text
+            check(len(invitation) == 43, "the invitation is shown once")
+
+            print("== the phone enrolls and opens the door; the dashboard shows it live")
+            d.get(s.url + "/")
+            wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-door=front]")))
+            phone = os.path.join(s.tmp, "rita-phone")
+            key = os.path.join(s.tmp, "rita.pem")
+            s.ctl("phone", "keygen", "--out", key)
+            out = s.ctl("phone", "enroll", "--cloud", s.url, "--invitation", invitation, "--key", key, "--out", phone)
+            print("  " + out.strip())
+            creds = [f for f in os.listdir(phone) if f.endswith(".jws")]
+            check(len(creds) == 1, "the phone received one credential")
+            rc, answer = s.phone_unlock(os.path.join(phone, creds[0]), key)
+            check(rc == 0 and "granted" in answer.lower(), f"the door opens for the phone ({answer.strip()})")
+            try:
+                WebDriverWait(d, 10).until(lambda _: d.find_element(
+                    By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text == "unlocked")
+                check(True, "the door's card turns to unlocked without a reload")
+            except Exception:
+                check(False, "the door's card turns to unlocked without a reload")
+            try:
+                WebDriverWait(d, 10).until(lambda _: "granted" in d.find_element(By.ID, "activity").text)
+                check(True, "the granted decision appears in the live activity")
+            except Exception:
+                check(False, "the granted decision appears in the live activity")
+            shot(d, "doors-live-desktop")
+            try:
+                WebDriverWait(d, 20).until(lambda _: d.find_element(
+                    By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text == "locked")
+                check(True, "and back to locked when the relay relocks")
+            except Exception:
+                check(False, "and back to locked when the relay relocks")
+
+            print("== activity: filter and export CSV")
+            d.get(s.url + "/audit")
+            Select(d.find_element(By.ID, "result")).select_by_value("granted")
+            d.find_element(By.CSS_SELECTOR, "form.filters button").click()
+            rows = d.find_elements(By.CSS_SELECTOR, "table tbody tr")
+            check(len(rows) >= 1 and all("granted" in r.text for r in rows), f"the filter shows granted only ({len(rows)})")
+            accessibility(d, "activity")
+            shot(d, "activity-desktop")
+            href = d.find_element(By.ID, "export").get_attribute("href")
+            req = urllib.request.Request(href, headers={"Cookie": "warden_session=" + d.get_cookie("warden_session")["value"]})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                body = r.read().decode()
+                check(r.headers["Content-Type"].startswith("text/csv"), "the export is CSV")
+            table = list(csv.DictReader(io.StringIO(body)))
+            check(any(row["result"] == "granted" and row["door"] == "front" for row in table),
+                  f"the CSV has the granted entry ({len(table)} rows)")
+
+            print("== phone width")
+            d.set_window_size(390, 844)
+            for path, name in [("/", "doors"), ("/audit", "activity"), ("/people", "people"), ("/devices", "devices")]:
+                d.get(s.url + path)
+                accessibility(d, name + " (phone)")
+                shot(d, name + "-phone")
+
+            print("== log out")
+            d.find_element(By.CSS_SELECTOR, "form.who button").click()
+            wait.until(EC.url_contains("/login"))
+            d.get(s.url + "/people")
+            check(d.current_url.endswith("/login"), "after logging out the pages ask for a login again")
+        finally:
+            d.quit()
+    if failures:
+        print(f"dashboard test: {len(failures)} check(s) FAILED")
+        for f in failures:
+            print("  - " + f)
+        sys.exit(1)
+    print("dashboard test: passed")
+
+
+if __name__ == "__main__":
+    main()
