@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both install what they need first.
 # `make test` includes the real-kernel layer (hwtest below) and fails when it cannot run; WARDEN_SKIP_HWTEST=1 skips
 # that layer explicitly and the output says so (docs/testing.md).
-.PHONY: all bootstrap build test demo bench bench-fleet fuzz api-fuzz libgpiod-v2-check clean
+.PHONY: all bootstrap build test demo bench bench-fleet bench-api fuzz api-fuzz libgpiod-v2-check clean
 
 all: build
 
@@ -19,6 +19,10 @@ demo: bootstrap
 
 bench: bootstrap
 	@scripts/bench
+
+# API latency (issue 13): grant and audit queries over 1,000,000 events beside a trivial handler (docs/benchmarks.md)
+bench-api: bootstrap
+	@scripts/bench-api
 
 # Fleet benchmark (issue 12): ingest per consumer beside the mosquitto_sub | psql \copy reference, revocation
 # propagation; BOARDS, BACKLOG (decisions per board before connecting) and REVOKE_BOARDS (sizes, e.g. "1000 10000")

@@ -151,9 +151,34 @@ def main():
             check(any(row["result"] == "granted" and row["door"] == "front" for row in table),
                   f"the CSV has the granted entry ({len(table)} rows)")
 
+            print("== webhooks: add one, send a test, read the delivery log")
+            d.get(s.url + "/webhooks")
+            # Port 9 (discard) is closed here: the delivery fails and the log says why.
+            d.find_element(By.ID, "hook-url").send_keys("http://127.0.0.1:9/warden")
+            d.find_element(By.CSS_SELECTOR, "#add-webhook button").click()
+            secret = d.find_element(By.ID, "webhook-secret").text
+            check(secret.startswith("whsec_"), "the webhook's signing secret is shown once")
+            d.find_element(By.CSS_SELECTOR, "[data-webhook] form button").click()
+            check("Test delivery queued" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "a test is queued")
+            try:
+                def attempted(_):
+                    d.get(s.url + "/webhooks")
+                    cells = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-webhook] tbody tr:first-child td")]
+                    # time, event, status, attempts, last answer: tried at least once, refused, the reason kept
+                    return (len(cells) == 5 and cells[1] == "test" and cells[2] in ("pending", "failed")
+                            and cells[3] != "0" and cells[4] not in ("", "-"))
+                WebDriverWait(d, 10, poll_frequency=0.5).until(attempted)
+                check(True, "the delivery log shows the failed attempt and why")
+            except Exception:
+                check(False, "the delivery log shows the failed attempt and why")
+            check(secret not in d.page_source, "the secret is not shown again")
+            accessibility(d, "webhooks")
+            shot(d, "webhooks-desktop")
+
             print("== phone width")
             d.set_window_size(390, 844)
-            for path, name in [("/", "doors"), ("/audit", "activity"), ("/people", "people"), ("/devices", "devices")]:
+            for path, name in [("/", "doors"), ("/audit", "activity"), ("/people", "people"), ("/devices", "devices"),
+                               ("/webhooks", "webhooks")]:
                 d.get(s.url + path)
                 accessibility(d, name + " (phone)")
                 shot(d, name + "-phone")

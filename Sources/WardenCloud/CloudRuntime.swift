@@ -64,6 +64,7 @@ public struct CloudRuntime: Sendable {
             .init(service: prepare),
             .init(service: consumer),
             .init(service: resend),
+            .init(service: WebhookService(db: store.client, logger: logger)),
         ]
         if let http = config.http, let registry {
             services.append(

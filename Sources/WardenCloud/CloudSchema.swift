@@ -213,5 +213,43 @@ enum CloudSchema {
             CREATE INDEX audit_events_org_at ON audit_events (org_id, at DESC)
             """
         ),
+        (
+            3, "webhooks, their deliveries and each org's queueing cursor",
+            """
+            CREATE TABLE webhooks (
+                org_id text NOT NULL REFERENCES orgs(id),
+                id text NOT NULL,
+                url text NOT NULL,
+                secret text NOT NULL,
+                events text[] NOT NULL,
+                format text NOT NULL CHECK (format IN ('warden', 'slack')),
+                disabled boolean NOT NULL DEFAULT false,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (org_id, id)
+            );
+            CREATE TABLE webhook_deliveries (
+                id bigserial PRIMARY KEY,
+                org_id text NOT NULL,
+                webhook_id text NOT NULL,
+                event text NOT NULL,
+                payload text NOT NULL,
+                status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+                attempts int NOT NULL DEFAULT 0,
+                next_at timestamptz NOT NULL DEFAULT now(),
+                last_status int,
+                last_error text,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                delivered_at timestamptz,
+                FOREIGN KEY (org_id, webhook_id) REFERENCES webhooks(org_id, id) ON DELETE CASCADE
+            );
+            CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE status IN ('pending', 'sending');
+            CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (org_id, webhook_id, id DESC);
+            CREATE TABLE webhook_cursors (
+                org_id text PRIMARY KEY REFERENCES orgs(id),
+                events_at timestamptz NOT NULL DEFAULT now(),
+                devices_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        ),
     ]
 }

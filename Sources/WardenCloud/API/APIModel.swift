@@ -260,6 +260,37 @@ public enum APIModel {
         public var credentials: PhoneCredentials
     }
 
+    public struct WebhookInput: Codable, Sendable {
+        public var url: String
+        /// Any of `alarm`, `decision`, `board_offline` (default: alarm and board_offline).
+        public var events: [String]?
+        /// `warden` (our signed envelope) or `slack` (an incoming-webhook `{"text": …}`).
+        public var format: String?
+    }
+
+    public struct Webhook: Codable, Sendable, Equatable {
+        public var id: String
+        public var url: String
+        public var events: [String]
+        public var format: String
+        public var disabled: Bool
+        public var createdAt: Date
+        /// The signing secret: present only in the answer that created it.
+        public var secret: String?
+    }
+
+    public struct WebhookDelivery: Codable, Sendable, Equatable {
+        public var id: Int64
+        public var event: String
+        /// `pending` (waiting for its next attempt), `sending`, `delivered` or `failed` (attempts exhausted).
+        public var status: String
+        public var attempts: Int
+        public var lastStatus: Int?
+        public var lastError: String?
+        public var createdAt: Date
+        public var deliveredAt: Date?
+    }
+
     public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
         public var items: [Item]
     }

@@ -68,7 +68,7 @@ extension ManagerAPI {
             let rows = try await rows(
                 """
                 SELECT door_id, device_id, seq, at_ms, kind, user_id, reason, received_at FROM audit_events
-                WHERE org_id = \(caller.org) AND at > now() - interval '1 hour' AND received_at > \(since)
+                WHERE org_id = \(caller.org) AND at > now() - interval '10 minutes' AND received_at > \(since)
                 AND kind = ANY(\([AuditKind.accessGranted.rawValue, AuditKind.accessDenied.rawValue, AuditKind.alarm.rawValue]))
                 AND (\(visible)::text[] IS NULL OR door_id = ANY(\(visible ?? [])))
                 ORDER BY received_at, device_id, seq LIMIT 200

@@ -36,6 +36,7 @@ public struct ManagerAPI: Sendable {
         registerKeys(&table)
         registerAudit(&table)
         registerEvents(&table)
+        registerWebhooks(&table)
         return table.routes
     }
 

@@ -178,7 +178,7 @@ struct Dashboard: Sendable {
                         caller,
                         [
                             "name": user.name, "token": invitation.token,
-                            "expires": APIJSON.formatDate(invitation.expiresAt),
+                            "expires": Self.display(invitation.expiresAt),
                             "cloud": "\(secureCookies ? "https" : "http")://\(host)",
                         ]
                     )
@@ -186,6 +186,37 @@ struct Dashboard: Sendable {
             }
         }
         router.get("devices") { _, c in try await signedIn(c) { try await devicesPage($0) } }
+        router.get("webhooks") { _, c in try await signedIn(c) { try await webhooksPage($0, error: nil, notice: nil) } }
+        router.post("webhooks") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let input = APIModel.WebhookInput(
+                        url: form.first("url") ?? "",
+                        events: form.all("events"),
+                        format: form.first("format")
+                    )
+                    let hook = try await api.createWebhook(input, caller: caller)
+                    return try await webhooksPage(caller, error: nil, notice: nil, secret: hook.secret)
+                } catch let p as Problem { return try await webhooksPage(caller, error: p.detail, notice: nil) }
+            }
+        }
+        router.post("webhooks/{id}/test") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let id = try ManagerAPI.pathID(c, what: "webhook")
+                    _ = try await api.testWebhook(id, caller: caller)
+                    return try await webhooksPage(
+                        caller,
+                        error: nil,
+                        notice: "Test delivery queued; it shows below in a moment."
+                    )
+                } catch let p as Problem { return try await webhooksPage(caller, error: p.detail, notice: nil) }
+            }
+        }
     }
 
     // MARK: pages
@@ -211,7 +242,7 @@ struct Dashboard: Sendable {
                 "alarms": alarms.map {
                     [
                         "kind": $0.kind, "reason": $0.reason ?? "", "door": $0.door ?? $0.device,
-                        "at": APIJSON.formatDate($0.at),
+                        "at": Self.display($0.at),
                     ]
                 },
                 "recent": recent.map(Self.eventRow),
@@ -221,7 +252,7 @@ struct Dashboard: Sendable {
 
     static func eventRow(_ e: APIModel.AuditEvent) -> [String: Any] {
         [
-            "at": APIJSON.formatDate(e.at), "result": e.result ?? "", "user": e.user ?? "unknown", "door": e.door ?? "",
+            "at": Self.display(e.at), "result": e.result ?? "", "user": e.user ?? "unknown", "door": e.door ?? "",
             "reason": e.reason ?? "", "kind": e.kind,
         ]
     }
@@ -288,7 +319,7 @@ struct Dashboard: Sendable {
                     [
                         "id": $0.id, "user": names[$0.user] ?? $0.user,
                         "doorList": ($0.doors + $0.groups.map { "group " + $0 }).joined(separator: ", "),
-                        "validUntil": APIJSON.formatDate($0.validUntil), "phones": $0.phones, "status": $0.status,
+                        "validUntil": Self.display($0.validUntil), "phones": $0.phones, "status": $0.status,
                         "revocable": write && $0.status == "active", "csrf": csrf(caller),
                     ] as [String: Any]
                 },
@@ -298,6 +329,41 @@ struct Dashboard: Sendable {
                         "canInvite": write && ($0.role == "holder" || caller.role == .admin), "csrf": csrf(caller),
                     ] as [String: Any]
                 },
+            ]
+        )
+    }
+
+    func webhooksPage(
+        _ caller: Principal,
+        error: String?,
+        notice: String?,
+        secret: String? = nil
+    ) async throws
+        -> Response
+    {
+        try ManagerAPI.requireAdminRole(caller)
+        var hooks: [[String: Any]] = []
+        for h in try await api.webhooks(caller, only: nil) {
+            let log = try await api.deliveries(caller, webhook: h.id, limit: 5)
+            hooks.append([
+                "id": h.id, "url": h.url, "events": h.events.joined(separator: ", "), "format": h.format,
+                "csrf": csrf(caller),
+                "deliveries": log.map {
+                    [
+                        "at": Self.display($0.createdAt), "event": $0.event, "status": $0.status,
+                        "attempts": $0.attempts,
+                        "answer": $0.lastStatus.map { "HTTP \($0)" } ?? $0.lastError ?? "-",
+                    ] as [String: Any]
+                },
+            ])
+        }
+        return try page(
+            "webhooks",
+            title: "Webhooks",
+            caller,
+            [
+                "webhooksPage": true, "error": error as Any, "notice": notice as Any, "secret": secret as Any,
+                "hooks": hooks,
             ]
         )
     }
@@ -313,7 +379,7 @@ struct Dashboard: Sendable {
                 "devices": devices.map {
                     [
                         "id": $0.id, "door": $0.door, "state": $0.state ?? "unknown",
-                        "lastSeen": $0.lastSeen.map(APIJSON.formatDate) ?? "never",
+                        "lastSeen": $0.lastSeen.map(Self.display) ?? "never",
                         "applied": $0.appliedVersion.map(String.init) ?? "-", "doorVersion": $0.doorVersion,
                         "behind": ($0.appliedVersion ?? 0) < $0.doorVersion && $0.decommissionedAt == nil,
                         "chain": $0.chainFlagged ? "problem flagged" : "intact",
@@ -377,6 +443,18 @@ struct Dashboard: Sendable {
         return response
     }
 
+    /// Times as a manager reads them: to the second, UTC, no ISO "T" and "Z" (the API keeps RFC 3339).
+    static func display(_ date: Date) -> String {
+        date.formatted(
+            Date.VerbatimFormatStyle(
+                format:
+                    "\(year: .defaultDigits)-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits)",
+                timeZone: TimeZone(identifier: "UTC")!,
+                calendar: Calendar(identifier: .gregorian)
+            )
+        )
+    }
+
     static let decoyHash = (try? Secrets.hashPassword(Secrets.random())) ?? ""
 
     func cookieHeader(value: String, maxAge: Int) -> String {
@@ -399,12 +477,18 @@ struct Dashboard: Sendable {
     }
 
     func page(_ template: String, title: String, _ caller: Principal?, _ values: [String: Any]) throws -> Response {
-        var context = values
+        // A nil optional would render as "nil": absent keys render as nothing.
+        var context = values.filter { _, value in
+            let mirror = Mirror(reflecting: value)
+            return mirror.displayStyle != .optional || !mirror.children.isEmpty
+        }
         context["title"] = title
         if let caller {
-            context["nav"] = [
-                "userName": caller.user, "orgName": caller.org, "role": caller.role.rawValue, "csrf": csrf(caller),
-            ]
+            context["nav"] =
+                [
+                    "userName": caller.user, "orgName": caller.org, "role": caller.role.rawValue, "csrf": csrf(caller),
+                    "admin": caller.role == .admin,
+                ] as [String: Any]
             context["csrf"] = csrf(caller)
         }
         guard let html = library.render(context, withTemplate: template) else {

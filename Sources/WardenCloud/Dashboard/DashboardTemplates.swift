@@ -3,7 +3,7 @@
 enum DashboardTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "doors": doors, "audit": audit, "people": people, "devices": devices,
-        "invited": invited,
+        "invited": invited, "webhooks": webhooks,
     ]
 
     static let layout = """
@@ -26,6 +26,7 @@ enum DashboardTemplates {
             <a href="/audit" {{#auditPage}}aria-current="page"{{/auditPage}}>Activity</a>
             <a href="/people" {{#peoplePage}}aria-current="page"{{/peoplePage}}>People &amp; keys</a>
             <a href="/devices" {{#devicesPage}}aria-current="page"{{/devicesPage}}>Devices</a>
+            {{#admin}}<a href="/webhooks" {{#webhooksPage}}aria-current="page"{{/webhooksPage}}>Webhooks</a>{{/admin}}
           </nav>
           <form method="post" action="/logout" class="who">
             <span>{{userName}} · {{orgName}} · {{role}}</span>
@@ -190,6 +191,41 @@ enum DashboardTemplates {
         {{/content}}{{/layout}}
         """
 
+    static let webhooks = """
+        {{<layout}}{{$content}}
+        <section aria-labelledby="add-hook-h" class="card">
+          <h2 id="add-hook-h">Add a webhook</h2>
+          <form method="post" action="/webhooks" id="add-webhook">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="hook-url">URL (https)</label><input id="hook-url" name="url" type="url" required maxlength="2000">
+            <fieldset><legend>Events</legend>
+              <label class="inline"><input type="checkbox" name="events" value="alarm" checked> Alarms</label>
+              <label class="inline"><input type="checkbox" name="events" value="board_offline" checked> Boards offline</label>
+              <label class="inline"><input type="checkbox" name="events" value="decision"> Every decision</label>
+            </fieldset>
+            <label for="hook-format">Format</label>
+            <select id="hook-format" name="format"><option value="warden">Warden (signed JSON)</option><option value="slack">Slack</option></select>
+            <button type="submit">Add</button>
+          </form>
+        </section>
+        {{#secret}}<p class="notice" role="status">Signing secret, shown once: <code id="webhook-secret">{{secret}}</code></p>{{/secret}}
+        {{#hooks}}
+        <section class="card" data-webhook="{{id}}">
+          <h2>{{url}}</h2>
+          <p class="quiet">{{events}} · {{format}}</p>
+          <form method="post" action="/webhooks/{{id}}/test"><input type="hidden" name="csrf" value="{{csrf}}">
+            <button type="submit" aria-label="Send a test delivery to {{url}}">Send test</button></form>
+          <div class="scroll"><table>
+            <caption class="sr-only">Latest deliveries</caption>
+            <thead><tr><th scope="col">When (UTC)</th><th scope="col">Event</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last answer</th></tr></thead>
+            <tbody>{{#deliveries}}<tr><td>{{at}}</td><td>{{event}}</td><td>{{status}}</td><td>{{attempts}}</td><td>{{answer}}</td></tr>{{/deliveries}}</tbody>
+          </table></div>
+        </section>
+        {{/hooks}}
+        {{^hooks}}<p>No webhooks yet.</p>{{/hooks}}
+        {{/content}}{{/layout}}
+        """
+
     static let devices = """
         {{<layout}}{{$content}}
         <div class="scroll"><table>
@@ -229,7 +265,8 @@ enum DashboardTemplates {
         .state-lockdown, .state-offline, .denied, .alarm { color: var(--bad); } .granted { color: var(--ok); }
         .quiet { color: var(--muted); } .error { color: var(--bad); font-weight: 700; } .notice { color: var(--ok); }
         .filters { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; }
-        .scroll { overflow-x: auto; } table { border-collapse: collapse; width: 100%; }
+        /* position: the screen-reader-only labels inside a table stay inside its scroller */
+        .scroll { overflow-x: auto; position: relative; } table { border-collapse: collapse; width: 100%; }
         th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
         ol.activity { padding-left: 20px; }
         .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""End to end through the managers' API, as the issue's acceptance reads: a manager invites a user, the phone
+(`wardenctl phone enroll`) enrolls its holder key, the credential it receives opens a simulated board's door over
+the key-presentation protocol, and a revoke through the API makes that door refuse it within a second.
+Whole local stack (scripts/cloudstack.py); exit status 0 only when every check held."""
+import json
+import os
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cloudstack import CloudStack  # noqa: E402
+
+failures = []
+
+
+def check(ok, what):
+    print(("  ok   " if ok else "  FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def main():
+    with CloudStack(board=True) as s:
+        def api(method, path, body=None):
+            req = urllib.request.Request(
+                s.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                headers={"Authorization": "Bearer " + s.token, "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.load(r)
+
+        user = api("POST", "/v1/users", {"name": "Paula Phone", "email": "paula@acme.example"})
+        key = api("POST", "/v1/keys", {"user": user["id"], "doors": ["front"]})
+        invitation = api("POST", f"/v1/users/{user['id']}/invitations", {"valid_hours": 1})
+        print(f"  manager: user {user['id']}, key {key['id']} on front, invitation made")
+        holder = os.path.join(s.tmp, "paula.pem")
+        phone = os.path.join(s.tmp, "paula-phone")
+        s.ctl("phone", "keygen", "--out", holder)
+        print("  " + s.ctl("phone", "enroll", "--cloud", s.url, "--invitation", invitation["token"],
+                           "--key", holder, "--out", phone).strip())
+        credential = os.path.join(phone, key["id"] + ".jws")
+        check(os.path.exists(credential), "the phone holds the key's credential")
+        token_mode = os.stat(os.path.join(phone, "phone.token")).st_mode & 0o777
+        check(token_mode == 0o600, f"the phone token is 0600 ({oct(token_mode)})")
+
+        rc, out = s.phone_unlock(credential, holder)
+        check(rc == 0 and "granted" in out.lower(), f"the enrolled phone opens the door ({out.strip()})")
+
+        # Wait for the relay to relock, so the refusal below is the door's decision and not a busy relay.
+        time.sleep(5.5)
+        api("POST", f"/v1/keys/{key['id']}/revoke")
+        revoked_at = time.monotonic()
+        refused_after = None
+        while time.monotonic() - revoked_at < 5:
+            rc, out = s.phone_unlock(credential, holder)
+            if rc != 0 and "revoked" in out.lower():
+                refused_after = time.monotonic() - revoked_at
+                break
+        check(refused_after is not None and refused_after <= 1.0,
+              f"after the revoke the door refuses the credential within a second "
+              f"({'%.0f ms' % (refused_after * 1000) if refused_after is not None else 'never'}; last answer: {out.strip()})")
+        print("  " + s.ctl("phone", "fetch", "--dir", phone).strip())
+        check(not os.path.exists(credential), "the phone's next fetch drops the revoked credential")
+
+        print("== wardenctl cloud: the same through the manager's command line")
+        token_file = os.path.join(s.tmp, "api.token")
+        with open(token_file, "w") as f:
+            f.write(s.token)
+        os.chmod(token_file, 0o600)
+        M = ["--url", s.url, "--token-file", token_file]
+        doors = json.loads(s.ctl("cloud", "doors", "list", *M, "--output", "json"))
+        check([d["id"] for d in doors["items"]] == ["front"], "cloud doors list --output json: the org's doors")
+        table = s.ctl("cloud", "doors", "list", *M)
+        check(table.splitlines()[0].split()[:4] == ["ID", "NAME", "SITE", "STATE"] and "front" in table,
+              "cloud doors list: a table for people")
+        granted = json.loads(s.ctl("cloud", "keys", "grant", *M, "--user", user["id"], "--door", "front",
+                                   "--output", "json"))
+        check(granted["status"] == "active" and granted["doors"] == ["front"], "cloud keys grant")
+        listed = json.loads(s.ctl("cloud", "keys", "list", *M, "--user", user["id"], "--status", "active",
+                                  "--output", "json"))
+        check([k["id"] for k in listed["items"]] == [granted["id"]], "cloud keys list --status active")
+        revoked = json.loads(s.ctl("cloud", "keys", "revoke", *M, granted["id"], "--output", "json"))
+        check(revoked["status"] == "revoked", "cloud keys revoke")
+        tail = [json.loads(line) for line in s.ctl("cloud", "audit", "tail", *M, "--door", "front", "--limit", "50",
+                                                   "--output", "json").splitlines() if line.strip()]
+        check(any(e.get("result") == "granted" for e in tail) and any(e.get("reason") == "revoked" for e in tail),
+              f"cloud audit tail: the grant and the refusal ({len(tail)} events)")
+        out_csv = os.path.join(s.tmp, "audit.csv")
+        print("  " + s.ctl("cloud", "audit", "export", *M, "--result", "denied", "--out", out_csv).strip())
+        with open(out_csv) as f:
+            rows = f.read().splitlines()
+        check(rows[0].startswith("time,device,seq,kind,result") and len(rows) >= 2
+              and all(",denied," in r for r in rows[1:]), "cloud audit export --result denied")
+        sent = json.loads(s.ctl("cloud", "unlock", *M, "front", "--seconds", "2", "--output", "json"))
+        check([c["device"] for c in sent["commands"]] == ["lock-front"], "cloud unlock: a signed command to the board")
+        deadline = time.monotonic() + 5
+        unlocked = False
+        while time.monotonic() < deadline and not unlocked:
+            unlocked = json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get("relayUnlocked") is True
+            time.sleep(0.1)
+        check(unlocked, "the board unlocked on the remote command")
+        time.sleep(2.5)
+        s.ctl("cloud", "lockdown", *M, "--site", "hq")
+        deadline = time.monotonic() + 5
+        down = False
+        while time.monotonic() < deadline and not down:
+            down = json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get("lockdown") is True
+            time.sleep(0.1)
+        check(down, "cloud lockdown --site: the site's board is in lockdown")
+        s.ctl("cloud", "lockdown", *M, "--site", "hq", "--off")
+        try:
+            s.ctl("cloud", "doors", "list", "--url", s.url, "--token-file", os.path.join(s.tmp, "missing"))
+            check(False, "a missing token file is refused")
+        except Exception as e:  # noqa: BLE001
+            check("cannot read" in str(e), "a missing token file is refused with a clear message")
+    if failures:
+        print(f"api end-to-end: {len(failures)} check(s) FAILED")
+        sys.exit(1)
+    print("api end-to-end: passed")
+
+
+if __name__ == "__main__":
+    main()
