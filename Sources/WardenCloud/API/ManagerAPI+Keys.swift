@@ -67,9 +67,7 @@ extension ManagerAPI {
             )
             // Checked before the user is written: a refused key leaves no stray visitor behind.
             _ = try await checkedKey(keyInput, caller: caller, userExists: false)
-            if try await !rows(
-                "SELECT 1 FROM users WHERE org_id = \(caller.org) AND lower(email) = lower(\(input.email))"
-            ).isEmpty {
+            if try await emailTaken(input.email, org: caller.org) {
                 throw Problem(
                     .conflict,
                     "a user with this email already exists; grant them a key instead",

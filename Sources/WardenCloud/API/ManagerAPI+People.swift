@@ -30,9 +30,7 @@ extension ManagerAPI {
             if try await !rows("SELECT 1 FROM users WHERE org_id = \(caller.org) AND id = \(id)").isEmpty {
                 throw Problem(.conflict, "user '\(id)' already exists", field: "id")
             }
-            if try await !rows(
-                "SELECT 1 FROM users WHERE org_id = \(caller.org) AND lower(email) = lower(\(input.email))"
-            ).isEmpty {
+            if try await emailTaken(input.email, org: caller.org) {
                 throw Problem(.conflict, "a user with this email already exists", field: "email")
             }
             try await Accounts.createUser(
@@ -155,6 +153,11 @@ extension ManagerAPI {
             )
             return Self.noContent()
         }
+    }
+
+    /// Whether someone in the org already has this email (compared case-insensitively, as the unique index does).
+    func emailTaken(_ email: String, org: String) async throws -> Bool {
+        try await !rows("SELECT 1 FROM users WHERE org_id = \(org) AND lower(email) = lower(\(email))").isEmpty
     }
 
     func checkSites(_ sites: [String], role: Principal.Role, caller: Principal) async throws {

@@ -143,9 +143,7 @@ struct Dashboard: Sendable {
                     let email = form.first("email") ?? ""
                     try APIInput.text(name, "name")
                     try APIInput.email(email)
-                    if try await !api.rows(
-                        "SELECT 1 FROM users WHERE org_id = \(caller.org) AND lower(email) = lower(\(email))"
-                    ).isEmpty {
+                    if try await api.emailTaken(email, org: caller.org) {
                         throw Problem(.conflict, "someone with this email is already here", field: "email")
                     }
                     try await Accounts.createUser(
