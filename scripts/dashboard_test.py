@@ -40,6 +40,15 @@ def browser():
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+def submit(driver, css):
+    """Clicks a form's button and waits for the next page to replace this one (a lookup right after the click can
+    still see the old page, or none while the new one loads)."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, css).click()
+    WebDriverWait(driver, 15).until(EC.staleness_of(old))
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def shot(driver, name):
     os.makedirs(SHOTS, exist_ok=True)
     path = os.path.join(SHOTS, name + ".png")
@@ -73,10 +82,10 @@ def main():
             accessibility(d, "login")
             d.find_element(By.ID, "email").send_keys(s.admin_email)
             d.find_element(By.ID, "password").send_keys("not the password")
-            d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            submit(d, "form button[type=submit]")
             check("wrong" in d.find_element(By.CSS_SELECTOR, "[role=alert]").text, "a wrong password is refused")
             d.find_element(By.ID, "password").send_keys(s.admin_password)
-            d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+            submit(d, "main form button[type=submit]")
             wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-door=front]")))
             cookie = d.get_cookie("warden_session")
             check(cookie is not None and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict",
@@ -90,16 +99,16 @@ def main():
             d.get(s.url + "/people")
             d.find_element(By.ID, "new-name").send_keys("Rita Ruiz")
             d.find_element(By.ID, "new-email").send_keys("rita@acme.example")
-            d.find_element(By.CSS_SELECTOR, "#add-person button").click()
+            submit(d, "#add-person button")
             check("Added Rita Ruiz" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "the person is added")
             Select(d.find_element(By.ID, "grant-user")).select_by_visible_text("Rita Ruiz (rita@acme.example)")
             d.find_element(By.CSS_SELECTOR, "#grant input[value=front]").click()
-            d.find_element(By.CSS_SELECTOR, "#grant button").click()
+            submit(d, "#grant button")
             check("Key granted" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "the key is granted")
             check(len(d.find_elements(By.CSS_SELECTOR, "#keys tbody tr")) == 1, "the key is listed")
             accessibility(d, "people")
             shot(d, "people-desktop")
-            d.find_element(By.CSS_SELECTOR, "button[aria-label=\"Invite Rita Ruiz's phone\"]").click()
+            submit(d, "button[aria-label=\"Invite Rita Ruiz's phone\"]")
             invitation = wait.until(EC.presence_of_element_located((By.ID, "invitation"))).text
             check(len(invitation) == 43, "the invitation is shown once")
 
@@ -137,7 +146,7 @@ def main():
             print("== activity: filter and export CSV")
             d.get(s.url + "/audit")
             Select(d.find_element(By.ID, "result")).select_by_value("granted")
-            d.find_element(By.CSS_SELECTOR, "form.filters button").click()
+            submit(d, "form.filters button")
             rows = d.find_elements(By.CSS_SELECTOR, "table tbody tr")
             check(len(rows) >= 1 and all("granted" in r.text for r in rows), f"the filter shows granted only ({len(rows)})")
             accessibility(d, "activity")
@@ -155,10 +164,10 @@ def main():
             d.get(s.url + "/webhooks")
             # Port 9 (discard) is closed here: the delivery fails and the log says why.
             d.find_element(By.ID, "hook-url").send_keys("http://127.0.0.1:9/warden")
-            d.find_element(By.CSS_SELECTOR, "#add-webhook button").click()
+            submit(d, "#add-webhook button")
             secret = d.find_element(By.ID, "webhook-secret").text
             check(secret.startswith("whsec_"), "the webhook's signing secret is shown once")
-            d.find_element(By.CSS_SELECTOR, "[data-webhook] form button").click()
+            submit(d, "[data-webhook] form button")
             check("Test delivery queued" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "a test is queued")
             try:
                 def attempted(_):
@@ -184,7 +193,7 @@ def main():
                 shot(d, name + "-phone")
 
             print("== log out")
-            d.find_element(By.CSS_SELECTOR, "form.who button").click()
+            submit(d, "form.who button")
             wait.until(EC.url_contains("/login"))
             d.get(s.url + "/people")
             check(d.current_url.endswith("/login"), "after logging out the pages ask for a login again")
