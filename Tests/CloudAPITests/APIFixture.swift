@@ -26,7 +26,12 @@ final class APIFixture: Sendable {
     struct SetUpFailed: Error, CustomStringConvertible { var description: String }
 
     init() async throws {
-        pg = try PostgresServer.start()
+        // initdb and the server's start take seconds of blocking waits: on a thread of their own, not on one of the
+        // two cooperative threads every other suite of `swift test --parallel` needs (a starved board test's
+        // journal flush timed out while these ran).
+        pg = try await withCheckedThrowingContinuation { c in
+            Thread.detachNewThread { c.resume(with: Result { try PostgresServer.start() }) }
+        }
         broker = try await MosquittoBroker.start()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("api-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
