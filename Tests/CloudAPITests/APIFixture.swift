@@ -118,7 +118,13 @@ final class APIFixture: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func sql(_ query: String) -> String { pg.psql(query).1.trimmingCharacters(in: .whitespacesAndNewlines) }
+    /// psql waits on a child process: on a thread of its own too, for the reason `init` gives.
+    func sql(_ query: String) async -> String {
+        let pg = pg
+        return await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: pg.value(query)) }
+        }
+    }
 
     /// Runs `body` with a client for the API (in process: no socket, the same router the server runs).
     func run(_ body: @Sendable @escaping (APIClient) async throws -> Void) async throws {

@@ -10,7 +10,7 @@ extension CloudAPISuite {
         @Test func filtersCursorPagesAndCSV() async throws {
             let fx = try await APIFixture()
             // 250 events at the front door (granted and denied in turn), 20 at the lab; some share a millisecond.
-            let out = fx.sql(
+            let out = await fx.sql(
                 """
                 INSERT INTO audit_events (org_id, device_id, seq, at, at_ms, kind, door_id, user_id, reason, detail, prev_hash, hash)
                 SELECT 'acme', 'board-front', i, timestamptz 'epoch' + (1800000000000 + (i / 2) * 1000) * interval '1 millisecond',

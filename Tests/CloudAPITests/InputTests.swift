@@ -8,7 +8,7 @@ extension CloudAPISuite {
     @Suite struct InputTests {
         @Test func badBodiesNameTheFieldAndChangeNothing() async throws {
             let fx = try await APIFixture()
-            let before = fx.sql(
+            let before = await fx.sql(
                 "SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM doors), (SELECT count(*) FROM users), (SELECT count(*) FROM keys), (SELECT count(*) FROM door_groups)"
             )
             try await fx.run { api in
@@ -121,7 +121,7 @@ extension CloudAPISuite {
                 #expect(try await api.get("/v1/keys?status=lost").field == "status")
                 #expect(try await api.get("/v1/doors/UPPER").status == .notFound, "a malformed id is simply not found")
             }
-            let after = fx.sql(
+            let after = await fx.sql(
                 "SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM doors), (SELECT count(*) FROM users), (SELECT count(*) FROM keys), (SELECT count(*) FROM door_groups)"
             )
             #expect(before == after, "nothing written by a refused request")

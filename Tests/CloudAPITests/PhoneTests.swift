@@ -46,7 +46,7 @@ extension CloudAPISuite {
                 #expect(credential.doors == ["front"] && credential.schedule.windows.count == 1)
                 #expect(credential.holderKey.rawRepresentation == holder.publicKey.rawRepresentation)
                 #expect(
-                    fx.sql(
+                    await fx.sql(
                         "SELECT status FROM access_entries WHERE door_id = 'front' AND credential_id = '\(keyID)-\(phone)'"
                     )
                         == "active"
@@ -66,7 +66,8 @@ extension CloudAPISuite {
                 let second = try await api.post("/v1/keys", #"{"user":"holly","doors":["lab-door"]}"#)
                 let secondID = try #require(second.object["id"] as? String)
                 #expect(
-                    fx.sql("SELECT status FROM access_entries WHERE credential_id = '\(secondID)-\(phone)'") == "active"
+                    await fx.sql("SELECT status FROM access_entries WHERE credential_id = '\(secondID)-\(phone)'")
+                        == "active"
                 )
                 let fetched = try await api.call(.get, "/v1/phone/credentials", as: nil, token: phoneToken)
                 #expect(
@@ -77,7 +78,8 @@ extension CloudAPISuite {
                 )
                 _ = try await api.post("/v1/keys/\(keyID)/revoke")
                 #expect(
-                    fx.sql("SELECT status FROM access_entries WHERE credential_id = '\(keyID)-\(phone)'") == "revoked"
+                    await fx.sql("SELECT status FROM access_entries WHERE credential_id = '\(keyID)-\(phone)'")
+                        == "revoked"
                 )
                 let afterRevoke = try await api.call(.get, "/v1/phone/credentials", as: nil, token: phoneToken)
                 #expect(
@@ -92,7 +94,7 @@ extension CloudAPISuite {
                 #expect(try await api.call(.get, "/v1/doors", as: nil, token: phoneToken).status == .unauthorized)
                 #expect(try await api.call(.get, "/v1/phone/credentials", as: "ada").status == .unauthorized)
             }
-            #expect(fx.sql("SELECT used_at IS NOT NULL FROM invitations") == "t")
+            #expect(await fx.sql("SELECT used_at IS NOT NULL FROM invitations") == "t")
         }
     }
 }

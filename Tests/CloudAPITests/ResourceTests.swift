@@ -34,7 +34,7 @@ extension CloudAPISuite {
                 #expect(door.object["state"] as? String == "unknown" && door.object["access_version"] as? Int == 1)
                 #expect(try await api.get("/v1/doors?site=annex").ids == ["annex-1"])
                 // Boards report state: the door reads as its board says, offline when none is up.
-                _ = fx.sql(
+                _ = await fx.sql(
                     #"UPDATE devices SET online = true, state = '{"relayUnlocked":true,"doorClosed":true,"lockdown":false}' WHERE id = 'board-front'"#
                 )
                 #expect(try await api.get("/v1/doors/front").object["state"] as? String == "unlocked")
@@ -60,7 +60,9 @@ extension CloudAPISuite {
                 let unlock = try await api.post("/v1/doors/front/unlock", #"{"millis":3000}"#)
                 let sent = try #require((unlock.object["commands"] as? [[String: Any]])?.first)
                 #expect(sent["device"] as? String == "board-front" && sent["command"] as? String == "unlock")
-                #expect(fx.sql("SELECT cmd FROM commands WHERE jti = '\(sent["id"] as? String ?? "")'") == "unlock")
+                #expect(
+                    await fx.sql("SELECT cmd FROM commands WHERE jti = '\(sent["id"] as? String ?? "")'") == "unlock"
+                )
                 // A decommissioned board gets no commands; a site lockdown reaches every other board of the site.
                 let lockdown = try await api.post("/v1/sites/annex/lockdown", #"{"on":true}"#)
                 #expect((lockdown.object["commands"] as? [Any])?.count == 0, "\(lockdown.body)")
@@ -76,7 +78,7 @@ extension CloudAPISuite {
                 let listed = try await api.get("/v1/enrollment-tokens")
                 #expect(listed.items.count == 1 && listed.items[0]["token"] == nil, "shown once")
                 #expect(
-                    fx.sql(
+                    await fx.sql(
                         "SELECT count(*) FROM enrollment_tokens WHERE encode(hash, 'escape') LIKE '%\(secret.prefix(10))%'"
                     ) == "0"
                 )
@@ -126,7 +128,7 @@ extension CloudAPISuite {
                     manager.status == .created && manager.object["sites"] as? [String] == ["lab"],
                     "\(manager.body)"
                 )
-                let hash = fx.sql("SELECT password_hash FROM users WHERE id = 'sam'")
+                let hash = await fx.sql("SELECT password_hash FROM users WHERE id = 'sam'")
                 #expect(hash.hasPrefix("scrypt$15$8$1$") && !hash.contains("correct horse"))
                 #expect(Secrets.verifyPassword("correct horse battery", against: hash))
                 #expect(!Secrets.verifyPassword("correct horse batterY", against: hash))
@@ -152,7 +154,7 @@ extension CloudAPISuite {
                     #"{"name":"Long","email":"long@x.example","doors":["front"],"valid_until":"\#(APIFixtureTime.inDays(60))"}"#
                 )
                 #expect(tooLong.status == .unprocessableContent && tooLong.field == "valid_until")
-                #expect(fx.sql("SELECT count(*) FROM users WHERE email = 'long@x.example'") == "0")
+                #expect(await fx.sql("SELECT count(*) FROM users WHERE email = 'long@x.example'") == "0")
             }
         }
     }
@@ -170,7 +172,7 @@ extension CloudAPISuite {
             try await fx.run { api in
                 let flip = Task {
                     try await Task.sleep(for: .milliseconds(1200))
-                    _ = fx.sql(
+                    _ = await fx.sql(
                         #"UPDATE devices SET online = true, state = '{"relayUnlocked":true}' WHERE id = 'board-front'"#
                     )
                 }

@@ -21,7 +21,7 @@ extension CloudAPISuite {
                 #expect(try await api.post("/v1/sites/lab/lockdown", #"{"on":true}"#, as: "max").status == .notFound)
                 let unlock = try await api.post("/v1/doors/front/unlock", as: "max")
                 #expect(unlock.status == .ok, "\(unlock.body)")
-                #expect(fx.sql("SELECT device_id, cmd FROM commands") == "board-front|unlock")
+                #expect(await fx.sql("SELECT device_id, cmd FROM commands") == "board-front|unlock")
 
                 // Sites and roles are an admin's.
                 #expect(
@@ -55,7 +55,7 @@ extension CloudAPISuite {
                 #expect(try await api.get("/v1/keys", as: "max").ids == [inside.object["id"] as? String])
                 #expect(try await api.get("/v1/keys/\(adasID)", as: "max").status == .notFound)
                 #expect(try await api.post("/v1/keys/\(adasID)/revoke", as: "max").status == .notFound)
-                #expect(fx.sql("SELECT status FROM keys WHERE id = '\(adasID)'") == "active")
+                #expect(await fx.sql("SELECT status FROM keys WHERE id = '\(adasID)'") == "active")
             }
         }
 
@@ -143,8 +143,8 @@ extension CloudAPISuite {
                 #expect(try await api.call(.patch, "/v1/users/vic", json: #"{"disabled":true}"#).status == .ok)
                 #expect(try await api.get("/v1/doors", as: "vic").status == .unauthorized)
             }
-            #expect(fx.sql("SELECT count(*) FROM keys") == "0")
-            #expect(fx.sql("SELECT count(*) FROM commands") == "0")
+            #expect(await fx.sql("SELECT count(*) FROM keys") == "0")
+            #expect(await fx.sql("SELECT count(*) FROM commands") == "0")
         }
     }
 }

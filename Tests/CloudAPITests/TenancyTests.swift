@@ -21,7 +21,9 @@ extension CloudAPISuite {
                 let key = try await api.post("/v1/keys", #"{"user":"holly","doors":["front"]}"#)
                 #expect(key.status == .created, "\(key.body)")
                 let keyID = try #require(key.object["id"] as? String)
-                let tokenID = fx.sql("SELECT id FROM api_tokens WHERE user_id = 'ada' ORDER BY created_at LIMIT 1")
+                let tokenID = await fx.sql(
+                    "SELECT id FROM api_tokens WHERE user_id = 'ada' ORDER BY created_at LIMIT 1"
+                )
                 let hook = try await api.post("/v1/webhooks", #"{"url":"https://hooks.acme.example/warden"}"#)
                 let hookID = try #require(hook.object["id"] as? String, "\(hook.body)")
                 let acmeIDs: [String: String] = [
@@ -84,17 +86,17 @@ extension CloudAPISuite {
                 #expect(enroll.status == .unprocessableContent && enroll.field == "site")
             }
             // Nothing of acme's changed.
-            #expect(fx.sql("SELECT name FROM sites WHERE org_id = 'acme' AND id = 'hq'") == "HQ")
-            #expect(fx.sql("SELECT name FROM users WHERE org_id = 'acme' AND id = 'ada'") == "Ada")
-            #expect(fx.sql("SELECT count(*) FROM commands") == "0")
-            #expect(fx.sql("SELECT count(*) FROM invitations") == "0")
-            #expect(fx.sql("SELECT count(*) FROM keys WHERE status = 'revoked'") == "0")
-            #expect(fx.sql("SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL") == "0")
-            #expect(fx.sql("SELECT count(*) FROM devices WHERE decommissioned_at IS NOT NULL") == "0")
-            #expect(fx.sql("SELECT doors FROM door_groups WHERE org_id = 'acme'") == "{front}")
-            #expect(fx.sql("SELECT count(*) FROM devices WHERE id = 'evil'") == "0")
-            #expect(fx.sql("SELECT count(*) FROM webhooks WHERE org_id = 'acme'") == "1")
-            #expect(fx.sql("SELECT count(*) FROM webhook_deliveries") == "0")
+            #expect(await fx.sql("SELECT name FROM sites WHERE org_id = 'acme' AND id = 'hq'") == "HQ")
+            #expect(await fx.sql("SELECT name FROM users WHERE org_id = 'acme' AND id = 'ada'") == "Ada")
+            #expect(await fx.sql("SELECT count(*) FROM commands") == "0")
+            #expect(await fx.sql("SELECT count(*) FROM invitations") == "0")
+            #expect(await fx.sql("SELECT count(*) FROM keys WHERE status = 'revoked'") == "0")
+            #expect(await fx.sql("SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL") == "0")
+            #expect(await fx.sql("SELECT count(*) FROM devices WHERE decommissioned_at IS NOT NULL") == "0")
+            #expect(await fx.sql("SELECT doors FROM door_groups WHERE org_id = 'acme'") == "{front}")
+            #expect(await fx.sql("SELECT count(*) FROM devices WHERE id = 'evil'") == "0")
+            #expect(await fx.sql("SELECT count(*) FROM webhooks WHERE org_id = 'acme'") == "1")
+            #expect(await fx.sql("SELECT count(*) FROM webhook_deliveries") == "0")
         }
     }
 }

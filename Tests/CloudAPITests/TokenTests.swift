@@ -21,14 +21,14 @@ extension CloudAPISuite {
                 )
                 let secret = String(token.dropFirst("wdn_\(id)_".count))
                 #expect(
-                    fx.sql(
+                    await fx.sql(
                         "SELECT count(*) FROM api_tokens WHERE encode(hash, 'hex') LIKE '%' || encode(convert_to('\(secret.prefix(12))', 'UTF8'), 'hex') || '%'"
                     ) == "0"
                 )
-                #expect(fx.sql("SELECT length(hash) FROM api_tokens WHERE id = '\(id)'") == "32")
-                #expect(fx.sql("SELECT last_used_at IS NULL FROM api_tokens WHERE id = '\(id)'") == "t")
+                #expect(await fx.sql("SELECT length(hash) FROM api_tokens WHERE id = '\(id)'") == "32")
+                #expect(await fx.sql("SELECT last_used_at IS NULL FROM api_tokens WHERE id = '\(id)'") == "t")
                 #expect(try await api.call(.get, "/v1/doors", as: nil, token: token).status == .ok)
-                #expect(fx.sql("SELECT last_used_at IS NOT NULL FROM api_tokens WHERE id = '\(id)'") == "t")
+                #expect(await fx.sql("SELECT last_used_at IS NOT NULL FROM api_tokens WHERE id = '\(id)'") == "t")
                 // One changed character is a different token.
                 let last = token.last == "A" ? "B" : "A"
                 #expect(

@@ -3,6 +3,9 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import ServiceLifecycleTestKit
 import Synchronization
 import Testing
 import WardenCloud
@@ -21,7 +24,14 @@ extension CloudAPISuite {
             let hits = Mutex<[Hit]>([])
             let refusals = Mutex(2)
             let port = Mutex<Int?>(nil)
+            let slowStarted = Mutex(false)
             var received: [Hit] { hits.withLock { $0 } }
+        }
+
+        final class Flag: Sendable {
+            private let value = Mutex(false)
+            func set() { value.withLock { $0 = true } }
+            var isSet: Bool { value.withLock { $0 } }
         }
 
         static func startReceiver(_ receiver: Receiver) async throws -> Task<Void, any Error> {
@@ -37,6 +47,14 @@ extension CloudAPISuite {
                         defer { n = max(0, n - 1) }
                         return n > 0
                     }
+                if path == "moved" {
+                    let port = receiver.port.withLock { $0 } ?? 0
+                    return Response(status: .found, headers: [.location: "http://127.0.0.1:\(port)/hook"])
+                }
+                if path == "slow" {
+                    receiver.slowStarted.withLock { $0 = true }
+                    try await Task.sleep(for: .seconds(120))
+                }
                 // Only deliveries that were answered 2xx count as received.
                 if refuse { return Response(status: .internalServerError) }
                 receiver.hits.withLock { $0.append(.init(path: path, headers: headers, body: Array(buffer: body))) }
@@ -115,7 +133,7 @@ extension CloudAPISuite {
                 }
 
                 // A forced-open alarm, stored as the consumer stores it.
-                _ = fx.sql(
+                _ = await fx.sql(
                     """
                     INSERT INTO audit_events (org_id, device_id, seq, at, at_ms, kind, door_id, reason, prev_hash, hash)
                     VALUES ('acme', 'board-front', 1, now(), (extract(epoch FROM now()) * 1000)::bigint, 'alarm', 'front',
@@ -165,8 +183,89 @@ extension CloudAPISuite {
                 #expect(try await api.get("/v1/webhooks/\(hookID)/deliveries").status == .notFound)
             }
             #expect(
-                fx.sql("SELECT count(*) FROM webhook_deliveries WHERE webhook_id NOT IN (SELECT id FROM webhooks)")
+                await fx.sql(
+                    "SELECT count(*) FROM webhook_deliveries WHERE webhook_id NOT IN (SELECT id FROM webhooks)"
+                )
                     == "0"
+            )
+        }
+        /// A receiver's failures are answers, not waits: a closed port fails the attempt at once (no re-dialling
+        /// until the deadline) with the reason in the log, a redirect is recorded and never followed, and a stop
+        /// does not wait for a receiver that holds the request open.
+        @Test func aClosedPortOrARedirectFailsTheAttemptAndAStopWaitsForNoReceiver() async throws {
+            let fx = try await APIFixture()
+            let receiver = Receiver()
+            let server = try await Self.startReceiver(receiver)
+            defer { server.cancel() }
+            let port = try #require(receiver.port.withLock { $0 })
+            let closed = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: 0).get()
+            let closedPort = try #require(closed.localAddress?.port)
+            try await closed.close()
+
+            let service = WebhookService(
+                db: fx.runtime.store.client,
+                logger: fx.logger,
+                interval: .milliseconds(100),
+                baseDelay: .seconds(600),
+                maxAttempts: 5,
+                connectTimeout: .seconds(120)
+            )
+            try await testGracefulShutdown { shutdown in
+                let stopped = Flag()
+                let running = Task {
+                    defer { stopped.set() }
+                    try await service.run()
+                }
+                defer { running.cancel() }
+                try await fx.run { api in
+                    var hooks: [String: String] = [:]
+                    for (name, url) in [
+                        ("closed", "http://127.0.0.1:\(closedPort)/hook"), ("moved", "http://127.0.0.1:\(port)/moved"),
+                    ] {
+                        let hook = try await api.post("/v1/webhooks", #"{"url":"\#(url)"}"#)
+                        hooks[name] = try #require(hook.object["id"] as? String, "\(hook.body)")
+                        #expect(try await api.post("/v1/webhooks/\(hooks[name]!)/test").status == .accepted)
+                    }
+                    func lastAttempt(_ name: String) async throws -> [String: Any]? {
+                        let first = try await api.get("/v1/webhooks/\(hooks[name]!)/deliveries").items.first
+                        return (first?["attempts"] as? Int ?? 0) >= 1 && first?["status"] as? String == "pending"
+                            ? first : nil
+                    }
+                    // Within 8 s, short of the 10 s request deadline that re-dialling a closed port would use up.
+                    try await Self.waitUntil("both tests are tried once", timeout: .seconds(8)) {
+                        let closedTried = try await lastAttempt("closed") != nil
+                        let movedTried = try await lastAttempt("moved") != nil
+                        return closedTried && movedTried
+                    }
+                    let refused = try #require(try await lastAttempt("closed"))
+                    #expect(refused["last_status"] == nil || refused["last_status"] is NSNull, "\(refused)")
+                    let why = refused["last_error"] as? String ?? ""
+                    #expect(why.localizedCaseInsensitiveContains("refused"), "the log says why: \(why)")
+                    let moved = try #require(try await lastAttempt("moved"))
+                    #expect(moved["last_status"] as? Int == 302, "\(moved)")
+                    #expect(receiver.received.isEmpty, "the redirect was not followed")
+
+                    // A receiver that never answers, then a stop: the service returns while the request is open.
+                    let slow = try await api.post("/v1/webhooks", #"{"url":"http://127.0.0.1:\#(port)/slow"}"#)
+                    let slowID = try #require(slow.object["id"] as? String)
+                    #expect(try await api.post("/v1/webhooks/\(slowID)/test").status == .accepted)
+                    try await Self.waitUntil("the slow receiver holds a delivery") {
+                        receiver.slowStarted.withLock { $0 }
+                    }
+                }
+                shutdown.triggerGracefulShutdown()
+                try await Self.waitUntil("the service stops", timeout: .seconds(60)) {
+                    stopped.isSet
+                }
+                #expect(receiver.received.isEmpty, "the slow receiver never answered, yet the service stopped")
+            }
+            #expect(
+                await fx.sql(
+                    "SELECT status FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE w.url LIKE '%/slow'"
+                )
+                    == "sending",
+                "the interrupted delivery is left to be claimed again"
             )
         }
     }

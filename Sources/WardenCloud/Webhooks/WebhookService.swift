@@ -18,26 +18,48 @@ public struct WebhookService: Service {
     let interval: Duration
     let baseDelay: Duration
     let maxAttempts: Int
+    let connectTimeout: Duration
 
     public init(
         db: PostgresClient,
         logger: Logger,
         interval: Duration = .milliseconds(500),
         baseDelay: Duration = .seconds(5),
-        maxAttempts: Int = 8
+        maxAttempts: Int = 8,
+        connectTimeout: Duration = .seconds(5)
     ) {
         self.db = db
         self.logger = logger
         self.interval = interval
         self.baseDelay = baseDelay
         self.maxAttempts = maxAttempts
+        self.connectTimeout = connectTimeout
+    }
+
+    /// The receivers are the org's servers, not ours: a refused connection fails the attempt at once (the delivery's
+    /// own back-off retries it) instead of AsyncHTTPClient's default of re-dialling until the deadline, and a
+    /// redirect is an answer, never followed to wherever it points.
+    func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .nanoseconds(Int64(connectTimeout / .nanoseconds(1))), read: .seconds(10))
+        )
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     public func run() async throws {
+        let client = makeClient()
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
-                try await enqueue()
-                try await deliverDue()
+                // A shutdown cancels the sends in flight; their rows stay `sending` and are claimed again a minute
+                // later, so a stop never waits on a slow receiver and never loses a delivery.
+                try await cancelWhenGracefulShutdown {
+                    try await enqueue()
+                    try await deliverDue(client: client)
+                }
+            } catch  where Task.isShuttingDownGracefully || Task.isCancelled {
+                break
             } catch {
                 logger.warning(
                     "webhooks: a round failed; retrying",
@@ -46,6 +68,7 @@ public struct WebhookService: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+        try? await client.shutdown()
     }
 
     struct Event: Codable, Sendable {
@@ -142,7 +165,7 @@ public struct WebhookService: Service {
     }
 
     /// Claims the due deliveries (and any left half-sent by a stopped instance) and sends them concurrently.
-    func deliverDue() async throws {
+    func deliverDue(client: HTTPClient) async throws {
         var due: [(Int64, String, String, String, String, String, String, Int32)] = []
         for try await r in try await db.query(
             """
@@ -160,7 +183,7 @@ public struct WebhookService: Service {
         }
         guard !due.isEmpty else { return }
         await withTaskGroup(of: Void.self) { group in
-            for d in due { group.addTask { await self.send(d) } }
+            for d in due { group.addTask { await self.send(d, client: client) } }
         }
     }
 
@@ -168,7 +191,8 @@ public struct WebhookService: Service {
         _ d: (
             id: Int64, org: String, event: String, payload: String, url: String, secret: String, format: String,
             attempts: Int32
-        )
+        ),
+        client: HTTPClient
     ) async {
         let body = Array(
             Self.body(id: d.id, org: d.org, event: d.event, payload: d.payload, slack: d.format == "slack").utf8
@@ -187,12 +211,14 @@ public struct WebhookService: Service {
         var status: Int?
         var error: String?
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await client.execute(request, timeout: .seconds(10))
             status = Int(response.status.code)
             _ = try? await response.body.collect(upTo: 4096)
         } catch let e {
             error = String(describing: e).prefix(300).description
         }
+        // Stopped mid-send: the row stays `sending` and another round claims it again after a minute.
+        if Task.isCancelled { return }
         let ok = status.map { (200..<300).contains($0) } ?? false
         let last = !ok && Int(d.attempts) >= maxAttempts
         let wait = baseDelay * Int(1 << min(Int(d.attempts) - 1, 10))
