@@ -2,11 +2,14 @@
 """The dashboard in a real headless Chromium (Selenium), against the whole local stack: PostgreSQL, mosquitto,
 warden-cloud and a simulated board (scripts/cloudstack.py). A manager logs in, adds a person, grants a key, invites
 the person's phone; the phone (wardenctl phone enroll) opens the door over the key-presentation protocol and the
-doors page shows it live (server-sent events); the activity page filters and exports CSV; the manager logs out.
+doors page shows it live (server-sent events); the activity page filters and exports CSV; the manager logs out,
+then signs in again through single sign-on at a real OpenID Connect provider (oidc-provider-mock from PyPI).
 Screenshots at desktop and phone widths go to .build/dashboard/. Exit status 0 only when every check held."""
 import csv
 import io
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -54,6 +57,43 @@ def shot(driver, name):
     path = os.path.join(SHOTS, name + ".png")
     driver.save_screenshot(path)
     print("  screenshot " + os.path.relpath(path, REPO))
+
+
+def api(url, method, body=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(url, method=method, headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read().decode()
+        return r.status, json.loads(text) if text else None
+
+
+class Provider:
+    """oidc-provider-mock on a free loopback port: clients must register, nonces are required."""
+
+    def __enter__(self):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.issuer = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(port),
+                                      "--require-registration", "true", "--require-nonce", "true"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while True:
+            try:
+                api(self.issuer + "/.well-known/openid-configuration", "GET")
+                return self
+            except Exception:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("oidc-provider-mock did not start (scripts/bootstrap installs it)")
+                time.sleep(0.2)
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
 
 
 def accessibility(driver, page):
@@ -197,6 +237,32 @@ def main():
             wait.until(EC.url_contains("/login"))
             d.get(s.url + "/people")
             check(d.current_url.endswith("/login"), "after logging out the pages ask for a login again")
+
+            print("== single sign-on through the org's OpenID Connect provider")
+            with Provider() as idp:
+                _, client = api(idp.issuer + "/oauth2/clients", "POST",
+                                {"redirect_uris": [s.url + "/login/sso/callback"]})
+                api(idp.issuer + "/users/ada-at-idp", "PUT",
+                    {"email": s.admin_email, "email_verified": True, "name": "Ada Lovelace"})
+                status, config = api(s.url + "/v1/sso", "PUT", {
+                    "issuer": idp.issuer, "client_id": client["client_id"],
+                    "client_secret": client["client_secret"]}, token=s.token)
+                check(status == 200 and config["redirect_uri"] == s.url + "/login/sso/callback",
+                      "an admin sets the provider through the API")
+                d.get(s.url + "/login")
+                d.find_element(By.ID, "org").send_keys("acme")
+                submit(d, "#sso button")
+                check(d.current_url.startswith(idp.issuer + "/oauth2/authorize"), "the browser is at the provider")
+                d.find_element(By.NAME, "sub").send_keys("ada-at-idp")
+                d.find_element(By.CSS_SELECTOR, "form button[type=submit]:not([name])").click()
+                try:
+                    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-door=front]")))
+                    check(d.current_url.rstrip("/") == s.url, "back at the doors page, signed in")
+                except Exception:
+                    check(False, f"back at the doors page, signed in (at {d.current_url})")
+                shot(d, "sso-signed-in")
+                submit(d, "form.who button")
+                wait.until(EC.url_contains("/login"))
         finally:
             d.quit()
     if failures:

@@ -26,6 +26,9 @@ public struct CloudConfig: Sendable, Equatable {
     public struct HTTP: Sendable, Equatable {
         public var host = "127.0.0.1"
         public var port = 8080
+        /// How browsers reach this listener (behind a TLS proxy: its https URL); single sign-on's redirect URI is
+        /// built on it. Default: `http://host:port`.
+        public var publicURL: String?
     }
 
     public var database = Database()
@@ -140,10 +143,16 @@ public struct CloudConfig: Sendable, Equatable {
             broker.password = try readSecret(v, "broker.password_file")
         }
         if root["http"] != nil {
-            let h = try map(root["http"], "http", ["host", "port"])
+            let h = try map(root["http"], "http", ["host", "port", "public_url"])
             var v = HTTP()
             if let host = try string(h, "host", "http") { v.host = host }
             if let port = try int(h, "port", "http", 0...65535) { v.port = port }
+            if let url = try string(h, "public_url", "http") {
+                guard let u = URLComponents(string: url), ["http", "https"].contains(u.scheme ?? ""),
+                    u.host?.isEmpty == false, u.query == nil, u.fragment == nil
+                else { throw fail("http.public_url", "'\(url)' is not an http(s) URL without query or fragment") }
+                v.publicURL = url
+            }
             http = v
         }
         let a = try map(root["authority"], "authority", ["key", "kid"])

@@ -11,6 +11,7 @@ public enum CloudHTTP {
         operations: CloudOperations,
         registry: PrometheusCollectorRegistry?,
         secureCookies: Bool = false,
+        publicURL: String = "http://127.0.0.1:8080",
         logger: Logger
     ) throws -> (router: Router<APIContext>, routes: [ManagerAPI.Route]) {
         let router = Router(context: APIContext.self)
@@ -29,7 +30,7 @@ public enum CloudHTTP {
             }
         }
         router.get("healthz") { _, _ -> String in "ok\n" }
-        let api = ManagerAPI(operations: operations, logger: logger)
+        let api = ManagerAPI(operations: operations, logger: logger, publicURL: publicURL)
         let routes = api.register(on: router)
         try Dashboard(api: api, secureCookies: secureCookies).register(on: router)
         return (router, routes)
@@ -44,8 +45,13 @@ public enum CloudHTTP {
         // Plain HTTP on loopback (the demo, tests) cannot carry a Secure cookie; anywhere else TLS ends in front.
         let loopback = ["127.0.0.1", "localhost", "::1"].contains(settings.host)
         return Application(
-            router: try router(operations: operations, registry: registry, secureCookies: !loopback, logger: logger)
-                .router,
+            router: try router(
+                operations: operations,
+                registry: registry,
+                secureCookies: !loopback,
+                publicURL: settings.publicURL ?? "http://\(settings.host):\(settings.port)",
+                logger: logger
+            ).router,
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.host, port: settings.port),
                 serverName: "warden-cloud"

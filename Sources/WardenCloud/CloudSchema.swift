@@ -251,5 +251,28 @@ enum CloudSchema {
             )
             """
         ),
+        (
+            4, "single sign-on: each org's OpenID Connect provider, logins in flight, users' provider subjects",
+            """
+            CREATE TABLE sso_configs (
+                org_id text PRIMARY KEY REFERENCES orgs(id),
+                issuer text NOT NULL,
+                client_id text NOT NULL,
+                client_secret text NOT NULL,
+                enforced boolean NOT NULL DEFAULT false,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE TABLE sso_requests (
+                state_hash bytea PRIMARY KEY,
+                org_id text NOT NULL REFERENCES orgs(id),
+                browser_hash bytea NOT NULL,
+                nonce text NOT NULL,
+                verifier text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            );
+            ALTER TABLE users ADD COLUMN sso_subject text;
+            CREATE UNIQUE INDEX users_sso_subject ON users (org_id, sso_subject) WHERE sso_subject IS NOT NULL
+            """
+        ),
     ]
 }

@@ -158,7 +158,8 @@ struct APIClient: Sendable {
         as who: String? = "ada",
         json: String? = nil,
         token: String? = nil,
-        headers extra: HTTPFields = [:]
+        headers extra: HTTPFields = [:],
+        body raw: String? = nil
     ) async throws -> Answer {
         var headers = extra
         if let t = token ?? who.flatMap({ tokens[$0] }) { headers[.authorization] = "Bearer \(t)" }
@@ -167,7 +168,7 @@ struct APIClient: Sendable {
             uri: path,
             method: method,
             headers: headers,
-            body: json.map { ByteBuffer(string: $0) }
+            body: (json ?? raw).map { ByteBuffer(string: $0) }
         ) { r in
             Answer(status: r.status, headers: r.headers, body: String(buffer: r.body))
         }

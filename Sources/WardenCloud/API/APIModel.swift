@@ -260,6 +260,26 @@ public enum APIModel {
         public var credentials: PhoneCredentials
     }
 
+    public struct SSOConfigInput: Codable, Sendable {
+        /// The provider's issuer URL, exactly as its discovery document names it.
+        public var issuer: String
+        public var clientId: String
+        /// Required the first time; omitted, the stored one is kept.
+        public var clientSecret: String?
+        /// On: the org's managers other than admins sign in only through the provider (admins keep their
+        /// password as the way in when the provider is down).
+        public var enforced: Bool?
+    }
+
+    public struct SSOConfig: Codable, Sendable, Equatable {
+        public var issuer: String
+        public var clientId: String
+        public var enforced: Bool
+        /// To register at the provider as the client's redirect URI.
+        public var redirectUri: String
+        public var updatedAt: Date
+    }
+
     public struct WebhookInput: Codable, Sendable {
         public var url: String
         /// Any of `alarm`, `decision`, `board_offline` (default: alarm and board_offline).

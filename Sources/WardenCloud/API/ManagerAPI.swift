@@ -20,11 +20,14 @@ public struct ManagerAPI: Sendable {
 
     let operations: CloudOperations
     let logger: Logger
+    /// How browsers reach warden-cloud (`http.public_url`): single sign-on's redirect URI is built on it.
+    let publicURL: String
     var db: PostgresClient { operations.store.client }
 
-    public init(operations: CloudOperations, logger: Logger) {
+    public init(operations: CloudOperations, logger: Logger, publicURL: String = "http://127.0.0.1:8080") {
         self.operations = operations
         self.logger = logger
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
     }
 
     /// Adds the API's routes to `router` and returns them (a test compares them with docs/openapi.yaml).
@@ -37,6 +40,7 @@ public struct ManagerAPI: Sendable {
         registerAudit(&table)
         registerEvents(&table)
         registerWebhooks(&table)
+        registerSSO(&table)
         return table.routes
     }
 

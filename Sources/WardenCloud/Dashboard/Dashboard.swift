@@ -53,6 +53,8 @@ struct Dashboard: Sendable {
             return try page("login", title: "Log in", nil, [:])
         }
         router.post("login") { r, c in try await login(r, c) }
+        router.get("login/sso") { r, c in try await startSSO(r, c) }
+        router.get("login/sso/callback") { r, _ in try await finishSSO(r) }
         router.post("logout") { r, c in
             guard let caller = c.principal else { return Self.redirect("/login") }
             let form = try await Self.form(r, c)
@@ -418,7 +420,7 @@ struct Dashboard: Sendable {
         // The same work for an unknown email as for a wrong password: timing tells nothing about who exists.
         let match = candidates.first { Secrets.verifyPassword(password, against: $0.2) }
         if candidates.isEmpty { _ = Secrets.verifyPassword(password, against: Self.decoyHash) }
-        guard let (org, user, _, _) = match else {
+        guard let (org, user, _, role) = match else {
             try await db.query("INSERT INTO login_failures(email) VALUES (\(email))", logger: logger)
             return try refuse(.unauthorized, "The email or password is wrong.")
         }
@@ -426,6 +428,24 @@ struct Dashboard: Sendable {
             "DELETE FROM login_failures WHERE lower(email) = lower(\(email)) OR at < now() - interval '1 day'",
             logger: logger
         )
+        if role != Principal.Role.admin.rawValue, try await sso.config(org: org)?.enforced == true {
+            var response = try page(
+                "login",
+                title: "Log in",
+                nil,
+                ["error": "Your organization signs in through single sign-on: use the form below.", "org": org]
+            )
+            response.status = .forbidden
+            return response
+        }
+        logger.notice("dashboard login", metadata: ["org": "\(org)", "user": "\(user)"])
+        var response = Self.redirect("/")
+        response.headers[.setCookie] = try await openSession(org: org, user: user)
+        return response
+    }
+
+    /// A new session for `user`: the cookie header that carries it.
+    func openSession(org: String, user: String) async throws -> String {
         let cookie = Secrets.random()
         try await db.query(
             """
@@ -435,10 +455,62 @@ struct Dashboard: Sendable {
             """,
             logger: logger
         )
-        logger.notice("dashboard login", metadata: ["org": "\(org)", "user": "\(user)"])
-        var response = Self.redirect("/")
-        response.headers[.setCookie] = cookieHeader(value: cookie, maxAge: Int(Self.sessionLifetime))
+        return cookieHeader(value: cookie, maxAge: Int(Self.sessionLifetime))
+    }
+
+    // MARK: single sign-on
+
+    var sso: SingleSignOn { SingleSignOn(db: db, logger: logger, redirectURI: api.ssoRedirectURI) }
+    static let ssoCookie = "warden_sso"
+
+    /// The cookie that ties a sign-in to this browser: Lax (it must come back on the provider's cross-site
+    /// redirect) and only for the callback's path.
+    func ssoCookieHeader(value: String, maxAge: Int) -> String {
+        "\(Self.ssoCookie)=\(value); Path=/login/sso; Max-Age=\(maxAge); HttpOnly; SameSite=Lax"
+            + (secureCookies ? "; Secure" : "")
+    }
+
+    func ssoRefusal(_ error: SingleSignOnError, org: String?) throws -> Response {
+        var response = try page("login", title: "Log in", nil, ["error": error.message, "org": org ?? ""])
+        response.status = .init(code: error.status)
+        response.headers[.setCookie] = ssoCookieHeader(value: "", maxAge: 0)
         return response
+    }
+
+    func startSSO(_ r: Request, _ c: APIContext) async throws -> Response {
+        let org = (Self.query(r, "org") ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        do {
+            let start = try await sso.start(org: org)
+            var response = Self.redirect(start.location)
+            response.headers[.setCookie] = ssoCookieHeader(value: start.browserSecret, maxAge: 600)
+            return response
+        } catch let e as SingleSignOnError {
+            return try ssoRefusal(e, org: org)
+        }
+    }
+
+    /// The provider's redirect back. A session cookie is SameSite=Strict, so a browser would not send it on the
+    /// rest of this cross-site navigation: the answer is a page of ours that moves on to `/` by itself.
+    func finishSSO(_ r: Request) async throws -> Response {
+        do {
+            let (org, user) = try await sso.finish(
+                state: Self.query(r, "state"),
+                code: Self.query(r, "code"),
+                error: Self.query(r, "error"),
+                browserSecret: r.cookies[Self.ssoCookie]?.value
+            )
+            var response = try page("signedIn", title: "Signed in", nil, [:])
+            response.headers[values: .setCookie] = [
+                try await openSession(org: org, user: user), ssoCookieHeader(value: "", maxAge: 0),
+            ]
+            return response
+        } catch let e as SingleSignOnError {
+            return try ssoRefusal(e, org: nil)
+        }
+    }
+
+    static func query(_ r: Request, _ name: String) -> String? {
+        r.uri.queryParameters[Substring(name)].map(String.init)
     }
 
     /// Times as a manager reads them: to the second, UTC, no ISO "T" and "Z" (the API keeps RFC 3339).
@@ -492,12 +564,15 @@ struct Dashboard: Sendable {
         guard let html = library.render(context, withTemplate: template) else {
             throw Problem(.internalServerError, "the \(template) page could not be rendered")
         }
+        // The login page's single sign-on form leads (by a redirect) to the provider: form-action cannot be 'self'
+        // there, and Chrome applies it to a form's redirects too.
+        let formAction = template == "login" ? "" : " form-action 'self';"
         return Response(
             status: .ok,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 .contentSecurityPolicy:
-                    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+                    "default-src 'self'; frame-ancestors 'none';\(formAction) base-uri 'none'",
                 HTTPField.Name("X-Content-Type-Options")!: "nosniff",
             ],
             body: .init(byteBuffer: ByteBuffer(string: html))

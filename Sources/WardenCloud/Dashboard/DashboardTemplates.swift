@@ -2,7 +2,8 @@
 /// needs no resource folder. `{{x}}` escapes HTML; nothing here uses the unescaped form.
 enum DashboardTemplates {
     static let all: [String: String] = [
-        "layout": layout, "login": login, "doors": doors, "audit": audit, "people": people, "devices": devices,
+        "layout": layout, "login": login, "signedIn": signedIn, "doors": doors, "audit": audit, "people": people,
+        "devices": devices,
         "invited": invited, "webhooks": webhooks,
     ]
 
@@ -54,6 +55,19 @@ enum DashboardTemplates {
           <input id="password" name="password" type="password" autocomplete="current-password" required>
           <button type="submit">Log in</button>
         </form>
+        <form method="get" action="/login/sso" class="card narrow" id="sso">
+          <h2>Single sign-on</h2>
+          <label for="org">Organization ID</label>
+          <input id="org" name="org" autocomplete="organization" required value="{{org}}">
+          <button type="submit">Sign in with single sign-on</button>
+        </form>
+        {{/content}}{{/layout}}
+        """
+
+    static let signedIn = """
+        {{<layout}}{{$content}}
+        <meta http-equiv="refresh" content="0;url=/">
+        <p class="card narrow" role="status">Signed in. <a href="/">Continue to the dashboard</a>.</p>
         {{/content}}{{/layout}}
         """
 
