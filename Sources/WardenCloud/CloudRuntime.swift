@@ -65,6 +65,7 @@ public struct CloudRuntime: Sendable {
             .init(service: consumer),
             .init(service: resend),
             .init(service: WebhookService(db: store.client, logger: logger)),
+            .init(service: OneTimeKeyService(operations: operations, logger: logger)),
         ]
         if let http = config.http, let registry {
             services.append(

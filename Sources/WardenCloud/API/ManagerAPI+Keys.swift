@@ -191,25 +191,35 @@ extension ManagerAPI {
     }
 
     func revokeKey(_ id: String, caller: Principal) async throws {
+        guard try await revokeKey(org: caller.org, id: id, onlyActive: false) else {
+            throw Problem.notFound("key '\(id)'")
+        }
+        logger.notice("key revoked", metadata: ["org": "\(caller.org)", "key": "\(id)", "by": "\(caller.user)"])
+    }
+
+    /// Marks the key revoked and revokes its credentials at every door it reaches. With `onlyActive`, a key
+    /// already revoked is left alone (false): of several instances sweeping one-time keys, one does the work.
+    func revokeKey(org: String, id: String, onlyActive: Bool) async throws -> Bool {
         let found = try await rows(
             """
             UPDATE keys SET status = 'revoked', revoked_at = coalesce(revoked_at, now())
-            WHERE org_id = \(caller.org) AND id = \(id) RETURNING user_id, doors, groups
+            WHERE org_id = \(org) AND id = \(id) AND (NOT \(onlyActive) OR status = 'active')
+            RETURNING user_id, doors, groups
             """
         )
-        guard let row = found.first else { throw Problem.notFound("key '\(id)'") }
+        guard let row = found.first else { return false }
         let (user, doors, groups) = try row.decode((String, [String], [String]).self)
-        let all = try await resolveDoorsUnchecked(org: caller.org, doors: doors, groups: groups)
-        let phones = try await phoneIDs(org: caller.org, user: user)
+        let all = try await resolveDoorsUnchecked(org: org, doors: doors, groups: groups)
+        let phones = try await phoneIDs(org: org, user: user)
         if !phones.isEmpty {
             try await operations.change(
-                org: caller.org,
+                org: org,
                 doors: all,
                 grant: [],
                 revoke: phones.map { .init(id: "\(id)-\($0)", user: user) }
             )
         }
-        logger.notice("key revoked", metadata: ["org": "\(caller.org)", "key": "\(id)", "by": "\(caller.user)"])
+        return true
     }
 
     /// A key's doors as stored, groups expanded as they are now (no visibility check: revoking must reach all).
