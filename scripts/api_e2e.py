@@ -63,6 +63,21 @@ def main():
         print("  " + s.ctl("phone", "fetch", "--dir", phone).strip())
         check(not os.path.exists(credential), "the phone's next fetch drops the revoked credential")
 
+        print("== a one-time key opens the door once")
+        once = api("POST", "/v1/keys", {"user": user["id"], "doors": ["front"], "one_time": True})
+        print("  " + s.ctl("phone", "fetch", "--dir", phone).strip())
+        once_credential = os.path.join(phone, once["id"] + ".jws")
+        check(os.path.exists(once_credential), "the phone holds the one-time key's credential")
+        time.sleep(1)  # the board applies the grant's access list
+        rc, out = s.phone_unlock(once_credential, holder)
+        used_at = time.monotonic()
+        check(rc == 0 and "granted" in out.lower(), f"the one-time key opens the door ({out.strip()})")
+        time.sleep(5.5)  # the relay relocks
+        rc, out = s.phone_unlock(once_credential, holder)
+        check(rc != 0 and "revoked" in out.lower(),
+              f"its second use is refused as revoked ({out.strip()}; {time.monotonic() - used_at:.1f} s after the first)")
+        check(api("GET", f"/v1/keys/{once['id']}")["status"] == "revoked", "the API shows the key revoked")
+
         print("== wardenctl cloud: the same through the manager's command line")
         token_file = os.path.join(s.tmp, "api.token")
         with open(token_file, "w") as f:
@@ -109,6 +124,20 @@ def main():
             time.sleep(0.1)
         check(down, "cloud lockdown --site: the site's board is in lockdown")
         s.ctl("cloud", "lockdown", *M, "--site", "hq", "--off")
+
+        def board_lockdown(want):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get("lockdown") is want:
+                    return True
+                time.sleep(0.1)
+            return False
+        check(board_lockdown(False), "cloud lockdown --off: the board left lockdown")
+        api("PUT", "/v1/sites/hq/lockdown-plans/entrance", {"name": "Entrance", "doors": ["front"]})
+        s.ctl("cloud", "lockdown", *M, "--site", "hq", "--plan", "entrance")
+        check(board_lockdown(True), "cloud lockdown --plan: the plan's board is in lockdown (one call)")
+        s.ctl("cloud", "lockdown", *M, "--site", "hq", "--plan", "entrance", "--off")
+        check(board_lockdown(False), "cloud lockdown --plan --off: lifted")
         try:
             s.ctl("cloud", "doors", "list", "--url", s.url, "--token-file", os.path.join(s.tmp, "missing"))
             check(False, "a missing token file is refused")

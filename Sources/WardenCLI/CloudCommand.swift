@@ -181,17 +181,21 @@ struct CloudCommand: AsyncParsableCommand {
 
     struct Lockdown: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Lock a door, or every door of a site, down (or lift it with --off)."
+            abstract: "Lock a door, every door of a site, or a site's lockdown plan down (or lift it with --off)."
         )
         @OptionGroup var cloud: CloudOptions
         @Argument(help: "The door id (or use --site).") var door: String?
         @Option(help: "Every board of this site.") var site: String?
+        @Option(help: "Only the doors of this lockdown plan of --site.") var plan: String?
         @Flag(help: "Lift the lockdown.") var off = false
         func validate() throws {
             guard (door == nil) != (site == nil) else { throw ValidationError("give a door or --site, not both") }
+            guard plan == nil || site != nil else { throw ValidationError("--plan needs --site") }
         }
         func run() async throws {
-            let path = door.map { "/v1/doors/\($0)/lockdown" } ?? "/v1/sites/\(site!)/lockdown"
+            let path =
+                door.map { "/v1/doors/\($0)/lockdown" }
+                ?? plan.map { "/v1/sites/\(site!)/lockdown-plans/\($0)/trigger" } ?? "/v1/sites/\(site!)/lockdown"
             let answer = try await cloud.client().json("POST", path, body: ["on": !off])
             CloudClient.print(
                 answer,

@@ -274,5 +274,20 @@ enum CloudSchema {
             CREATE UNIQUE INDEX users_sso_subject ON users (org_id, sso_subject) WHERE sso_subject IS NOT NULL
             """
         ),
+        (
+            5, "lockdown plans: named sets of a site's doors to lock down with one call",
+            """
+            CREATE TABLE lockdown_plans (
+                org_id text NOT NULL,
+                site_id text NOT NULL,
+                id text NOT NULL,
+                name text NOT NULL,
+                doors text[] NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (org_id, site_id, id),
+                FOREIGN KEY (org_id, site_id) REFERENCES sites(org_id, id)
+            )
+            """
+        ),
     ]
 }

@@ -153,6 +153,20 @@ public enum APIModel {
         public var door: String
     }
 
+    public struct LockdownPlanInput: Codable, Sendable {
+        public var name: String
+        /// The site's doors it locks down; empty or absent: every door of the site when it is triggered.
+        public var doors: [String]?
+    }
+
+    public struct LockdownPlan: Codable, Sendable, Equatable {
+        public var id: String
+        public var site: String
+        public var name: String
+        public var doors: [String]
+        public var createdAt: Date
+    }
+
     public struct LockdownInput: Codable, Sendable {
         public var on: Bool
     }

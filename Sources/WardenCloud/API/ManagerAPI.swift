@@ -41,6 +41,7 @@ public struct ManagerAPI: Sendable {
         registerEvents(&table)
         registerWebhooks(&table)
         registerSSO(&table)
+        registerLockdownPlans(&table)
         return table.routes
     }
 
