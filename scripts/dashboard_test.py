@@ -183,6 +183,23 @@ def main():
             except Exception:
                 check(False, "and back to locked when the relay relocks")
 
+            print("== a lockdown plan, started and lifted from the doors page")
+            api(s.url + "/v1/sites/hq/lockdown-plans/entrance", "PUT", {"name": "Entrance", "doors": ["front"]},
+                token=s.token)
+            d.get(s.url + "/")
+            submit(d, "button[aria-label=\"Start lockdown: Entrance\"]")
+            check("Lockdown started: Entrance (1 board)" in d.find_element(By.CSS_SELECTOR, "[role=status]").text,
+                  "the plan's lockdown is sent to its board")
+            try:
+                WebDriverWait(d, 10).until(lambda _: d.find_element(
+                    By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text == "lockdown")
+                check(True, "the door's card shows the lockdown live")
+            except Exception:
+                check(False, "the door's card shows the lockdown live")
+            submit(d, "button[aria-label=\"End lockdown: Entrance\"]")
+            check("Lockdown lifted: Entrance" in d.find_element(By.CSS_SELECTOR, "[role=status]").text,
+                  "the plan's lockdown is lifted")
+
             print("== activity: filter and export CSV")
             d.get(s.url + "/audit")
             Select(d.find_element(By.ID, "result")).select_by_value("granted")

@@ -138,18 +138,21 @@ public struct CloudOperations: Sendable {
 
     /// Grants and revokes at many doors in one transaction: each door's next version, signed, stored, then sent to
     /// its boards (revoking a lost phone everywhere is one call, and one commit, whatever the number of doors).
-    /// Returns the new version of each door found; doors the org does not have are left out.
+    /// Returns the new version of each door found; doors the org does not have are left out. `first` runs in the
+    /// same transaction before the doors are locked (the API stores a new key with its access lists: one commit).
     @discardableResult
     public func change(
         org: String,
         doors: [String],
         grant: [AccessListUpdate.Entry],
-        revoke: [AccessListUpdate.Entry]
+        revoke: [AccessListUpdate.Entry],
+        first: (@Sendable (PostgresConnection) async throws -> Void)? = nil
     ) async throws(CloudError) -> [String: Int64] {
         let authority = self.authority
         let entries = grant.map { ($0, "active") } + revoke.map { ($0, "revoked") }
         let signed = try await wrap("changing the access lists of \(doors.count) door(s) in \(org)") {
             try await db.withTransaction(logger: logger) { conn -> [(String, Int64, String)] in
+                try await first?(conn)
                 var current: [(String, Int64)] = []
                 for try await row in try await conn.query(
                     "SELECT id, access_version FROM doors WHERE org_id = \(org) AND id = ANY(\(doors)) ORDER BY id FOR UPDATE",

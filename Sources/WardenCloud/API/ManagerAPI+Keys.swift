@@ -125,6 +125,8 @@ extension ManagerAPI {
     struct CheckedKey {
         var doors: [String]
         var groups: [String]
+        /// The doors it reaches: its doors and its groups' doors.
+        var reaches: [String]
         var validFrom: Date
         var validUntil: Date
         var schedule: [ScheduleWindow]
@@ -142,7 +144,7 @@ extension ManagerAPI {
         guard !doors.isEmpty || !groups.isEmpty else {
             throw Problem.invalid("doors", "name at least one door or group")
         }
-        _ = try await resolveDoors(doors, groups: groups, for: caller)
+        let reaches = try await resolveDoors(doors, groups: groups, for: caller)
         let from = input.validFrom ?? Date()
         let until = input.validUntil ?? from.addingTimeInterval(365 * 86_400)
         try APIInput.time(from, "valid_from")
@@ -154,40 +156,70 @@ extension ManagerAPI {
         }
         let schedule = input.schedule ?? []
         try APIInput.schedule(schedule)
-        return CheckedKey(doors: doors, groups: groups, validFrom: from, validUntil: until, schedule: schedule)
+        return CheckedKey(
+            doors: doors,
+            groups: groups,
+            reaches: reaches,
+            validFrom: from,
+            validUntil: until,
+            schedule: schedule
+        )
     }
 
-    /// Stores the key and, when its user already has phones, lists their new credentials at the key's doors.
+    /// Stores the key and, when its user already has phones, lists their new credentials at the key's doors: the
+    /// key and the access lists in one transaction (one commit to wait for), and the answer built from what was
+    /// stored rather than read back.
     func grant(_ input: APIModel.KeyInput, caller: Principal) async throws -> APIModel.Key {
         let k = try await checkedKey(input, caller: caller)
         let id = Secrets.id("k")
         let schedule = k.schedule.isEmpty ? nil : String(decoding: try JSONEncoder().encode(k.schedule), as: UTF8.self)
-        try await db.query(
-            """
-            INSERT INTO keys(org_id, id, user_id, doors, groups, not_before, expires_at, schedule, extended_time, one_time, status)
-            VALUES (\(caller.org), \(id), \(input.user), \(k.doors), \(k.groups), \(k.validFrom), \(k.validUntil),
-                \(schedule)::jsonb, \(input.extendedTime ?? false), \(input.oneTime ?? false), 'active')
-            """,
-            logger: logger
-        )
-        let doors = try await resolveDoors(k.doors, groups: k.groups, for: caller)
         let phones = try await phoneIDs(org: caller.org, user: input.user)
-        if !phones.isEmpty {
+        let createdAt = Date()
+        let (org, logger) = (caller.org, self.logger)
+        let insert: @Sendable (PostgresConnection) async throws -> Void = { conn in
+            try await conn.query(
+                """
+                INSERT INTO keys(org_id, id, user_id, doors, groups, not_before, expires_at, schedule, extended_time,
+                    one_time, status, created_at)
+                VALUES (\(org), \(id), \(input.user), \(k.doors), \(k.groups), \(k.validFrom), \(k.validUntil),
+                    \(schedule)::jsonb, \(input.extendedTime ?? false), \(input.oneTime ?? false), 'active', \(createdAt))
+                """,
+                logger: logger
+            )
+        }
+        if phones.isEmpty {
+            try await db.withConnection { try await insert($0) }
+        } else {
             try await operations.change(
                 org: caller.org,
-                doors: doors,
+                doors: k.reaches,
                 grant: phones.map { .init(id: "\(id)-\($0)", user: input.user) },
-                revoke: []
+                revoke: [],
+                first: insert
             )
         }
         logger.notice(
             "key granted",
             metadata: [
                 "org": "\(caller.org)", "key": "\(id)", "user": "\(input.user)", "by": "\(caller.user)",
-                "doors": "\(doors.count)",
+                "doors": "\(k.reaches.count)",
             ]
         )
-        return try await keyModel(id, caller)
+        return APIModel.Key(
+            id: id,
+            user: input.user,
+            doors: k.doors,
+            groups: k.groups,
+            validFrom: k.validFrom,
+            validUntil: k.validUntil,
+            schedule: k.schedule,
+            extendedTime: input.extendedTime ?? false,
+            oneTime: input.oneTime ?? false,
+            status: "active",
+            createdAt: createdAt,
+            revokedAt: nil,
+            phones: phones.count
+        )
     }
 
     func revokeKey(_ id: String, caller: Principal) async throws {

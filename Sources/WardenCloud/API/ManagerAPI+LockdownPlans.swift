@@ -71,23 +71,32 @@ extension ManagerAPI {
             )
             try caller.requireWrite()
             let input = try await APIJSON.decode(APIModel.LockdownInput.self, from: r, context: c)
-            let devices = try await rows(
-                """
-                SELECT v.id FROM devices v JOIN doors d ON d.org_id = v.org_id AND d.id = v.door_id
-                WHERE v.org_id = \(caller.org) AND d.site_id = \(site) AND v.decommissioned_at IS NULL
-                AND (cardinality(\(plan.doors)::text[]) = 0 OR d.id = ANY(\(plan.doors)))
-                ORDER BY v.id
-                """
-            ).map { try $0.decode(String.self) }
-            logger.notice(
-                "lockdown plan triggered",
-                metadata: [
-                    "org": "\(caller.org)", "site": "\(site)", "plan": "\(plan.id)", "on": "\(input.on)",
-                    "by": "\(caller.user)",
-                ]
-            )
-            return try APIJSON.response(try await send(.lockdown, on: input.on, to: devices, caller: caller))
+            return try APIJSON.response(try await triggerLockdownPlan(plan, on: input.on, caller: caller))
         }
+    }
+
+    /// One signed lockdown command (or its lifting) per active board of the plan's doors.
+    func triggerLockdownPlan(
+        _ plan: APIModel.LockdownPlan,
+        on: Bool,
+        caller: Principal
+    ) async throws -> APIModel.Commands {
+        let devices = try await rows(
+            """
+            SELECT v.id FROM devices v JOIN doors d ON d.org_id = v.org_id AND d.id = v.door_id
+            WHERE v.org_id = \(caller.org) AND d.site_id = \(plan.site) AND v.decommissioned_at IS NULL
+            AND (cardinality(\(plan.doors)::text[]) = 0 OR d.id = ANY(\(plan.doors)))
+            ORDER BY v.id
+            """
+        ).map { try $0.decode(String.self) }
+        logger.notice(
+            "lockdown plan triggered",
+            metadata: [
+                "org": "\(caller.org)", "site": "\(plan.site)", "plan": "\(plan.id)", "on": "\(on)",
+                "by": "\(caller.user)",
+            ]
+        )
+        return try await send(.lockdown, on: on, to: devices, caller: caller)
     }
 
     func lockdownPlans(_ org: String, site: String, only: String? = nil) async throws -> [APIModel.LockdownPlan] {

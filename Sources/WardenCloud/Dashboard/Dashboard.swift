@@ -88,6 +88,30 @@ struct Dashboard: Sendable {
                 } catch let p as Problem { return try await doorsPage(caller, error: p.detail) }
             }
         }
+        router.post("sites/{id}/lockdown-plans/{plan}/trigger") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let site = try ManagerAPI.pathID(c, what: "site")
+                    _ = try await api.site(site, caller)
+                    let plan = try await api.lockdownPlan(
+                        caller.org,
+                        site: site,
+                        id: try ManagerAPI.pathID(c, "plan", what: "lockdown plan")
+                    )
+                    try caller.requireWrite()
+                    let on = form.first("on") == "1"
+                    let sent = try await api.triggerLockdownPlan(plan, on: on, caller: caller)
+                    return try await doorsPage(
+                        caller,
+                        error: nil,
+                        notice: "\(on ? "Lockdown started" : "Lockdown lifted"): \(plan.name) "
+                            + "(\(sent.commands.count) board\(sent.commands.count == 1 ? "" : "s"))."
+                    )
+                } catch let p as Problem { return try await doorsPage(caller, error: p.detail) }
+            }
+        }
         router.get("audit") { r, c in try await signedIn(c) { try await auditPage(r, $0) } }
         router.get("people") { _, c in try await signedIn(c) { try await peoplePage($0, error: nil, notice: nil) } }
         router.post("people/keys") { r, c in
@@ -221,8 +245,18 @@ struct Dashboard: Sendable {
 
     // MARK: pages
 
-    func doorsPage(_ caller: Principal, error: String?) async throws -> Response {
+    func doorsPage(_ caller: Principal, error: String?, notice: String? = nil) async throws -> Response {
         let doors = try await api.doors(caller, site: nil)
+        var plans: [[String: Any]] = []
+        for site in try await api.sites(caller) {
+            for plan in try await api.lockdownPlans(caller.org, site: site.id) {
+                plans.append([
+                    "id": plan.id, "name": plan.name, "site": site.id, "siteName": site.name,
+                    "doorList": plan.doors.isEmpty ? "every door" : plan.doors.joined(separator: ", "),
+                    "canWrite": canWrite(caller), "csrf": csrf(caller),
+                ])
+            }
+        }
         let alarms = try await api.alarms(caller, limit: 5)
         var q = ManagerAPI.AuditQuery()
         q.kinds = ["access_granted", "access_denied"]
@@ -232,7 +266,8 @@ struct Dashboard: Sendable {
             title: "Doors",
             caller,
             [
-                "doorsPage": true, "error": error as Any,
+                "doorsPage": true, "error": error as Any, "notice": notice as Any, "plans": plans,
+                "hasPlans": !plans.isEmpty,
                 "doors": doors.map {
                     [
                         "id": $0.id, "name": $0.name, "site": $0.site, "state": $0.state, "boards": $0.boards,

@@ -100,6 +100,29 @@ enum DashboardTemplates {
           </ul>
           {{^doors}}<p>No doors yet.</p>{{/doors}}
         </section>
+        {{#hasPlans}}
+        <section aria-labelledby="plans-h" id="lockdown-plans">
+          <h2 id="plans-h">Lockdown plans</h2>
+          <ul class="plans">
+          {{#plans}}
+            <li class="card plan" data-plan="{{id}}">
+              <h3>{{name}}</h3>
+              <p class="quiet">{{siteName}} · {{doorList}}</p>
+              {{#canWrite}}
+              <form method="post" action="/sites/{{site}}/lockdown-plans/{{id}}/trigger" class="inline">
+                <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="on" value="1">
+                <button type="submit" class="danger" aria-label="Start lockdown: {{name}}">Lock down</button>
+              </form>
+              <form method="post" action="/sites/{{site}}/lockdown-plans/{{id}}/trigger" class="inline">
+                <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="on" value="0">
+                <button type="submit" aria-label="End lockdown: {{name}}">Lift</button>
+              </form>
+              {{/canWrite}}
+            </li>
+          {{/plans}}
+          </ul>
+        </section>
+        {{/hasPlans}}
         <section aria-labelledby="activity-h">
           <h2 id="activity-h">Live activity</h2>
           <ol id="activity" aria-live="polite" class="activity">
@@ -273,6 +296,8 @@ enum DashboardTemplates {
         input:not([type=checkbox]), select { width: 100%; max-width: 380px; border: 1px solid var(--muted); border-radius: 4px; }
         button { margin-top: 8px; background: var(--accent); color: #fff; border: 0; border-radius: 4px; cursor: pointer; }
         .who button { margin: 0 0 0 8px; background: var(--muted); }
+        form.inline { display: inline-block; margin-right: 8px; } button.danger { background: var(--bad); }
+        ul.plans { list-style: none; padding: 0; }
         ul.doors { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 12px; }
         .state { font-weight: 700; padding: 2px 8px; border-radius: 4px; border: 2px solid currentColor; }
         .state-locked { color: var(--ok); } .state-unlocked, .state-open { color: var(--warn); }
