@@ -8,6 +8,7 @@ removed on exit, also after an exception, SIGINT or SIGTERM; a failure prints th
 
 Standard library only. It builds nothing: binaries come from $WARDEN_BIN, else from `swift build --show-bin-path`
 (callers build first). `python3 scripts/cloudstack.py [--board]` starts one and waits for Ctrl-C.
+$WARDEN_PG_OPTIONS adds PostgreSQL settings (`-c synchronous_commit=off`: a diagnostic for benchmarks, never for tests).
 """
 
 import ctypes
@@ -206,7 +207,8 @@ class CloudStack:
         )
         self._run(
             [f"{PG_BIN}/pg_ctl", "-D", self._pg_data, "-l", os.path.join(pg, "log"), "-w", "-t", "60",
-             "-o", f"-c listen_addresses=127.0.0.1 -p {self.pg_port} -k {pg}", "start"],
+             "-o", f"-c listen_addresses=127.0.0.1 -p {self.pg_port} -k {pg} {os.environ.get('WARDEN_PG_OPTIONS', '')}",
+             "start"],
             "PostgreSQL (pg_ctl start)", timeout=90, as_postgres=True,
         )
         self._logs_extra = [("postgresql", os.path.join(pg, "log"))]

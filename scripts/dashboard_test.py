@@ -52,6 +52,20 @@ def submit(driver, css):
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
+def door_state(state):
+    """The front door's card shows `state` (a condition for `eventually`)."""
+    return lambda d: d.find_element(By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text == state
+
+
+def eventually(driver, condition, what, seconds=10, poll=0.5):
+    """A check that may take a moment (a live update, a delivery attempt): holds once `condition` is true."""
+    try:
+        WebDriverWait(driver, seconds, poll_frequency=poll).until(condition)
+        check(True, what)
+    except Exception:
+        check(False, what)
+
+
 def shot(driver, name):
     os.makedirs(SHOTS, exist_ok=True)
     path = os.path.join(SHOTS, name + ".png")
@@ -164,24 +178,11 @@ def main():
             check(len(creds) == 1, "the phone received one credential")
             rc, answer = s.phone_unlock(os.path.join(phone, creds[0]), key)
             check(rc == 0 and "granted" in answer.lower(), f"the door opens for the phone ({answer.strip()})")
-            try:
-                WebDriverWait(d, 10).until(lambda _: d.find_element(
-                    By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text == "unlocked")
-                check(True, "the door's card turns to unlocked without a reload")
-            except Exception:
-                check(False, "the door's card turns to unlocked without a reload")
-            try:
-                WebDriverWait(d, 10).until(lambda _: "granted" in d.find_element(By.ID, "activity").text)
-                check(True, "the granted decision appears in the live activity")
-            except Exception:
-                check(False, "the granted decision appears in the live activity")
+            eventually(d, door_state("unlocked"), "the door's card turns to unlocked without a reload")
+            eventually(d, lambda _: "granted" in d.find_element(By.ID, "activity").text,
+                       "the granted decision appears in the live activity")
             shot(d, "doors-live-desktop")
-            try:
-                WebDriverWait(d, 20).until(lambda _: d.find_element(
-                    By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text == "locked")
-                check(True, "and back to locked when the relay relocks")
-            except Exception:
-                check(False, "and back to locked when the relay relocks")
+            eventually(d, door_state("locked"), "and back to locked when the relay relocks", seconds=20)
 
             print("== a lockdown plan, started and lifted from the doors page")
             api(s.url + "/v1/sites/hq/lockdown-plans/entrance", "PUT", {"name": "Entrance", "doors": ["front"]},
@@ -190,12 +191,7 @@ def main():
             submit(d, "button[aria-label=\"Start lockdown: Entrance\"]")
             check("Lockdown started: Entrance (1 board)" in d.find_element(By.CSS_SELECTOR, "[role=status]").text,
                   "the plan's lockdown is sent to its board")
-            try:
-                WebDriverWait(d, 10).until(lambda _: d.find_element(
-                    By.CSS_SELECTOR, "[data-door=front] [data-field=state]").text == "lockdown")
-                check(True, "the door's card shows the lockdown live")
-            except Exception:
-                check(False, "the door's card shows the lockdown live")
+            eventually(d, door_state("lockdown"), "the door's card shows the lockdown live")
             submit(d, "button[aria-label=\"End lockdown: Entrance\"]")
             check("Lockdown lifted: Entrance" in d.find_element(By.CSS_SELECTOR, "[role=status]").text,
                   "the plan's lockdown is lifted")
@@ -226,17 +222,13 @@ def main():
             check(secret.startswith("whsec_"), "the webhook's signing secret is shown once")
             submit(d, "[data-webhook] form button")
             check("Test delivery queued" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "a test is queued")
-            try:
-                def attempted(_):
-                    d.get(s.url + "/webhooks")
-                    cells = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-webhook] tbody tr:first-child td")]
-                    # time, event, status, attempts, last answer: tried at least once, refused, the reason kept
-                    return (len(cells) == 5 and cells[1] == "test" and cells[2] in ("pending", "failed")
-                            and cells[3] != "0" and cells[4] not in ("", "-"))
-                WebDriverWait(d, 10, poll_frequency=0.5).until(attempted)
-                check(True, "the delivery log shows the failed attempt and why")
-            except Exception:
-                check(False, "the delivery log shows the failed attempt and why")
+            def attempted(_):
+                d.get(s.url + "/webhooks")
+                cells = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-webhook] tbody tr:first-child td")]
+                # time, event, status, attempts, last answer: tried at least once, refused, the reason kept
+                return (len(cells) == 5 and cells[1] == "test" and cells[2] in ("pending", "failed")
+                        and cells[3] != "0" and cells[4] not in ("", "-"))
+            eventually(d, attempted, "the delivery log shows the failed attempt and why")
             check(secret not in d.page_source, "the secret is not shown again")
             accessibility(d, "webhooks")
             shot(d, "webhooks-desktop")

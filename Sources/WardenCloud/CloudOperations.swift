@@ -150,8 +150,8 @@ public struct CloudOperations: Sendable {
     ) async throws(CloudError) -> [String: Int64] {
         let authority = self.authority
         let entries = grant.map { ($0, "active") } + revoke.map { ($0, "revoked") }
-        let signed = try await wrap("changing the access lists of \(doors.count) door(s) in \(org)") {
-            try await db.withTransaction(logger: logger) { conn -> [(String, Int64, String)] in
+        let (signed, targets) = try await wrap("changing the access lists of \(doors.count) door(s) in \(org)") {
+            try await db.withTransaction(logger: logger) { conn -> ([(String, Int64, String)], [(String, String)]) in
                 try await first?(conn)
                 var current: [(String, Int64)] = []
                 for try await row in try await conn.query(
@@ -160,7 +160,7 @@ public struct CloudOperations: Sendable {
                 ).decode((String, Int64).self) {
                     current.append(row)
                 }
-                guard !current.isEmpty else { return [] }
+                guard !current.isEmpty else { return ([], []) }
                 let issuedAt = Date()
                 var signed: [(String, Int64, String)] = []
                 signed.reserveCapacity(current.count)
@@ -181,48 +181,37 @@ public struct CloudOperations: Sendable {
                 }
                 let ids = signed.map(\.0)
                 let versions = signed.map(\.1)
-                try await conn.query(
+                // One statement for the three writes, and the doors' boards read in the same round trip: the door
+                // rows stay locked for as few round trips as possible (grants to one door queue on that lock).
+                var targets: [(String, String)] = []
+                for try await row in try await conn.query(
                     """
-                    INSERT INTO access_entries(org_id, door_id, credential_id, user_id, status, changed_version)
-                    SELECT \(org), d.door, e.id, e.user_id, e.status, d.ver
-                    FROM unnest(\(ids)::text[], \(versions)::bigint[]) AS d(door, ver)
-                    CROSS JOIN unnest(\(entries.map(\.0.id))::text[], \(entries.map(\.0.user))::text[],
-                        \(entries.map(\.1))::text[]) AS e(id, user_id, status)
-                    ON CONFLICT (org_id, door_id, credential_id) DO UPDATE
-                    SET user_id = excluded.user_id, status = excluded.status, changed_version = excluded.changed_version
+                    WITH d AS (
+                        SELECT * FROM unnest(\(ids)::text[], \(versions)::bigint[], \(signed.map(\.2))::text[])
+                            AS d(door, ver, jws)
+                    ), entries AS (
+                        INSERT INTO access_entries(org_id, door_id, credential_id, user_id, status, changed_version)
+                        SELECT \(org), d.door, e.id, e.user_id, e.status, d.ver
+                        FROM d CROSS JOIN unnest(\(entries.map(\.0.id))::text[], \(entries.map(\.0.user))::text[],
+                            \(entries.map(\.1))::text[]) AS e(id, user_id, status)
+                        ON CONFLICT (org_id, door_id, credential_id) DO UPDATE
+                        SET user_id = excluded.user_id, status = excluded.status,
+                            changed_version = excluded.changed_version
+                    ), versions AS (
+                        INSERT INTO access_versions(org_id, door_id, ver, jws) SELECT \(org), door, ver, jws FROM d
+                    ), bumped AS (
+                        UPDATE doors SET access_version = d.ver FROM d WHERE doors.org_id = \(org) AND doors.id = d.door
+                    )
+                    SELECT v.id, v.door_id FROM devices v WHERE v.org_id = \(org) AND v.door_id = ANY(\(ids))
                     """,
                     logger: logger
-                )
-                try await conn.query(
-                    """
-                    INSERT INTO access_versions(org_id, door_id, ver, jws)
-                    SELECT \(org), d.door, d.ver, d.jws
-                    FROM unnest(\(ids)::text[], \(versions)::bigint[], \(signed.map(\.2))::text[]) AS d(door, ver, jws)
-                    """,
-                    logger: logger
-                )
-                try await conn.query(
-                    """
-                    UPDATE doors SET access_version = d.ver
-                    FROM unnest(\(ids)::text[], \(versions)::bigint[]) AS d(door, ver)
-                    WHERE doors.org_id = \(org) AND doors.id = d.door
-                    """,
-                    logger: logger
-                )
-                return signed
+                ).decode((String, String).self) {
+                    targets.append(row)
+                }
+                return (signed, targets)
             }
         }
         let jwsByDoor = Dictionary(signed.map { ($0.0, $0.2) }, uniquingKeysWith: { a, _ in a })
-        let targets = try await wrap("listing the devices of \(signed.count) door(s)") {
-            var out: [(String, String)] = []
-            for try await row in try await db.query(
-                "SELECT id, door_id FROM devices WHERE org_id = \(org) AND door_id = ANY(\(Array(jwsByDoor.keys)))",
-                logger: logger
-            ).decode((String, String).self) {
-                out.append(row)
-            }
-            return out
-        }
         // All at once: with `awaitDelivery` each publish waits for its PUBACK, and one after the other a revocation
         // reached the thousandth board a second after the first (measured with 1,000 boards, docs/benchmarks.md).
         await withTaskGroup(of: Void.self) { group in
