@@ -170,10 +170,19 @@ extension ManagerAPI {
     /// key and the access lists in one transaction (one commit to wait for), and the answer built from what was
     /// stored rather than read back.
     func grant(_ input: APIModel.KeyInput, caller: Principal) async throws -> APIModel.Key {
-        let k = try await checkedKey(input, caller: caller)
+        // The user's existence and phones in one round trip, checked in the order `checkedKey` checks.
+        try APIInput.id(input.user, "user")
+        guard
+            let phones = try await rows(
+                """
+                SELECT array(SELECT id FROM phones WHERE org_id = \(caller.org) AND user_id = \(input.user) ORDER BY id)
+                FROM users WHERE org_id = \(caller.org) AND id = \(input.user)
+                """
+            ).first?.decode([String].self)
+        else { throw Problem.invalid("user", "no user '\(input.user)'") }
+        let k = try await checkedKey(input, caller: caller, userExists: false)
         let id = Secrets.id("k")
         let schedule = k.schedule.isEmpty ? nil : String(decoding: try JSONEncoder().encode(k.schedule), as: UTF8.self)
-        let phones = try await phoneIDs(org: caller.org, user: input.user)
         let createdAt = Date()
         let (org, logger) = (caller.org, self.logger)
         let insert: @Sendable (PostgresConnection) async throws -> Void = { conn in
