@@ -89,13 +89,13 @@ extension CloudAPISuite {
             }()
 
             static func http(
-                _ method: NIOHTTP1Method,
+                _ method: HTTPMethod,
                 _ url: String,
                 json: String? = nil,
                 form: String? = nil
             ) async throws -> (Int, String, String?) {
                 var request = HTTPClientRequest(url: url)
-                request.method = method.nio
+                request.method = method
                 if let json {
                     request.headers.add(name: "Content-Type", value: "application/json")
                     request.body = .bytes(ByteBuffer(string: json))
@@ -107,17 +107,6 @@ extension CloudAPISuite {
                 let response = try await client.execute(request, timeout: .seconds(10))
                 let body = try await response.body.collect(upTo: 1 << 20)
                 return (Int(response.status.code), String(buffer: body), response.headers.first(name: "location"))
-            }
-        }
-
-        enum NIOHTTP1Method {
-            case GET, POST, PUT
-            var nio: NIOHTTP1.HTTPMethod {
-                switch self {
-                case .GET: .GET
-                case .POST: .POST
-                case .PUT: .PUT
-                }
             }
         }
 

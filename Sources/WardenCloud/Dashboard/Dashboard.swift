@@ -53,7 +53,7 @@ struct Dashboard: Sendable {
             return try page("login", title: "Log in", nil, [:])
         }
         router.post("login") { r, c in try await login(r, c) }
-        router.get("login/sso") { r, c in try await startSSO(r, c) }
+        router.get("login/sso") { r, _ in try await startSSO(r) }
         router.get("login/sso/callback") { r, _ in try await finishSSO(r) }
         router.post("logout") { r, c in
             guard let caller = c.principal else { return Self.redirect("/login") }
@@ -512,8 +512,8 @@ struct Dashboard: Sendable {
         return response
     }
 
-    func startSSO(_ r: Request, _ c: APIContext) async throws -> Response {
-        let org = (Self.query(r, "org") ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+    func startSSO(_ r: Request) async throws -> Response {
+        let org = (ManagerAPI.query(r, "org") ?? "").trimmingCharacters(in: .whitespaces).lowercased()
         do {
             let start = try await sso.start(org: org)
             var response = Self.redirect(start.location)
@@ -529,9 +529,9 @@ struct Dashboard: Sendable {
     func finishSSO(_ r: Request) async throws -> Response {
         do {
             let (org, user) = try await sso.finish(
-                state: Self.query(r, "state"),
-                code: Self.query(r, "code"),
-                error: Self.query(r, "error"),
+                state: ManagerAPI.query(r, "state"),
+                code: ManagerAPI.query(r, "code"),
+                error: ManagerAPI.query(r, "error"),
                 browserSecret: r.cookies[Self.ssoCookie]?.value
             )
             var response = try page("signedIn", title: "Signed in", nil, [:])
@@ -542,10 +542,6 @@ struct Dashboard: Sendable {
         } catch let e as SingleSignOnError {
             return try ssoRefusal(e, org: nil)
         }
-    }
-
-    static func query(_ r: Request, _ name: String) -> String? {
-        r.uri.queryParameters[Substring(name)].map(String.init)
     }
 
     /// Times as a manager reads them: to the second, UTC, no ISO "T" and "Z" (the API keeps RFC 3339).
