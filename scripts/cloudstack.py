@@ -222,7 +222,12 @@ class CloudStack:
         )
 
     def _start_mosquitto(self):
+        """mosquitto configured by the project's own script (provisioning/mosquitto/warden-broker-config): the
+        cloud's password listener, and the boards' mutual-TLS listener trusting the device CA, whose key and first
+        revocation list `warden-cloud device-ca-init` makes; the broker's server certificate from the local CA
+        recipe (provisioning/ca/warden-local-ca)."""
         self.mqtt_port = free_port()
+        self.mqtt_tls_port = free_port()
         self.cloud_mqtt_password = secrets.token_urlsafe(16)
         self.board_mqtt_password = secrets.token_urlsafe(16)
         passwd = self._path("mosquitto.passwd")
@@ -231,22 +236,36 @@ class CloudStack:
         os.chmod(passwd, 0o644)
         for name, pw in (("cloud.password", self.cloud_mqtt_password), ("board.password", self.board_mqtt_password)):
             self._write(name, pw, 0o600)
-        # A copy beside the password file: mosquitto reads it after dropping root for its own user.
-        shutil.copyfile(os.path.join(REPO, "provisioning/mosquitto/warden.acl"), self._path("warden.acl"))
-        os.chmod(self._path("warden.acl"), 0o644)
-        self._write(
-            "mosquitto.conf",
-            f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-            f"acl_file {self._path('warden.acl')}\npersistence false\n",
-            0o644,
-        )
-        p = self._spawn("mosquitto", ["mosquitto", "-c", self._path("mosquitto.conf")], self._path("mosquitto.log"))
+        self.pki = self._path("pki")
+        self._run([os.path.join(REPO, "provisioning/ca/warden-local-ca"), "--out", self.pki, "--host", "127.0.0.1"],
+                  "warden-local-ca")
+        self.broker_ca = os.path.join(self.pki, "broker-ca.pem")
+        self.device_ca = self._path("device-ca.pem")
+        self.crl = self._path("device-ca.crl")
+        self._run([os.path.join(self.bin, "warden-cloud"), "device-ca-init", "--key", self._path("device-ca.key"),
+                   "--cert", self.device_ca, "--crl", self.crl, "--name", "Stack device CA"], "device-ca-init")
+        os.chmod(self.crl, 0o644)
+        self._run([os.path.join(REPO, "provisioning/mosquitto/warden-broker-config"), "--out", self._path("mosquitto"),
+                   "--device-ca", self.device_ca, "--crl", self.crl,
+                   "--server-cert", os.path.join(self.pki, "broker.pem"),
+                   "--server-key", os.path.join(self.pki, "broker.key"), "--password-file", passwd,
+                   "--tls-port", str(self.mqtt_tls_port), "--tls-bind", "127.0.0.1",
+                   "--local-port", str(self.mqtt_port), "--no-persistence"], "warden-broker-config")
+        self._mosquitto = self._spawn("mosquitto", ["mosquitto", "-c", self._path("mosquitto/warden.conf")],
+                                      self._path("mosquitto.log"))
 
         def listening():
-            with socket.create_connection(("127.0.0.1", self.mqtt_port), timeout=1):
-                return True
+            for port in (self.mqtt_port, self.mqtt_tls_port):
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    pass
+            return True
 
-        self._wait(f"mosquitto on 127.0.0.1:{self.mqtt_port}", listening, 15, proc=p)
+        self._wait(f"mosquitto on 127.0.0.1:{self.mqtt_port} and :{self.mqtt_tls_port}", listening, 15,
+                   proc=self._mosquitto)
+
+    def reload_broker(self):
+        """SIGHUP: mosquitto reads its revocation list again (what the warden-crl.path unit does in production)."""
+        self._mosquitto.send_signal(signal.SIGHUP)
 
     def _write(self, name, text, mode):
         path = self._path(name)
@@ -268,6 +287,8 @@ class CloudStack:
             f"broker: {{host: 127.0.0.1, port: {self.mqtt_port}, username: cloud, password_file: cloud.password}}\n"
             f"authority: {{key: authority.pem, kid: {AUTHORITY_KID}}}\n"
             "resend_interval_ms: 2000\n"
+            f"provisioning: {{ca_key: device-ca.key, ca_cert: device-ca.pem, crl: device-ca.crl, "
+            f"broker: \"127.0.0.1:{self.mqtt_tls_port}\", broker_ca: {self.broker_ca}}}\n"
             f"http: {{host: 127.0.0.1, port: {self.http_port}}}\n",
             0o644,
         )

@@ -9,7 +9,7 @@ public struct WardenCtl: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, PulseCommand.self, WatchCommand.self, LockdownCommand.self, PassageCommand.self,
             RelaySafeCommand.self, TimeCommand.self, AccessCommand.self, AuditCommand.self, PhoneCommand.self,
-            SimCommand.self, FleetSimCommand.self, CloudCommand.self,
+            SimCommand.self, FleetSimCommand.self, CloudCommand.self, ProvisionCommand.self, DeprovisionCommand.self,
             DevCommand.self,
         ]
     )

@@ -31,7 +31,25 @@ public struct CloudConfig: Sendable, Equatable {
         public var publicURL: String?
     }
 
+    /// Board provisioning (docs/provisioning.md): the device CA that names boards, what a new board is told about
+    /// the broker, and where the revocation list for mosquitto's `crlfile` goes. nil: `/v1/board/provision` answers
+    /// that provisioning is not configured.
+    public struct Provisioning: Sendable, Equatable {
+        public var caKeyFile = ""
+        public var caCertFile = ""
+        /// The broker as boards reach it (HOST:PORT of the mutual-TLS listener).
+        public var broker = ""
+        /// The CA the broker's server certificate chains to; boards pin it.
+        public var brokerCAFile = ""
+        /// Written on start, daily, and after each revocation (reload mosquitto on change: docs/operations.md).
+        public var crlFile: String?
+        public var certificateLifetime: Duration = DeviceCA.defaultLifetime
+        public var lockCertificateLifetime: Duration = .seconds(730 * 86_400)
+        public init() {}
+    }
+
     public var database = Database()
+    public var provisioning: Provisioning?
     public var http: HTTP?
     public var broker = Broker()
     /// The org authority's private key (PEM, P-256, mode 0600) and its key id: signs credentials, access-list
@@ -52,7 +70,7 @@ public struct CloudConfig: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "database", "broker", "authority", "instance", "resend_interval_ms", "command_lifetime_s", "log_level", "http",
-        "ingest_workers",
+        "ingest_workers", "provisioning",
     ]
 
     /// Reads `path` (optional) and applies the environment; every error names the file or variable and the key.
@@ -154,6 +172,34 @@ public struct CloudConfig: Sendable, Equatable {
                 v.publicURL = url
             }
             http = v
+        }
+        if root["provisioning"] != nil {
+            let p = try map(
+                root["provisioning"],
+                "provisioning",
+                ["ca_key", "ca_cert", "broker", "broker_ca", "crl", "cert_days", "lock_cert_days"]
+            )
+            var v = Provisioning()
+            func required(_ key: String) throws(CloudError) -> String {
+                guard let s = try string(p, key, "provisioning") else {
+                    throw fail("provisioning.\(key)", "is required")
+                }
+                return s
+            }
+            v.caKeyFile = resolve(try required("ca_key"))
+            v.caCertFile = resolve(try required("ca_cert"))
+            v.broker = try required("broker")
+            let parts = v.broker.split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw fail("provisioning.broker", "'\(v.broker)' is not HOST:PORT as boards reach the broker")
+            }
+            v.brokerCAFile = resolve(try required("broker_ca"))
+            v.crlFile = try string(p, "crl", "provisioning").map(resolve)
+            if let d = try int(p, "cert_days", "provisioning", 1...825) { v.certificateLifetime = .seconds(d * 86_400) }
+            if let d = try int(p, "lock_cert_days", "provisioning", 1...3650) {
+                v.lockCertificateLifetime = .seconds(d * 86_400)
+            }
+            provisioning = v
         }
         let a = try map(root["authority"], "authority", ["key", "kid"])
         if let v = try string(a, "key", "authority") { authorityKeyFile = resolve(v) }

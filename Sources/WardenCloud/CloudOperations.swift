@@ -17,6 +17,8 @@ public struct CloudOperations: Sendable {
     /// service queues and moves on (the re-send loop covers a lost message).
     let awaitDelivery: Bool
     public let logger: Logger
+    /// The device CA's side (provisioning configured); nil: boards are registered by hand.
+    public var provisioner: DeviceProvisioner?
     var db: PostgresClient { store.client }
 
     public init(
@@ -95,6 +97,12 @@ public struct CloudOperations: Sendable {
     /// Registers a board (its device id is its lock id and its MQTT identity) on a door.
     public func registerDevice(org: String, door: String, id: String) async throws(CloudError) {
         try Self.checkID(id, "device id")
+        guard !BoardProvisioning.isProvisionedID(id) else {
+            throw CloudError(
+                .invalid,
+                "device id '\(id)' has the shape of a provisioned board's (lock- and 20 hex digits): choose another"
+            )
+        }
         try await wrap("registering device \(org)/\(id)") {
             try await db.query(
                 "INSERT INTO devices(org_id, id, door_id) VALUES (\(org), \(id), \(door)) ON CONFLICT (org_id, id) DO UPDATE SET door_id = excluded.door_id",

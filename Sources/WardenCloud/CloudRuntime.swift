@@ -33,7 +33,7 @@ public struct CloudRuntime: Sendable {
                 try mqtt.setCredentials(username: user, password: config.broker.password)
             }
         } catch { throw CloudError(.broker, "setting up the MQTT client: \(error)") }
-        operations = CloudOperations(
+        var operations = CloudOperations(
             store: store,
             authority: authority,
             mqtt: mqtt,
@@ -41,6 +41,15 @@ public struct CloudRuntime: Sendable {
             awaitDelivery: awaitDelivery,
             logger: logger
         )
+        if let p = config.provisioning {
+            operations.provisioner = try DeviceProvisioner(
+                settings: p,
+                db: store.client,
+                authority: authority,
+                logger: logger
+            )
+        }
+        self.operations = operations
     }
 
     /// The long-running service: migrations and partitions first, then the consumer and the re-send loop, until
@@ -67,6 +76,9 @@ public struct CloudRuntime: Sendable {
             .init(service: WebhookService(db: store.client, logger: logger)),
             .init(service: OneTimeKeyService(operations: operations, logger: logger)),
         ]
+        if let provisioner = operations.provisioner {
+            services.append(.init(service: RevocationListService(provisioner: provisioner, logger: logger)))
+        }
         if let http = config.http, let registry {
             services.append(
                 .init(

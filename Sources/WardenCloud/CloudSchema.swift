@@ -289,5 +289,23 @@ enum CloudSchema {
             )
             """
         ),
+        (
+            6, "provisioned boards: their certificates (for revocation and rotation), board profile, CRL numbers",
+            """
+            CREATE TABLE device_certificates (
+                serial text PRIMARY KEY,
+                org_id text NOT NULL,
+                device_id text NOT NULL,
+                public_key bytea NOT NULL,
+                not_after timestamptz NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                revoked_at timestamptz,
+                FOREIGN KEY (org_id, device_id) REFERENCES devices(org_id, id)
+            );
+            CREATE INDEX device_certificates_device ON device_certificates (device_id);
+            ALTER TABLE devices ADD COLUMN board text;
+            CREATE SEQUENCE crl_number
+            """
+        ),
     ]
 }

@@ -13,7 +13,7 @@ public struct WardenCloudCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, Check.self, Migrate.self, OrgAdd.self, SiteAdd.self, DoorAdd.self, DeviceAdd.self, Grant.self,
             Revoke.self, Unlock.self, Lockdown.self, SyncNow.self, Audit.self, FleetAdd.self, UserAdd.self,
-            TokenAdd.self,
+            TokenAdd.self, DeviceCAInit.self,
         ]
     )
     public init() {}

@@ -46,6 +46,24 @@ final class APIFixture: Sendable {
         config.broker.port = broker.port
         config.authorityKeyFile = keyFile
         config.authorityKeyID = "org-1"
+        // Provisioning on: a device CA made the way `warden-cloud device-ca-init` makes it, another CA standing in
+        // for the broker's, and the revocation list in the folder (ProvisioningTests read it with openssl).
+        let ca = try DeviceCA.create(name: "Test device CA", now: Date())
+        let brokerCA = try DeviceCA.create(name: "Test broker CA", now: Date())
+        var provisioning = CloudConfig.Provisioning()
+        provisioning.caKeyFile = directory.appendingPathComponent("device-ca.key").path
+        provisioning.caCertFile = directory.appendingPathComponent("device-ca.pem").path
+        provisioning.brokerCAFile = directory.appendingPathComponent("broker-ca.pem").path
+        provisioning.crlFile = directory.appendingPathComponent("device-ca.crl").path
+        provisioning.broker = "mqtt.example.test:8883"
+        _ = FileManager.default.createFile(
+            atPath: provisioning.caKeyFile,
+            contents: Data(ca.keyPEM().utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        try ca.certificatePEM().write(toFile: provisioning.caCertFile, atomically: true, encoding: .utf8)
+        try brokerCA.certificatePEM().write(toFile: provisioning.brokerCAFile, atomically: true, encoding: .utf8)
+        config.provisioning = provisioning
         var logger = Logger(label: "api-test")
         logger.logLevel = .warning
         runtime = try CloudRuntime(config: config, clientSuffix: "-api-test", awaitDelivery: false, logger: logger)

@@ -23,7 +23,10 @@ struct Authenticator: RouterMiddleware {
     ) async throws -> Response {
         var context = context
         // The phone's routes authenticate by invitation or phone token, never as a manager.
-        if request.uri.path.hasPrefix("/v1/phone/") { return try await next(request, context) }
+        // Boards provisioning authenticate by enrollment token or by their own signature.
+        if request.uri.path.hasPrefix("/v1/phone/") || request.uri.path.hasPrefix("/v1/board/") {
+            return try await next(request, context)
+        }
         if let auth = request.headers[.authorization] {
             guard auth.lowercased().hasPrefix("bearer ") else {
                 throw Problem(.unauthorized, "the Authorization header must be 'Bearer <token>'")

@@ -162,6 +162,9 @@ extension ManagerAPI {
             try caller.requireWrite()
             let input = try await APIJSON.decode(APIModel.DeviceInput.self, from: r, context: c)
             try APIInput.id(input.id, "id")
+            guard !BoardProvisioning.isProvisionedID(input.id) else {
+                throw Problem.invalid("id", "ids of the shape lock- and 20 hex digits are for provisioned boards")
+            }
             try APIInput.id(input.door, "door")
             do { _ = try await door(input.door, for: caller) } catch {
                 throw Problem.invalid("door", "no door '\(input.door)'")
@@ -180,10 +183,18 @@ extension ManagerAPI {
             let id = try Self.pathID(c, what: "device")
             _ = try await deviceModel(id, caller)
             try caller.requireWrite()
-            try await db.query(
-                "UPDATE devices SET decommissioned_at = coalesce(decommissioned_at, now()) WHERE org_id = \(caller.org) AND id = \(id)",
-                logger: logger
-            )
+            // Its certificates are revoked with it: the broker refuses the board once it reloads the list.
+            if let provisioner = operations.provisioner {
+                try await provisioner.revoke(org: caller.org, device: id, now: Date())
+            } else {
+                _ = try await DeviceProvisioner.revokeInDatabase(
+                    db,
+                    org: caller.org,
+                    device: id,
+                    now: Date(),
+                    logger: logger
+                )
+            }
             logger.notice("device decommissioned", metadata: ["org": "\(caller.org)", "device": "\(id)"])
             return try APIJSON.response(try await deviceModel(id, caller))
         }
