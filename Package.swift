@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "WardenSync",
             dependencies: [
-                "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", crypto, logging,
+                "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", crypto, logging, x509, asn1,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -156,7 +156,7 @@ let package = Package(
             name: "WardenCLI",
             dependencies: [
                 "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority", "WardenStore",
-                "WardenController", "WardenFleet", "BlueZ", crypto, logging, x509, asn1,
+                "WardenController", "WardenFleet", "BlueZ", "Mosquitto", crypto, logging, x509, asn1,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -218,7 +218,7 @@ let package = Package(
             dependencies: [
                 "WardenSync", "WardenCloud", "WardenController", "WardenStore", "WardenCore", "WardenWire",
                 "WardenAuthority", "WardenKey", "WardenProtocol", "Mosquitto", "WardenTestSupport", crypto, logging,
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), x509, asn1,
             ],
             swiftSettings: strict),
         // The managers' API in process (Hummingbird's router test client) on real PostgreSQL and mosquitto.

@@ -132,12 +132,19 @@ def main():
             s.ctl("phone", "enroll", "--cloud", s.url, "--invitation", invitation["token"], "--key", holder, "--out", phone)
             time.sleep(1.5)  # the board applies the access list that lists the new phone's credential
             authority = os.path.join(keys, f"authority-{s.authority_kid}.pem")
-            p = subprocess.run([os.path.join(s.bin, "wardenctl"), "phone", "unlock", "--unix", os.path.join(first, "present.sock"),
-                                "--lock", dev1, "--authority", f"{s.authority_kid}={authority}",
-                                "--credential", os.path.join(phone, key["id"] + ".jws"), "--key", holder],
-                               capture_output=True, text=True, timeout=30)
+            unlock_argv = [os.path.join(s.bin, "wardenctl"), "phone", "unlock", "--unix", os.path.join(first, "present.sock"),
+                           "--lock", dev1, "--authority", f"{s.authority_kid}={authority}",
+                           "--credential", os.path.join(phone, key["id"] + ".jws"), "--key", holder]
+            p = subprocess.run(unlock_argv, capture_output=True, text=True, timeout=30)
             out = (p.stdout + p.stderr).strip()
             check(p.returncode == 0 and "granted" in out.lower(), f"a phone opens the provisioned door ({out})")
+
+            p = subprocess.run([os.path.join(s.bin, "wardenctl"), "doctor", "--config", os.path.join(first, "etc/warden/warden.yaml")],
+                               capture_output=True, text=True, timeout=60)
+            out = p.stdout + p.stderr
+            broker_line = next((l for l in out.splitlines() if " broker " in l), "")
+            check(p.returncode == 0 and broker_line.startswith("PASS"),
+                  f"wardenctl doctor passes on the provisioned board, the broker with its certificate ({broker_line.strip()})")
 
             print("== a second board cannot reach the first board's topics")
             second = os.path.join(s.tmp, "board-2")
@@ -168,8 +175,79 @@ def main():
             wardend.terminate()
             wardend.wait(timeout=15)
 
+        print("== the broker certificate is renewed over MQTT while the door keeps deciding")
+        config = os.path.join(first, "etc/warden/warden.yaml")
+        with open(config) as f:
+            text = f.read()
+        # Renewal is due once a third of the certificate's life is left; renew_before_s makes it due at once.
+        with open(config, "w") as f:
+            f.write(text.replace("key: keys/broker.key }", "key: keys/broker.key, renew_before_s: 315360000 }"))
+        old_identity = os.path.join(s.tmp, "board-1-old-identity")
+        shutil.copytree(keys, old_identity)
+
+        def serial(cert):
+            return subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", cert], capture_output=True,
+                                  text=True).stdout.strip().split("=")[-1].lower()
+
+        old_serial = serial(os.path.join(keys, "broker.pem"))
+        wardend = subprocess.Popen([os.path.join(s.bin, "wardend"), "--config", config],
+                                   stdout=open(os.path.join(s.tmp, "board-1.log"), "ab"), stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=first)
+        try:
+            answered, granted, outcomes = 0, 0, []
+            deadline = time.monotonic() + 40
+            rotated = False
+            while time.monotonic() < deadline:
+                if os.path.exists(os.path.join(first, "present.sock")):
+                    p = subprocess.run(unlock_argv, capture_output=True, text=True, timeout=30)
+                    out = (p.stdout + p.stderr).strip().lower()
+                    outcomes.append(out)
+                    if "granted" in out or "denied" in out or "refused" in out or "busy" in out:
+                        answered += 1
+                    granted += "granted" in out
+                rows = s.sql(f"SELECT count(*) FILTER (WHERE revoked_at IS NULL), count(*) FROM device_certificates "
+                             f"WHERE device_id = '{dev1}'")
+                if rows == "1|2" and api("GET", f"/v1/devices/{dev1}").get("online") and granted >= 2:
+                    rotated = True
+                    break
+                time.sleep(0.5)
+            check(rotated, f"the cloud issued a new certificate and revoked the old one once the board used it "
+                           f"(certificates active|all: {rows})")
+            new_serial = serial(os.path.join(keys, "broker.pem"))
+            check(new_serial != old_serial and s.sql(
+                f"SELECT count(*) FROM device_certificates WHERE serial = '{new_serial}' AND revoked_at IS NULL") == "1",
+                  f"the board runs on the new certificate ({old_serial[:8]}... -> {new_serial[:8]}...)")
+            mode = os.stat(os.path.join(keys, "broker.key")).st_mode & 0o777
+            check(mode == 0o600, f"the new broker key is 0600 ({oct(mode)})")
+            check(answered == len(outcomes) and granted >= 2,
+                  f"every presentation during the renewal was answered ({answered}/{len(outcomes)}, {granted} granted)")
+            # The audit flows across the reconnect: the cloud ends up with every record of the board's journal.
+            import sqlite3
+            db = os.path.join(first, "var/lib/warden/warden.sqlite")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                board_seq = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT max(seq) FROM audit").fetchone()[0]
+                cloud_seq = s.sql(f"SELECT coalesce(max(seq), 0) FROM audit_events WHERE device_id = '{dev1}'")
+                if str(board_seq) == cloud_seq:
+                    break
+                time.sleep(0.3)
+            check(str(board_seq) == cloud_seq, f"the cloud holds the board's whole journal after the renewal "
+                                               f"(board seq {board_seq}, cloud {cloud_seq})")
+            s.reload_broker()
+            time.sleep(1)
+            old_args = ["-h", "127.0.0.1", "-p", str(s.mqtt_tls_port), "--cafile", os.path.join(old_identity, "broker-ca.pem"),
+                        "--cert", os.path.join(old_identity, "broker.pem"), "--key", os.path.join(old_identity, "broker.key"),
+                        "-i", dev1 + "-old"]
+            p = subprocess.run(["mosquitto_pub", *old_args, "-t", f"warden/v1/acme/{dev1}/state", "-m", "x", "-q", "1"],
+                               capture_output=True, text=True, timeout=10)
+            check(p.returncode != 0, "the old certificate is refused after the broker's reload")
+        finally:
+            wardend.terminate()
+            wardend.wait(timeout=15)
+
         print("== a deprovisioned board can no longer connect")
         saved = os.path.join(s.tmp, "board-1-identity")
+        shutil.rmtree(saved, ignore_errors=True)
         shutil.copytree(keys, saved)
         tls1 = ["-h", "127.0.0.1", "-p", str(s.mqtt_tls_port), "--cafile", os.path.join(saved, "broker-ca.pem"),
                 "--cert", os.path.join(saved, "broker.pem"), "--key", os.path.join(saved, "broker.key"), "-i", dev1]
@@ -187,11 +265,24 @@ def main():
         check(not os.path.exists(os.path.join(keys, "broker.key")) and not os.path.exists(os.path.join(keys, "lock.key")),
               "its keys are wiped")
         check(not os.path.islink(wants), "wardend is disabled")
+        p = subprocess.run([os.path.join(s.bin, "wardenctl"), "doctor", "--config", os.path.join(first, "etc/warden/warden.yaml")],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 2 and "FAIL  config" in p.stdout, f"doctor on the wiped board: exit 2, config named ({p.stdout.strip()[:120]})")
         check(api("GET", f"/v1/devices/{dev1}").get("state") == "decommissioned", "the cloud shows it decommissioned")
         s.reload_broker()
         time.sleep(1)
         check(not connects(tls1), "after the broker's reload its certificate is refused")
         check(connects(tls2), "board 2 still connects (control)")
+
+        if failures:
+            s.dump_logs(lines=60, file=sys.stdout)
+            for name in ("board-1.log",):
+                path = os.path.join(s.tmp, name)
+                if os.path.exists(path):
+                    print(f"--- {name} (all but decisions, last 60 lines)")
+                    lines = [l for l in open(path, errors="replace").read().splitlines()
+                             if "access granted" not in l and "presentation" not in l]
+                    print("\n".join(lines[-60:]))
 
     if failures:
         print(f"provision e2e: {len(failures)} check(s) FAILED")

@@ -13,6 +13,8 @@ public final class BluetoothAdapter: Sendable {
     public let address: BluetoothAddress
     /// HCI_UP when the adapter was opened; a powered-off adapter accepts no connections.
     public let isPowered: Bool
+    /// The controller's LMP features say Low Energy (byte 4, bit 6): phones present over LE only.
+    public let supportsLE: Bool
     /// The raw HCI socket from `hci_open_dev`, kept for HCI requests; closed in `deinit`.
     private let descriptor: Int32
 
@@ -54,6 +56,7 @@ public final class BluetoothAdapter: Sendable {
         }
         self.address = BluetoothAddress(info.bdaddr)
         self.isPowered = warden_bt_dev_is_up(&info) != 0
+        self.supportsLE = info.features.4 & 0x40 != 0
         self.descriptor = dd
     }
 

@@ -31,7 +31,7 @@ public struct CloudConsumer: Service {
     }
 
     static let leaves: [DeviceTopics.Leaf] = [
-        .audit, .state, .online, .alarm, .accessRequest, .cmdResult, .timeRequest,
+        .audit, .state, .online, .alarm, .accessRequest, .cmdResult, .timeRequest, .certRequest, .certInstalled,
     ]
 
     public func run() async throws {
@@ -165,7 +165,35 @@ public struct CloudConsumer: Service {
                     payload: WireJSON.encode(SignedEnvelope(jws: jws)),
                     properties: MQTTProperties(messageExpiry: 60, correlationData: m.properties.correlationData)
                 )
-            case .auditAck, .access, .cmd, .time:
+            case .certRequest, .certInstalled:
+                guard let provisioner = operations.provisioner else {
+                    logger.warning(
+                        "certificate renewal asked, but this instance has no device CA",
+                        metadata: ["device": "\(dev)"]
+                    )
+                    return
+                }
+                if leaf == .certRequest {
+                    let request = try WireJSON.decode(
+                        CertificateRenewal.Request.self,
+                        from: m.payload,
+                        what: "certificate request"
+                    )
+                    let issued = try await provisioner.renew(org: org, device: dev, request: request, now: Date())
+                    try client.send(
+                        topic: topics.topic(.cert),
+                        payload: WireJSON.encode(issued),
+                        properties: MQTTProperties(messageExpiry: 3600)
+                    )
+                } else {
+                    let notice = try WireJSON.decode(
+                        CertificateRenewal.Installed.self,
+                        from: m.payload,
+                        what: "certificate installed"
+                    )
+                    try await provisioner.installed(org: org, device: dev, notice: notice, now: Date())
+                }
+            case .auditAck, .access, .cmd, .time, .cert:
                 return
             }
         } catch {

@@ -53,6 +53,8 @@ public final class LibgpiodDoorIO: DoorIO {
     }
 
     public func setRelay(energized: Bool) throws { try relay.set(energized) }
+    /// The level the kernel holds on the relay line (what `wardenctl doctor` reads back after driving it).
+    public func relayEnergized() throws -> Bool { try relay.get() }
     public func setLED(on: Bool) throws { try led?.set(on) }
 
     public func readInputs() throws -> [DoorInput: Bool] {

@@ -11,6 +11,8 @@ public struct SyncSettings: Sendable, Equatable {
     /// The board's client certificate and key (mutual TLS; the certificate's subject is the device id).
     public var certFile: String?
     public var keyFile: String?
+    /// Renew the client certificate this long before it ends (default: once a third of its life is left).
+    public var renewBefore: TimeInterval?
     /// Per-device broker password (when the broker does not use client certificates).
     public var username: String?
     public var passwordFile: String?
@@ -33,10 +35,13 @@ extension SyncSettings {
             throw m.fail("broker", "'\(broker)' is not HOST:PORT (e.g. mqtt.example.com:8883)")
         }
         var s = SyncSettings(org: org, host: String(parts[0]), port: port)
-        if let tls = try m.optionalMapping("tls", allowed: ["ca", "cert", "key"]) {
+        if let tls = try m.optionalMapping("tls", allowed: ["ca", "cert", "key", "renew_before_s"]) {
             s.caFile = resolve(try tls.string("ca"))
             s.certFile = try tls.optionalString("cert").map(resolve)
             s.keyFile = try tls.optionalString("key").map(resolve)
+            if tls.has("renew_before_s") {
+                s.renewBefore = TimeInterval(try tls.int("renew_before_s", in: 60...315_360_000))
+            }
             guard (s.certFile == nil) == (s.keyFile == nil) else {
                 throw tls.fail(s.certFile == nil ? "cert" : "key", "give both cert and key, or neither")
             }

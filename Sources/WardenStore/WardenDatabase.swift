@@ -35,6 +35,13 @@ public final class WardenDatabase: Sendable {
         }
     }
 
+    /// SQLite's `PRAGMA quick_check`: "ok", or what is damaged (`wardenctl doctor`).
+    public func quickCheck() throws(StoreError) -> String {
+        do {
+            return try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check").joined(separator: "; ") }
+        } catch { throw StoreError(.open, "cannot check the database \(path): \(error)") }
+    }
+
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in

@@ -7,6 +7,7 @@ import WardenController
 import WardenCore
 import WardenStore
 import WardenWire
+import X509
 
 /// The board's half of docs/mqtt.md, over one MQTT connection: audit upload from the journal (freed only by an
 /// acknowledgement after the cloud's commit whose hash matches), signed access-list updates, signed commands,
@@ -37,6 +38,12 @@ public actor BoardSync {
     private let onAcknowledged: @Sendable (Duration) -> Void
     private let metrics = SyncMetrics()
     private var everConnected = false
+    /// Broker-certificate renewal, when the board connects with a client certificate.
+    private var renewer: CertificateRenewer?
+    /// Sent once connected with a renewed certificate (signed by its key): the cloud then revokes the old one.
+    private var installedNotice: CertificateRenewal.Installed?
+    /// Hands a renewed certificate's notice to the service, which starts a session with it.
+    private let onRenewed: @Sendable (CertificateRenewal.Installed) -> Void
 
     public init(
         settings: SyncSettings,
@@ -44,9 +51,13 @@ public actor BoardSync {
         journal: AuditJournal,
         client: MQTTClient,
         logger: Logger,
+        installedNotice: CertificateRenewal.Installed? = nil,
+        onRenewed: @escaping @Sendable (CertificateRenewal.Installed) -> Void = { _ in },
         onAcknowledged: @escaping @Sendable (Duration) -> Void = { _ in }
     ) throws {
         self.onAcknowledged = onAcknowledged
+        self.onRenewed = onRenewed
+        self.installedNotice = installedNotice
         self.settings = settings
         self.controller = controller
         self.journal = journal
@@ -56,6 +67,22 @@ public actor BoardSync {
         self.topics = try DeviceTopics(org: settings.org, dev: controller.config.lockID)
         self.start = clock.now
         self.uploader = AuditUploader(acknowledged: try journal.acknowledgedSeq(), ackTimeout: settings.ackTimeout)
+        if let cert = settings.certFile, let key = settings.keyFile {
+            do {
+                renewer = try CertificateRenewer(
+                    device: controller.config.lockID,
+                    certFile: cert,
+                    keyFile: key,
+                    renewBefore: settings.renewBefore,
+                    lastInstalled: installedNotice.map { Date(timeIntervalSince1970: TimeInterval($0.at)) }
+                )
+            } catch {
+                logger.error(
+                    "the broker certificate cannot be renewed from here; renew it by provisioning again",
+                    metadata: ["error": "\(error)"]
+                )
+            }
+        }
     }
 
     private var now: Duration { start.duration(to: clock.now) }
@@ -66,7 +93,9 @@ public actor BoardSync {
     }
 
     /// The topics the board listens on (its own only: the broker's ACL allows no others).
-    public var subscriptions: [String] { [.auditAck, .access, .cmd, .time].map { topics.topic($0) } }
+    public var subscriptions: [String] {
+        ([.auditAck, .access, .cmd, .time] + (renewer == nil ? [] : [.cert])).map { topics.topic($0) }
+    }
 
     // MARK: connection
 
@@ -83,6 +112,11 @@ public actor BoardSync {
         let status = await controller.status()
         if status.accessListVersion <= 0 { requestSnapshot(have: max(0, status.accessListVersion), reason: .start) }
         if !(await controller.timeIsTrusted) { requestTime() }
+        if let notice = installedNotice {
+            send(.certInstalled, notice, expiry: 86_400)
+            installedNotice = nil
+            logger.notice("connected with the renewed broker certificate", metadata: ["serial": "\(notice.serial)"])
+        }
         pump()
         logger.info(
             "connected to the broker",
@@ -134,6 +168,7 @@ public actor BoardSync {
     public func tick() async {
         guard connected else { return }
         if !unsubscribed.isEmpty { await subscribe() }
+        renewIfDue()
         if uploader.checkTimeout(at: now) {
             metrics.resends.increment()
             logger.notice(
@@ -219,6 +254,7 @@ public actor BoardSync {
         case .access: await access(message.payload)
         case .cmd: await command(message.payload)
         case .time: await time(message.payload)
+        case .cert: certificate(message.payload)
         default:
             logger.debug("ignored a message on a board-to-cloud topic", metadata: ["topic": "\(message.topic)"])
         }
@@ -350,6 +386,41 @@ public actor BoardSync {
     // MARK: outgoing
 
     private var nowMillis: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: broker certificate renewal
+
+    private func renewIfDue() {
+        guard var r = renewer else { return }
+        do {
+            if let request = try r.requestIfDue(now: Date()) {
+                send(.certRequest, request, expiry: 3600)
+                logger.notice(
+                    "asked the cloud to renew the broker certificate",
+                    metadata: ["serial": "\(r.serial)", "not_after": "\(r.current.notValidAfter)"]
+                )
+            }
+        } catch {
+            logger.error("cannot ask for a renewed broker certificate", metadata: ["error": "\(error)"])
+        }
+        renewer = r
+    }
+
+    /// The cloud's renewed certificate: checked against the request and the files switched; the service then
+    /// starts a new session with them (a new client and TLS context). The door decides throughout; audit waits in
+    /// the journal for the new connection as after any network loss.
+    private func certificate(_ payload: [UInt8]) {
+        guard var r = renewer else { return }
+        do {
+            let issued = try WireJSON.decode(CertificateRenewal.Issued.self, from: payload, what: "certificate")
+            let notice = try r.install(issued, now: Date())
+            renewer = r
+            logger.notice("broker certificate renewed; reconnecting with it", metadata: ["serial": "\(issued.serial)"])
+            onRenewed(notice)
+        } catch {
+            renewer = r
+            logger.error("refused a renewed broker certificate", metadata: ["error": "\(error)"])
+        }
+    }
 
     private func send(_ leaf: DeviceTopics.Leaf, _ value: some Encodable, retain: Bool = false, expiry: UInt32? = nil) {
         do {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the hwtest suites inside the kernel-vm guest, one after the other in the same boot, and summarizes.
-# Started by scripts/hwtest; arguments: suite names (gpio, gpio-v2, ble).
+# Started by scripts/hwtest; arguments: suite names (gpio, gpio-v2, ble, doctor).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 results=() worst=0
@@ -11,6 +11,7 @@ for s in "$@"; do
     gpio)    scripts/vm/gpio-scenarios.sh;;
     gpio-v2) scripts/vm/gpio-v2.sh;;
     ble)     scripts/vm/ble-scenarios.sh;;
+    doctor)  scripts/vm/doctor-scenarios.sh;;
     *)       echo "unknown suite $s"; false;;
   esac
   rc=$?

@@ -248,6 +248,101 @@ public struct DeviceProvisioner: Sendable {
         return BoardProvisioning.Deprovisioned(device: input.device, revokedCertificates: n)
     }
 
+    // MARK: renewal over MQTT
+
+    /// The public keys of the device's unrevoked certificates (serial, key), newest first.
+    func activeKeys(org: String, device: String) async throws -> [(serial: String, key: P256.Signing.PublicKey)] {
+        var out: [(String, P256.Signing.PublicKey)] = []
+        for try await row in try await db.query(
+            """
+            SELECT c.serial, c.public_key FROM device_certificates c JOIN devices d ON d.org_id = c.org_id AND d.id = c.device_id
+            WHERE c.org_id = \(org) AND c.device_id = \(device) AND c.revoked_at IS NULL AND d.decommissioned_at IS NULL
+            ORDER BY c.created_at DESC
+            """,
+            logger: logger
+        ) {
+            let (serial, raw) = try row.decode((String, ByteBuffer).self)
+            if let key = try? P256.Signing.PublicKey(x963Representation: Array(buffer: raw)) {
+                out.append((serial, key))
+            }
+        }
+        return out
+    }
+
+    /// A board's `cert/request`: signed by the key of one of its unrevoked certificates (the broker authenticated
+    /// the connection too, but the cloud trusts no relay), at most an hour old (its message expiry).
+    public func renew(
+        org: String,
+        device: String,
+        request: CertificateRenewal.Request,
+        now: Date
+    ) async throws
+        -> CertificateRenewal.Issued
+    {
+        guard abs(Double(request.at) - now.timeIntervalSince1970) <= 3600 else {
+            throw CloudError(.invalid, "certificate request from \(device) is more than an hour from the cloud's clock")
+        }
+        let newKey = try DeviceCA.publicKey(ofCSR: request.csr)
+        guard let sigBytes = Data(base64Encoded: request.sig),
+            let sig = try? P256.Signing.ECDSASignature(derRepresentation: sigBytes)
+        else { throw CloudError(.invalid, "certificate request from \(device): sig is not a DER signature") }
+        let message = CertificateRenewal.requestMessage(device: device, at: request.at, csr: request.csr)
+        let keys = try await activeKeys(org: org, device: device)
+        guard keys.contains(where: { $0.key.isValidSignature(sig, for: message) }) else {
+            throw CloudError(
+                .invalid,
+                "certificate request from \(device) is not signed by a current certificate's key"
+            )
+        }
+        guard !keys.contains(where: { $0.key.rawRepresentation == newKey.rawRepresentation }) else {
+            throw CloudError(
+                .invalid,
+                "certificate request from \(device) reuses a current key; renewal needs a new one"
+            )
+        }
+        let certificate = try ca.issue(deviceID: device, key: newKey, now: now, lifetime: settings.certificateLifetime)
+        let serial = DeviceCA.serialHex(certificate)
+        try await db.query(
+            """
+            INSERT INTO device_certificates(serial, org_id, device_id, public_key, not_after)
+            VALUES (\(serial), \(org), \(device), \(ByteBuffer(bytes: Array(newKey.x963Representation))),
+                \(certificate.notValidAfter))
+            """,
+            logger: logger
+        )
+        logger.notice(
+            "device certificate renewed",
+            metadata: ["org": "\(org)", "device": "\(device)", "serial": "\(serial)"]
+        )
+        return CertificateRenewal.Issued(certificate: try Self.pem(certificate), serial: serial)
+    }
+
+    /// The board runs on its renewed certificate (signed by its new key): its older certificates are revoked.
+    public func installed(org: String, device: String, notice: CertificateRenewal.Installed, now: Date) async throws {
+        guard let sigBytes = Data(base64Encoded: notice.sig),
+            let sig = try? P256.Signing.ECDSASignature(derRepresentation: sigBytes),
+            let new = try await activeKeys(org: org, device: device).first(where: { $0.serial == notice.serial }),
+            new.key.isValidSignature(
+                sig,
+                for: CertificateRenewal.installedMessage(device: device, serial: notice.serial, at: notice.at)
+            )
+        else { throw CloudError(.invalid, "certificate-installed notice from \(device) does not verify") }
+        var n = 0
+        for try await _ in try await db.query(
+            """
+            UPDATE device_certificates SET revoked_at = \(now)
+            WHERE org_id = \(org) AND device_id = \(device) AND revoked_at IS NULL AND serial <> \(notice.serial)
+            RETURNING serial
+            """,
+            logger: logger
+        ) { n += 1 }
+        if n > 0 { try await writeRevocationList(now: now) }
+        logger.notice(
+            "board switched to its renewed certificate; older ones revoked",
+            metadata: ["org": "\(org)", "device": "\(device)", "serial": "\(notice.serial)", "revoked": "\(n)"]
+        )
+    }
+
     /// Revokes every certificate of the device, decommissions it, and rewrites the revocation list.
     @discardableResult
     public func revoke(org: String, device: String, now: Date) async throws -> Int {

@@ -15,12 +15,17 @@ public struct DeviceTopics: Sendable, Hashable {
         case cmdResult = "cmd/result"
         case timeRequest = "time/request"
         case time
+        case certRequest = "cert/request"
+        case cert
+        case certInstalled = "cert/installed"
 
         /// Published by the board (the rest by the cloud).
         public var fromBoard: Bool {
             switch self {
-            case .online, .state, .alarm, .audit, .accessRequest, .cmdResult, .timeRequest: true
-            case .auditAck, .access, .cmd, .time: false
+            case .online, .state, .alarm, .audit, .accessRequest, .cmdResult, .timeRequest, .certRequest,
+                .certInstalled:
+                true
+            case .auditAck, .access, .cmd, .time, .cert: false
             }
         }
     }
