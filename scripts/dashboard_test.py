@@ -233,6 +233,22 @@ def main():
             accessibility(d, "webhooks")
             shot(d, "webhooks-desktop")
 
+            print("== add a board: an enrollment token for the installer, used by wardenctl provision")
+            d.get(s.url + "/devices")
+            Select(d.find_element(By.ID, "board-door")).select_by_visible_text("Front door")
+            submit(d, "#add-board button")
+            token = wait.until(EC.presence_of_element_located((By.ID, "enrollment-token"))).text
+            check(len(token) == 43 and "--door front" in d.page_source, "the token and the command for the board are shown")
+            accessibility(d, "enrollment token")
+            root = os.path.join(s.tmp, "dashboard-board")
+            out = s.ctl("provision", "--cloud", s.url, "--token", token, "--board", "sim", "--root", root,
+                        "--boards-dir", os.path.join(REPO, "boards"), "--units-dir", os.path.join(REPO, "provisioning/systemd"),
+                        "--unix-socket", os.path.join(root, "present.sock"))
+            check("provisioned lock-" in out and "door front" in out, f"wardenctl provision takes the token ({out.strip()[:80]})")
+            d.get(s.url + "/devices")
+            device = out.split()[1].rstrip(":")
+            check(device in d.page_source, f"the new board {device} is listed on the devices page")
+
             print("== phone width")
             d.set_window_size(390, 844)
             for path, name in [("/", "doors"), ("/audit", "activity"), ("/people", "people"), ("/devices", "devices"),

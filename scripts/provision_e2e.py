@@ -148,7 +148,13 @@ def main():
 
             print("== a second board cannot reach the first board's topics")
             second = os.path.join(s.tmp, "board-2")
-            rc, out = provision(second, token()["token"])
+            # This token through the manager's CLI (wardenctl cloud enrollment-token), the others through the API.
+            token_file = s._write("manager.token", s.token, 0o600)
+            made = json.loads(s.ctl("cloud", "enrollment-token", "--url", s.url, "--token-file", token_file,
+                                    "--site", "hq", "--door", "front", "--valid-minutes", "30", "--output", "json"))
+            check(len(made.get("token", "")) == 43 and made.get("door") == "front",
+                  "wardenctl cloud enrollment-token makes a token for the door")
+            rc, out = provision(second, made["token"])
             check(rc == 0, f"a second board is provisioned ({out.splitlines()[0] if out else ''})")
             dev2 = record(second)["device"]
             k2 = os.path.join(second, "etc/warden/keys")

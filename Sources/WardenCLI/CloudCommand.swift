@@ -8,8 +8,30 @@ struct CloudCommand: AsyncParsableCommand {
         commandName: "cloud",
         abstract:
             "Manage doors, keys and the audit trail through warden-cloud's API (URL and token: --url/--token-file, WARDEN_URL/WARDEN_TOKEN or ~/.config/warden/cli.conf).",
-        subcommands: [Doors.self, Keys.self, Audit.self, Unlock.self, Lockdown.self]
+        subcommands: [Doors.self, Keys.self, Audit.self, Unlock.self, Lockdown.self, EnrollmentToken.self]
     )
+
+    struct EnrollmentToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "enrollment-token",
+            abstract: "A one-time token for an installer to provision a board (wardenctl provision --token)."
+        )
+        @OptionGroup var cloud: CloudOptions
+        @Option(help: "The site.") var site: String
+        @Option(help: "The door (the installer may name it instead).") var door: String?
+        @Option(help: "Minutes it stays valid (5-10080).") var validMinutes = 60
+        func run() async throws {
+            var body: [String: Any] = ["site": site, "valid_minutes": validMinutes]
+            if let door { body["door"] = door }
+            let answer = try await cloud.client().json("POST", "/v1/enrollment-tokens", body: body)
+            CloudClient.print(
+                answer,
+                rows: [answer],
+                columns: ["token", "site", "door", "expires_at"],
+                as: cloud.output
+            )
+        }
+    }
 
     struct Doors: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -283,23 +283,31 @@ struct DoctorCommand: AsyncParsableCommand {
             }
             let journal = try AuditJournal(database: db, retention: cfg.retention)
             let report = try journal.verifyTail(last: 1000)
-            return .pass("store", "\(cfg.databasePath): quick_check ok, journal tail \(report)")
+            return .pass(
+                "store",
+                "\(cfg.databasePath): quick_check ok; the journal's last \(report.count) record(s) chain up to seq \(report.lastSeq ?? 0)"
+            )
         } catch {
             return .fail("store", "\(error)", fix: "check \(cfg.stateDir) exists and is readable by this user")
         }
     }
 
     static func disk(_ cfg: WardenConfig) -> DoctorCheck {
+        // Before wardend's first start the state folder may not exist yet: the file system it will be made on.
+        var dir = cfg.stateDir
+        while !FileManager.default.fileExists(atPath: dir), dir != "/", !dir.isEmpty {
+            dir = (dir as NSString).deletingLastPathComponent
+        }
         var s = statvfs()
-        guard statvfs(cfg.stateDir, &s) == 0 else {
-            return .fail("disk", "cannot stat \(cfg.stateDir): \(String(cString: strerror(errno)))", fix: "create it")
+        guard statvfs(dir, &s) == 0 else {
+            return .fail("disk", "cannot stat \(dir): \(String(cString: strerror(errno)))", fix: "check the state_dir")
         }
         let free = Double(s.f_bavail) * Double(s.f_frsize)
         let total = Double(s.f_blocks) * Double(s.f_frsize)
         let mb = Int(free / 1_048_576)
         guard free >= 50 * 1_048_576, total > 0, free / total >= 0.05 else {
-            return .fail("disk", "\(mb) MB free on \(cfg.stateDir)", fix: "free space: the journal needs room to write")
+            return .fail("disk", "\(mb) MB free on \(dir)", fix: "free space: the journal needs room to write")
         }
-        return .pass("disk", "\(mb) MB free on \(cfg.stateDir) (\(Int(100 * free / total)) %)")
+        return .pass("disk", "\(mb) MB free on \(dir) (\(Int(100 * free / total)) %)")
     }
 }

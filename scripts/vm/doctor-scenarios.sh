@@ -52,6 +52,8 @@ line() { grep -E "^$1 +$2 " "$t/doctor.out" >/dev/null; }
 show() { sed 's/^/       | /' "$t/doctor.out"; }
 
 # (a) wardend stopped: the doctor requests the lines itself and pulses the relay; the simulator side sees it.
+# A released line takes its pull: pull-up stands for the HAT's resistor that keeps an unheld relay locked.
+pull $RELAY up
 monitor_start
 doctor "$t/warden.yaml"; show
 why="exit $(rc)"
@@ -60,7 +62,7 @@ for c in gpio relay inputs bluetooth; do check "(a) PASS $c" line PASS "$c"; don
 why="relay monitor: $(tr '\n' ' ' < "$t/relay-monitor.log" | cut -c1-300)"
 check "(a) the simulator saw the relay line driven unlocked ($UNLOCKED) and back to locked ($LOCKED)" \
   eval "grep -q -- '$LOCKED -> $UNLOCKED' '$t/relay-monitor.log' && grep -q -- '$UNLOCKED -> $LOCKED' '$t/relay-monitor.log'"
-check "(a) the relay is left locked" [ "$(val $RELAY)" = "$LOCKED" ]
+check "(a) the relay is locked after the doctor" [ "$(val $RELAY)" = "$LOCKED" ]
 
 # (b) wardend running holds the lines: the doctor goes through its control socket.
 "$bin/wardend" --config "$t/warden.yaml" 2> "$t/wardend.log" & wardend_pid=$!

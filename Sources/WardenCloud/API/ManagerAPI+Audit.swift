@@ -59,37 +59,47 @@ extension ManagerAPI {
         }
         t.on(.post, "/v1/enrollment-tokens") { r, c in
             let caller = try c.caller()
-            try caller.requireWrite()
             let input = try await APIJSON.decode(APIModel.EnrollmentTokenInput.self, from: r, context: c)
-            try APIInput.id(input.site, "site")
-            guard caller.sees(site: input.site), try await !sites(caller, only: input.site).isEmpty else {
-                throw Problem.invalid("site", "no site '\(input.site)'")
-            }
-            if let door = input.door {
-                try APIInput.id(door, "door")
-                let d = try? await self.door(door, for: caller)
-                guard d?.site == input.site else {
-                    throw Problem.invalid("door", "no door '\(door)' on site '\(input.site)'")
-                }
-            }
-            let minutes = input.validMinutes ?? 60
-            guard (5...10_080).contains(minutes) else {
-                throw Problem.invalid("valid_minutes", "must be from 5 to 10080")
-            }
-            let id = Secrets.id("e")
-            let token = Secrets.random()
-            try await db.query(
-                """
-                INSERT INTO enrollment_tokens(id, hash, org_id, site_id, door_id, created_by, expires_at)
-                VALUES (\(id), \(ByteBuffer(bytes: Secrets.hash(token))), \(caller.org), \(input.site), \(input.door),
-                    \(caller.user), \(Date().addingTimeInterval(Double(minutes) * 60)))
-                """,
-                logger: logger
-            )
-            var model = try await enrollmentTokens(caller, only: id)[0]
-            model.token = token
-            return try APIJSON.response(model, status: .created)
+            return try APIJSON.response(try await createEnrollmentToken(input, caller: caller), status: .created)
         }
+    }
+
+    /// A one-time token for an installer to provision a board on a site (and door): shown once, stored hashed.
+    func createEnrollmentToken(
+        _ input: APIModel.EnrollmentTokenInput,
+        caller: Principal
+    ) async throws
+        -> APIModel.EnrollmentToken
+    {
+        try caller.requireWrite()
+        try APIInput.id(input.site, "site")
+        guard caller.sees(site: input.site), try await !sites(caller, only: input.site).isEmpty else {
+            throw Problem.invalid("site", "no site '\(input.site)'")
+        }
+        if let door = input.door {
+            try APIInput.id(door, "door")
+            let d = try? await self.door(door, for: caller)
+            guard d?.site == input.site else {
+                throw Problem.invalid("door", "no door '\(door)' on site '\(input.site)'")
+            }
+        }
+        let minutes = input.validMinutes ?? 60
+        guard (5...10_080).contains(minutes) else {
+            throw Problem.invalid("valid_minutes", "must be from 5 to 10080")
+        }
+        let id = Secrets.id("e")
+        let token = Secrets.random()
+        try await db.query(
+            """
+            INSERT INTO enrollment_tokens(id, hash, org_id, site_id, door_id, created_by, expires_at)
+            VALUES (\(id), \(ByteBuffer(bytes: Secrets.hash(token))), \(caller.org), \(input.site), \(input.door),
+                \(caller.user), \(Date().addingTimeInterval(Double(minutes) * 60)))
+            """,
+            logger: logger
+        )
+        var model = try await enrollmentTokens(caller, only: id)[0]
+        model.token = token
+        return model
     }
 
     struct AuditQuery: Sendable {

@@ -210,6 +210,36 @@ struct Dashboard: Sendable {
             }
         }
         router.get("devices") { _, c in try await signedIn(c) { try await devicesPage($0) } }
+        // An installer's enrollment token for one door: shown once, with the command to run on the board.
+        router.post("devices/enrollment") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let doorID = form.first("door") ?? ""
+                    try APIInput.id(doorID, "door")
+                    guard let door = try? await api.door(doorID, for: caller) else {
+                        throw Problem.invalid("door", "no door '\(doorID)'")
+                    }
+                    let hours = Int(form.first("hours") ?? "24") ?? 24
+                    let token = try await api.createEnrollmentToken(
+                        APIModel.EnrollmentTokenInput(site: door.site, door: doorID, validMinutes: hours * 60),
+                        caller: caller
+                    )
+                    let host = r.head.authority ?? "127.0.0.1"
+                    return try page(
+                        "enrolled",
+                        title: "Enrollment token for \(door.name)",
+                        caller,
+                        [
+                            "door": door.name, "doorID": doorID, "token": token.token ?? "",
+                            "expires": Self.display(token.expiresAt),
+                            "cloud": "\(secureCookies ? "https" : "http")://\(host)",
+                        ]
+                    )
+                } catch let p as Problem { return try await devicesPage(caller, error: p.detail) }
+            }
+        }
         router.get("webhooks") { _, c in try await signedIn(c) { try await webhooksPage($0, error: nil, notice: nil) } }
         router.post("webhooks") { r, c in
             try await signedIn(c) { caller in
@@ -403,14 +433,16 @@ struct Dashboard: Sendable {
         )
     }
 
-    func devicesPage(_ caller: Principal) async throws -> Response {
+    func devicesPage(_ caller: Principal, error: String? = nil) async throws -> Response {
         let devices = try await api.devices(caller, door: nil, id: nil)
+        let doors = try await api.doors(caller, site: nil)
         return try page(
             "devices",
             title: "Devices",
             caller,
             [
-                "devicesPage": true,
+                "devicesPage": true, "error": error as Any, "canWrite": canWrite(caller) && !doors.isEmpty,
+                "csrf": csrf(caller), "doors": doors.map { ["id": $0.id, "name": $0.name] },
                 "devices": devices.map {
                     [
                         "id": $0.id, "door": $0.door, "state": $0.state ?? "unknown",

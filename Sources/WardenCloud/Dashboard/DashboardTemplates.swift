@@ -4,7 +4,7 @@ enum DashboardTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "signedIn": signedIn, "doors": doors, "audit": audit, "people": people,
         "devices": devices,
-        "invited": invited, "webhooks": webhooks,
+        "invited": invited, "webhooks": webhooks, "enrolled": enrolled,
     ]
 
     static let layout = """
@@ -274,6 +274,32 @@ enum DashboardTemplates {
           </tbody>
         </table></div>
         {{^devices}}<p>No boards yet.</p>{{/devices}}
+        {{#canWrite}}
+        <section aria-labelledby="add-board-h" class="card narrow">
+          <h2 id="add-board-h">Add a board</h2>
+          <p class="quiet">An enrollment token lets an installer provision one board on a door, once.</p>
+          <form method="post" action="/devices/enrollment" id="add-board">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="board-door">Door</label>
+            <select id="board-door" name="door">{{#doors}}<option value="{{id}}">{{name}}</option>{{/doors}}</select>
+            <label for="board-hours">Valid for (hours)</label>
+            <input id="board-hours" name="hours" type="number" min="1" max="168" value="24" required>
+            <button type="submit">Make an enrollment token</button>
+          </form>
+        </section>
+        {{/canWrite}}
+        {{/content}}{{/layout}}
+        """
+
+    static let enrolled = """
+        {{<layout}}{{$content}}
+        <div class="card">
+        <p>Give the installer this token for <strong>{{door}}</strong>. It provisions one board, once, before
+        <time>{{expires}}</time>; it is shown only now.</p>
+        <p><code id="enrollment-token">{{token}}</code></p>
+        <p>On the board: <code>wardenctl provision --cloud {{cloud}} --token {{token}} --board PROFILE --door {{doorID}}</code></p>
+        <p><a href="/devices">Back to devices</a></p>
+        </div>
         {{/content}}{{/layout}}
         """
 
