@@ -62,10 +62,13 @@ def main():
         def token(door="front"):
             return api("POST", "/v1/enrollment-tokens", {"site": "hq", "door": door, "valid_minutes": 30})
 
-        def provision(root, tok, *extra, board="sim", cloud=None):
+        def provision(root, tok, *extra, board="sim", cloud=None, installed=False):
+            """`installed`: the root was made by provisioning/install-board, so provision finds the profiles and the
+            unit there by itself."""
+            dirs = [] if installed else ["--boards-dir", os.path.join(REPO, "boards"),
+                                         "--units-dir", os.path.join(REPO, "provisioning/systemd")]
             argv = [os.path.join(s.bin, "wardenctl"), "provision", "--cloud", cloud or s.url, "--token", tok,
-                    "--board", board, "--root", root, "--boards-dir", os.path.join(REPO, "boards"),
-                    "--units-dir", os.path.join(REPO, "provisioning/systemd"),
+                    "--board", board, "--root", root, *dirs,
                     "--unix-socket", os.path.join(root, "present.sock"), *extra]
             p = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
             return p.returncode, (p.stdout + p.stderr).strip()
@@ -154,8 +157,14 @@ def main():
                                     "--site", "hq", "--door", "front", "--valid-minutes", "30", "--output", "json"))
             check(len(made.get("token", "")) == 43 and made.get("door") == "front",
                   "wardenctl cloud enrollment-token makes a token for the door")
-            rc, out = provision(second, made["token"])
-            check(rc == 0, f"a second board is provisioned ({out.splitlines()[0] if out else ''})")
+            # Board 2's root is laid out by the documented install script first.
+            subprocess.run([os.path.join(REPO, "provisioning/install-board"), "--bin", s.bin, "--root", second],
+                           check=True, capture_output=True, timeout=60)
+            rc, out = provision(second, made["token"], installed=True)
+            check(rc == 0, f"a second board, installed by provisioning/install-board, is provisioned "
+                           f"({out.splitlines()[0] if out else ''})")
+            check(os.path.islink(os.path.join(second, "etc/systemd/system/multi-user.target.wants/wardend.service")),
+                  "... with the installed wardend.service enabled")
             dev2 = record(second)["device"]
             k2 = os.path.join(second, "etc/warden/keys")
             tls2 = ["-h", "127.0.0.1", "-p", str(s.mqtt_tls_port), "--cafile", os.path.join(k2, "broker-ca.pem"),
