@@ -50,18 +50,25 @@ struct BoardLayout {
         try Self.write(try e.encode(r), to: record, mode: 0o644)
     }
 
-    /// Writes through `path.tmp` and a rename, with `mode` from the first byte.
+    /// Writes through `path.tmp` and a rename. The file is created owner-only and then given `mode`: never readable
+    /// by others in between, and the process-wide umask is left alone.
     static func write(_ data: Data, to path: String, mode: mode_t) throws {
         let tmp = path + ".tmp"
-        let old = umask(0o777 & ~mode)
-        defer { umask(old) }
         unlink(tmp)
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0o600)
+        guard fd >= 0 else {
             throw CLIError(
                 "cannot write \(tmp): check that \((path as NSString).deletingLastPathComponent) is writable"
             )
         }
-        chmod(tmp, mode)
+        let bytes = [UInt8](data)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let ok = written == bytes.count && fchmod(fd, mode) == 0 && fsync(fd) == 0
+        close(fd)
+        guard ok else {
+            unlink(tmp)
+            throw CLIError("cannot write \(tmp): \(String(cString: strerror(errno)))")
+        }
         guard rename(tmp, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(tmp)

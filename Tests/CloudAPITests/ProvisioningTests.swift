@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import SwiftASN1
+import Synchronization
 import Testing
 import WardenCloud
 import WardenProtocol
@@ -287,5 +288,104 @@ extension CloudAPISuite.ProvisioningTests {
         #expect(behind?.contains("this board's clock says 2026-01-15") == true, "\(behind ?? "nil")")
         #expect(behind?.contains("set the clock") == true)
         #expect(BoardProvisioning.clockProblem(board: cloud.addingTimeInterval(301), cloud: cloud) != nil)
+    }
+}
+
+extension CloudAPISuite.ProvisioningTests {
+    /// The cloud's half of renewal (what the consumer does with `cert/request` and `cert/installed`): only a request
+    /// signed by a current certificate's key, for another key, within the hour, is answered (a retry too); the old
+    /// certificates are revoked only on a notice signed by the new key.
+    @Test func renewalIsAnsweredOnlyForTheBoardAndRevokesTheOldCertificateOnItsNotice() async throws {
+        let fx = try await APIFixture()
+        let board = Board()
+        let provisioner = try #require(fx.runtime.operations.provisioner)
+        let made = Mutex("")
+        try await fx.run { api in
+            let token = try await Self.token(api)
+            let a = try await api.post("/v1/board/provision", try board.request(token: token), as: nil)
+            let id = try #require(a.object["device"] as? String, "\(a.body)")
+            made.withLock { $0 = id }
+        }
+        let device = made.withLock { $0 }
+        let now = Date()
+        let next = P256.Signing.PrivateKey()
+        func request(
+            for key: P256.Signing.PrivateKey,
+            signedBy signer: P256.Signing.PrivateKey,
+            at: Date = now
+        ) throws
+            -> CertificateRenewal.Request
+        {
+            let csr = try CertificateSigningRequest(
+                version: .v1,
+                subject: try DistinguishedName { CommonName(device) },
+                privateKey: .init(key),
+                attributes: .init(),
+                signatureAlgorithm: .ecdsaWithSHA256
+            ).serializeAsPEM().pemString
+            let t = Int64(at.timeIntervalSince1970)
+            let sig = try signer.signature(for: CertificateRenewal.requestMessage(device: device, at: t, csr: csr))
+            return .init(csr: csr, at: t, sig: sig.derRepresentation.base64EncodedString())
+        }
+        for (what, r) in [
+            ("signed by another key", try request(for: next, signedBy: P256.Signing.PrivateKey())),
+            ("signed by the lock key", try request(for: next, signedBy: board.lock)),
+            ("for the key that signs it", try request(for: board.tls, signedBy: board.tls)),
+            ("two hours old", try request(for: next, signedBy: board.tls, at: now.addingTimeInterval(-7200))),
+        ] {
+            await #expect(throws: CloudError.self, "\(what)") {
+                _ = try await provisioner.renew(org: "acme", device: device, request: r, now: now)
+            }
+        }
+        #expect(await fx.sql("SELECT count(*) FROM device_certificates WHERE device_id = '\(device)'") == "1")
+
+        let issued = try await provisioner.renew(
+            org: "acme",
+            device: device,
+            request: try request(for: next, signedBy: board.tls),
+            now: now
+        )
+        let cert = try Certificate(pemEncoded: issued.certificate)
+        #expect(cert.publicKey == Certificate.PublicKey(next.publicKey) && cert.subject.description == "CN=\(device)")
+        let retry = try await provisioner.renew(
+            org: "acme",
+            device: device,
+            request: try request(for: next, signedBy: board.tls),
+            now: now
+        )
+        #expect(retry.serial != issued.serial, "a retry is answered too")
+
+        let t = Int64(now.timeIntervalSince1970)
+        let forged = try board.tls.signature(
+            for: CertificateRenewal.installedMessage(device: device, serial: issued.serial, at: t)
+        )
+        await #expect(throws: CloudError.self, "a notice signed by the old key") {
+            try await provisioner.installed(
+                org: "acme",
+                device: device,
+                notice: .init(serial: issued.serial, at: t, sig: forged.derRepresentation.base64EncodedString()),
+                now: now
+            )
+        }
+        #expect(
+            await fx.sql(
+                "SELECT count(*) FROM device_certificates WHERE device_id = '\(device)' AND revoked_at IS NULL"
+            ) == "3"
+        )
+        let sig = try next.signature(
+            for: CertificateRenewal.installedMessage(device: device, serial: issued.serial, at: t)
+        )
+        try await provisioner.installed(
+            org: "acme",
+            device: device,
+            notice: .init(serial: issued.serial, at: t, sig: sig.derRepresentation.base64EncodedString()),
+            now: now
+        )
+        #expect(
+            await fx.sql("SELECT serial FROM device_certificates WHERE device_id = '\(device)' AND revoked_at IS NULL")
+                == issued.serial,
+            "only the installed certificate is left"
+        )
+        #expect(await fx.sql("SELECT decommissioned_at IS NULL FROM devices WHERE id = '\(device)'") == "t")
     }
 }

@@ -31,7 +31,8 @@ public struct TestCA: Sendable {
             let (code, out) = Command.run("/usr/bin/openssl", args)
             guard code == 0 else { throw Failure(description: "openssl \(args[0]) failed: \(out)") }
         }
-        // mosquitto may read it after dropping root privileges.
-        chmod(serverKeyFile, 0o644)
+        // mosquitto reads them after dropping root privileges: readable whatever umask another test thread had set
+        // while openssl ran.
+        for f in [caFile, serverCertFile, serverKeyFile] { chmod(f, 0o644) }
     }
 }

@@ -288,16 +288,17 @@ public struct DeviceProvisioner: Sendable {
         else { throw CloudError(.invalid, "certificate request from \(device): sig is not a DER signature") }
         let message = CertificateRenewal.requestMessage(device: device, at: request.at, csr: request.csr)
         let keys = try await activeKeys(org: org, device: device)
-        guard keys.contains(where: { $0.key.isValidSignature(sig, for: message) }) else {
+        guard let signer = keys.first(where: { $0.key.isValidSignature(sig, for: message) }) else {
             throw CloudError(
                 .invalid,
                 "certificate request from \(device) is not signed by a current certificate's key"
             )
         }
-        guard !keys.contains(where: { $0.key.rawRepresentation == newKey.rawRepresentation }) else {
+        // A retry (its answer was lost) asks again for the same new key, signed by the old one: issued again.
+        guard signer.key.rawRepresentation != newKey.rawRepresentation else {
             throw CloudError(
                 .invalid,
-                "certificate request from \(device) reuses a current key; renewal needs a new one"
+                "certificate request from \(device) is for the key that signs it; renewal needs a new one"
             )
         }
         let certificate = try ca.issue(deviceID: device, key: newKey, now: now, lifetime: settings.certificateLifetime)
