@@ -98,7 +98,12 @@ final class CloudStack: Sendable {
             config += "\nallow_anonymous false\npassword_file \(passwd)\nacl_file \(acl)\n"
         }
         let pg = try PostgresServer.start()
-        let broker = try await MosquittoBroker.start(extraConfig: config)
+        let broker: MosquittoBroker
+        // A broker that does not start must not leave the database running (the stack is not returned to stop it).
+        do { broker = try await MosquittoBroker.start(extraConfig: config) } catch {
+            pg.stop()
+            throw error
+        }
         let authority = P256.Signing.PrivateKey()
         let stack = CloudStack(
             dir: dir,
