@@ -106,7 +106,7 @@ check "(a) btvirt -L -l2 created two virtual controllers hci0 and hci1" [ -e /sy
 btmgmt --index 0 power on > "$t/power0.out" 2>&1
 LOCK_ADDR=$(addr_of hci0)
 why="btmgmt: $(tr '\n' ' ' < "$t/power0.out"); hciconfig: $(hciconfig hci0 2>&1 | tr -s ' \n' ' ')"
-check "(a) hci0 (the lock) powered on: $LOCK_ADDR" eval 'hciconfig hci0 | grep -q "UP RUNNING" && [ -n "$LOCK_ADDR" ]'
+check "(a) hci0 (the lock) powered on: $LOCK_ADDR" eval 'hciconfig hci0 | contains "UP RUNNING" && [ -n "$LOCK_ADDR" ]'
 note "controllers up in $(since $t_a) ms; hci1 stays down until wardend has picked its advertising adapter"
 
 # ----- the relay on gpio-sim, keys, config ---------------------------------------------------------------------------
@@ -151,7 +151,7 @@ check "(b) relay line at its locked level ($LOCKED) with wardend running" [ "$v"
 btmgmt --index 1 power on > "$t/power1.out" 2>&1
 PHONE_ADDR=$(addr_of hci1)
 why="$(tr '\n' ' ' < "$t/power1.out")"
-check "(b) hci1 (the phone) powered on: $PHONE_ADDR" eval 'hciconfig hci1 | grep -q "UP RUNNING" && [ -n "$PHONE_ADDR" ]'
+check "(b) hci1 (the phone) powered on: $PHONE_ADDR" eval 'hciconfig hci1 | contains "UP RUNNING" && [ -n "$PHONE_ADDR" ]'
 
 # ----- (c) the advertisement, scanned from hci1 ----------------------------------------------------------------------
 uuid_le=$(echo $UUID | tr -d - | fold -w2 | tac | tr -d '\n')
@@ -307,7 +307,7 @@ ad_structs() {  # HEX -> one "TYPE:DATA" line per AD structure, sorted (bluetoot
 want_structs=$(printf '01:06\n07:%s\n' "$uuid_le" | sort)
 adv_of() { awk -v a="$LOCK_ADDR" '$1 == "report" && $2 == a && $4 == "ADV_IND" { sub(/^data=/, "", $5); print $5; exit }' "$1"; }
 rsp_of() { awk -v a="$LOCK_ADDR" '$1 == "report" && $2 == a && $4 == "SCAN_RSP" { sub(/^data=/, "", $5); print $5; exit }' "$1"; }
-bus_has_bluez() { busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus NameHasOwner s org.bluez 2>/dev/null | grep -q true; }
+bus_has_bluez() { busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus NameHasOwner s org.bluez 2>/dev/null | contains true; }
 active_instances() { busctl --system get-property org.bluez /org/bluez/hci0 org.bluez.LEAdvertisingManager1 ActiveInstances 2>/dev/null | awk '{ print $2 }'; }
 start_bluetoothd() {  # LOGFILE: bluetoothd up with hci0's LE advertising manager on the bus
   printf '[Policy]\nAutoEnable=true\n' > "$t/main.conf"   # Raspberry Pi OS ships the same

@@ -124,7 +124,7 @@ if want b; then
   t0=$(now_ms); unlock; urc=$?
   why="wardenctl phone unlock exited $urc: $(tr '\n' ' ' < "$t/unlock.out")"
   check "(b) key presented over the development transport is granted ($(head -1 "$t/unlock.out"))" [ $urc = 0 ]
-  if wait_val $RELAY $UNLOCKED 1500 && trace_lines | grep -q "gpio_value: $RELAY_GPIO set $UNLOCKED"; then
+  if wait_val $RELAY $UNLOCKED 1500 && trace_lines | contains "gpio_value: $RELAY_GPIO set $UNLOCKED"; then
     ok "(b) relay line -> $UNLOCKED (unlocked) on the simulator side, driven by wardend (kernel trace)"
     t_unl=$(now_ms)
     if wait_val $RELAY $LOCKED $((PULSE_MS + 3000)); then
@@ -237,7 +237,7 @@ if want f; then
     v=$(val $RELAY); why="relay line $v after exit"
     check "(f) relay line at its locked level after exit" [ "$v" = $LOCKED ]
     why="no 'relay shutdown [locked]' record in the audit"
-    check "(f) audit: relay shutdown [locked]" eval "$ctl audit list --db $t/state/warden.sqlite | grep -q 'relay shutdown \[locked\]'"
+    check "(f) audit: relay shutdown [locked]" eval "$ctl audit list --db $t/state/warden.sqlite | contains 'relay shutdown [locked]'"
   else fail "(f) wardenctl pulse did not unlock the relay (line $(val $RELAY))"; fi
   [ -n "$wardend_pid" ] && { kill -TERM $wardend_pid; wait $wardend_pid; wardend_pid=""; }
 fi
@@ -269,7 +269,7 @@ if want k; then
   if start_wardend; then
     "$ctl" passage auto "${SOCK[@]}" > /dev/null 2>&1
     why="no 'daemon unclean_stop' after the kill: $("$ctl" audit list --db $t/state/warden.sqlite 2>&1 | tail -3 | tr '\n' ' ')"
-    check "(k) the next start records the unclean stop" eval "$ctl audit list --db $t/state/warden.sqlite | grep -q 'daemon unclean_stop'"
+    check "(k) the next start records the unclean stop" eval "$ctl audit list --db $t/state/warden.sqlite | contains 'daemon unclean_stop'"
     v=$(val $RELAY); why="relay line $v"
     check "(k) relay locked after the restart" [ "$v" = $LOCKED ]
     kill -TERM $wardend_pid; wait $wardend_pid; wardend_pid=""

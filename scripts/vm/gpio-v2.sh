@@ -40,8 +40,13 @@ if [ -x "$v2bin/wardend" ]; then
   echo "-- door scenarios with the libgpiod v2 wardend ($v2bin/wardend)"
   w=$(mktemp /tmp/wardend-v2.XXXXXX)
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$prefix/lib" "$v2bin/wardend" > "$w"; chmod +x "$w"
-  LD_LIBRARY_PATH="$prefix/lib" ldd "$v2bin/wardend" | grep -q "$prefix/lib/libgpiod.so" &&
-    ok "v2 wardend links $prefix/lib/libgpiod.so.3" || fail "v2 wardend does not resolve libgpiod from $prefix"
+  # ldd's output is captured first: `ldd | grep -q` under pipefail fails at random when grep exits on the first
+  # match and ldd, still writing, dies of SIGPIPE (the CI run of e98a51a hit it).
+  libs=$(LD_LIBRARY_PATH="$prefix/lib" ldd "$v2bin/wardend" 2>&1)
+  case "$libs" in
+    *"$prefix/lib/libgpiod.so"*) ok "v2 wardend links $prefix/lib/libgpiod.so.3";;
+    *) fail "v2 wardend does not resolve libgpiod from $prefix"; echo "$libs" | sed 's/^/     ldd| /';;
+  esac
   # The hardware-facing subset (lines taken, pulse, relock on close, SIGTERM); the rest is API-independent logic.
   HWTEST_ONLY="${HWTEST_V2_ONLY:-a b c f}" WARDEND=$w scripts/vm/gpio-scenarios.sh > /tmp/gpio-v2-scenarios.log 2>&1; rc=$?
   sed 's/^/  v2| /' /tmp/gpio-v2-scenarios.log

@@ -92,6 +92,9 @@ trace_on() {
   echo 1 > $TR/events/gpio/gpio_value/enable; echo 1 > $TR/events/gpio/gpio_direction/enable
   echo 1 > $TR/tracing_on
 }
+# contains TEXT: stdin holds TEXT (a fixed string). Reads all of stdin, unlike `grep -q`, whose early exit can kill
+# the writer with SIGPIPE and fail the pipeline under pipefail (the CI run of e98a51a lost a check that way).
+contains() { local s; s=$(cat); [[ $s == *"$1"* ]]; }
 trace_lines() { grep -E 'gpio_(value|direction):' $TR/trace 2>/dev/null | sed 's/^ *//'; }
 # trace_pulse_ms: ms between the last "set UNLOCKED" and the "set LOCKED" after it
 trace_pulse_ms() { trace_lines | awk -v u="set $UNLOCKED" -v l="set $LOCKED" '
