@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both install what they need first.
 # `make test` includes the real-kernel layer (hwtest below) and fails when it cannot run; WARDEN_SKIP_HWTEST=1 skips
 # that layer explicitly and the output says so (docs/testing.md).
-.PHONY: all bootstrap build test demo bench bench-fleet bench-api fuzz api-fuzz libgpiod-v2-check clean
+.PHONY: all bootstrap build test demo bench bench-fleet bench-api fuzz api-fuzz libgpiod-v2-check package clean
 
 all: build
 
@@ -46,6 +46,11 @@ api-fuzz: bootstrap
 
 libgpiod-v2-check: bootstrap
 	@scripts/check-libgpiod-v2
+
+# Debian packages warden-board and warden-cloud into .build/packages (docs/packaging.md); RELEASE=1 for the release
+# build with the Swift runtime linked statically, VERSION=1.2.0 to name the version.
+package: bootstrap
+	@WARDEN_VERSION=$(VERSION) scripts/package
 
 clean:
 	rm -rf .build .build-*

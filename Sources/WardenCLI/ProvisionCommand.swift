@@ -20,7 +20,10 @@ struct ProvisionCommand: AsyncParsableCommand {
     @Option(help: "The board profile's name (boards/NAME.yaml), e.g. rpi4-waveshare-relay.") var board: String
     @Option(help: "The door, when the token names none.") var door: String?
     @Option(help: "The file system root to provision (tests and images).") var root = "/"
-    @Option(help: "Where board profiles are (default: ROOT/usr/share/warden/boards, then ROOT/etc/warden/boards).")
+    @Option(
+        help:
+            "Where board profiles are (default: ROOT/etc/warden/boards, the package's, then ROOT/usr/share/warden/boards)."
+    )
     var boardsDir: String?
     @Option(help: "Install wardend.service from this folder when it is not installed yet.") var unitsDir: String?
     @Option(help: "Present over this Unix socket instead of BLE (simulated boards and tests).") var unixSocket: String?
@@ -155,7 +158,7 @@ struct ProvisionCommand: AsyncParsableCommand {
 
     /// The profile file for `name`, parsed (an unknown or broken profile stops here, before the token is spent).
     static func boardProfile(_ name: String, layout: BoardLayout, boardsDir: String?) throws -> String {
-        let dirs = boardsDir.map { [$0] } ?? [layout.path("usr/share/warden/boards"), layout.path("etc/warden/boards")]
+        let dirs = boardsDir.map { [$0] } ?? [layout.path("etc/warden/boards"), layout.path("usr/share/warden/boards")]
         for dir in dirs {
             let path = (dir as NSString).appendingPathComponent("\(name).yaml")
             guard FileManager.default.fileExists(atPath: path) else { continue }
