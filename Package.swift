@@ -56,6 +56,8 @@ let package = Package(
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // sd-bus, for bluetoothd's D-Bus advertising API; used only by BlueZ (which wraps Bluetooth as a whole).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // libcrypto, for the board's X.509 (its broker certificate and renewal requests); used only by OpenSSLX509.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // The one home of blocking POSIX I/O: sockets, listeners, the epoll reactor, detached threads.
         .target(name: "CEpoll"),
@@ -63,6 +65,7 @@ let package = Package(
         .target(name: "GPIOD", dependencies: ["CGPIOD", "POSIXIO"], swiftSettings: strict),
         .target(name: "BlueZ", dependencies: ["CBluetooth", "CSystemd", "POSIXIO"], swiftSettings: strict),
         .target(name: "Mosquitto", dependencies: ["CMosquitto", "POSIXIO"], swiftSettings: strict),
+        .target(name: "OpenSSLX509", dependencies: ["COpenSSL"], swiftSettings: strict),
 
         // Wire contracts other processes read (status, audit kinds, deny and alarm reasons, access-list updates,
         // signed commands) and the one JWS verifier: board and cloud both import it. No I/O.
@@ -99,7 +102,7 @@ let package = Package(
         .target(
             name: "WardenSync",
             dependencies: [
-                "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", crypto, logging, x509, asn1,
+                "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", "OpenSSLX509", crypto, logging,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -193,7 +196,7 @@ let package = Package(
             name: "WardenControllerTests",
             dependencies: [
                 "WardenController", "WardenCore", "WardenWire", "WardenProtocol", "WardenAuthority", "WardenStore",
-                "WardenTestSupport", crypto,
+                "WardenCLI", "WardenTestSupport", crypto,
             ],
             swiftSettings: strict
         ),
@@ -217,8 +220,8 @@ let package = Package(
             name: "SyncTests",
             dependencies: [
                 "WardenSync", "WardenCloud", "WardenController", "WardenStore", "WardenCore", "WardenWire",
-                "WardenAuthority", "WardenKey", "WardenProtocol", "Mosquitto", "WardenTestSupport", crypto, logging,
-                .product(name: "PostgresNIO", package: "postgres-nio"), x509, asn1,
+                "WardenAuthority", "WardenKey", "WardenProtocol", "Mosquitto", "OpenSSLX509", "WardenTestSupport", crypto,
+                logging, .product(name: "PostgresNIO", package: "postgres-nio"), x509, asn1,
             ],
             swiftSettings: strict),
         // The managers' API in process (Hummingbird's router test client) on real PostgreSQL and mosquitto.

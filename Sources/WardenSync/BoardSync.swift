@@ -3,11 +3,11 @@ import Foundation
 import Logging
 import Metrics
 import Mosquitto
+import OpenSSLX509
 import WardenController
 import WardenCore
 import WardenStore
 import WardenWire
-import X509
 
 /// The board's half of docs/mqtt.md, over one MQTT connection: audit upload from the journal (freed only by an
 /// acknowledgement after the cloud's commit whose hash matches), signed access-list updates, signed commands,

@@ -1,8 +1,7 @@
 import Crypto
 import Foundation
-import SwiftASN1
+import OpenSSLX509
 import WardenWire
-import X509
 
 /// The board's side of broker-certificate renewal (`CertificateRenewal`): when to ask, the new key and CSR, and
 /// switching the key and certificate files so that a power cut at any point leaves a pair that belongs together:
@@ -13,7 +12,7 @@ struct CertificateRenewer {
     let certFile: String
     let keyFile: String
     let renewBefore: TimeInterval?
-    private(set) var current: Certificate
+    private(set) var current: PEMCertificate
     private var pending: (key: P256.Signing.PrivateKey, sentAt: Date)?
     private var lastInstalled: Date?
     /// A renewal answer that never comes is asked again after this long.
@@ -32,7 +31,7 @@ struct CertificateRenewer {
     ) throws {
         Self.recover(certFile: certFile, keyFile: keyFile)
         guard let pem = try? String(contentsOfFile: certFile, encoding: .utf8),
-            let cert = try? Certificate(pemEncoded: pem)
+            let cert = try? PEMCertificate(pemEncoded: pem)
         else { throw Failure(description: "\(certFile) is not a PEM certificate") }
         self.device = device
         self.certFile = certFile
@@ -42,7 +41,7 @@ struct CertificateRenewer {
         self.current = cert
     }
 
-    var serial: String { Self.serialHex(current) }
+    var serial: String { current.serialHex }
 
     /// A request to send now, or nil: not due, one is in flight, or one was installed within the hour.
     mutating func requestIfDue(now: Date) throws -> CertificateRenewal.Request? {
@@ -60,13 +59,10 @@ struct CertificateRenewer {
             let currentKey = try? P256.Signing.PrivateKey(pemRepresentation: pem)
         else { throw Failure(description: "cannot read the broker key \(keyFile)") }
         let key = pending?.key ?? P256.Signing.PrivateKey()
-        let csr = try CertificateSigningRequest(
-            version: .v1,
-            subject: try DistinguishedName { CommonName(device) },
-            privateKey: .init(key),
-            attributes: .init(),
-            signatureAlgorithm: .ecdsaWithSHA256
-        ).serializeAsPEM().pemString
+        let csr: String
+        do { csr = try CertificateRequest.pem(commonName: device, privateKeyDER: Array(key.derRepresentation)) } catch {
+            throw Failure(description: "cannot write the renewal request: \(error)")
+        }
         let at = Int64(now.timeIntervalSince1970)
         let sig = try currentKey.signature(for: CertificateRenewal.requestMessage(device: device, at: at, csr: csr))
         pending = (key, now)
@@ -79,13 +75,13 @@ struct CertificateRenewer {
         guard let key = pending?.key else {
             throw Failure(description: "a certificate arrived with no renewal in flight")
         }
-        guard let cert = try? Certificate(pemEncoded: issued.certificate) else {
+        guard let cert = try? PEMCertificate(pemEncoded: issued.certificate) else {
             throw Failure(description: "the renewed certificate is not a PEM certificate")
         }
-        guard cert.publicKey == Certificate.PublicKey(key.publicKey) else {
+        guard cert.publicKeyDER == Array(key.publicKey.derRepresentation) else {
             throw Failure(description: "the renewed certificate is for another key than the one this board asked for")
         }
-        guard cert.subject == current.subject, cert.issuer == current.issuer else {
+        guard cert.subjectDER == current.subjectDER, cert.issuerDER == current.issuerDER else {
             throw Failure(
                 description: "the renewed certificate names \(cert.subject) from \(cert.issuer), not this board"
             )
@@ -100,7 +96,7 @@ struct CertificateRenewer {
         pending = nil
         lastInstalled = now
         let at = Int64(now.timeIntervalSince1970)
-        let serial = Self.serialHex(cert)
+        let serial = cert.serialHex
         let sig = try key.signature(for: CertificateRenewal.installedMessage(device: device, serial: serial, at: at))
         return CertificateRenewal.Installed(serial: serial, at: at, sig: sig.derRepresentation.base64EncodedString())
     }
@@ -132,9 +128,5 @@ struct CertificateRenewer {
             unlink(tmp)
             throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
         }
-    }
-
-    static func serialHex(_ c: Certificate) -> String {
-        c.serialNumber.bytes.map { String(format: "%02x", $0) }.joined()
     }
 }
