@@ -13,7 +13,8 @@ struct DevCommand: AsyncParsableCommand {
         commandName: "dev",
         abstract: "Developer tools: an authority key, credentials and access-list updates, journal stress.",
         subcommands: [
-            AuthorityKeygen.self, DeviceKeygen.self, LockCert.self, Issue.self, AccessUpdate.self, JournalStress.self,
+            AuthorityKeygen.self, DeviceKeygen.self, LockCert.self, Issue.self, AccessUpdate.self, Command.self,
+            JournalStress.self,
         ]
     )
 
@@ -171,6 +172,46 @@ struct DevCommand: AsyncParsableCommand {
                 issuedAt: Date()
             )
             let token = try await auth.issuer().sign(u)
+            if let out {
+                try (token + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+            } else {
+                print(token)
+            }
+        }
+    }
+
+    struct Command: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign a remote command for one board (unlock, lockdown, sync, update)."
+        )
+        @OptionGroup var auth: AuthorityOptions
+        @Option(help: "The board's lock id.") var lock: String
+        @Option(help: "unlock, lockdown, sync or update.") var kind: String
+        @Option(help: "Unlock length in milliseconds (unlock).") var ms: Int64?
+        @Option(help: "on or off (lockdown).") var on: String?
+        @Option(help: "The warden-board version to install (update).") var version: String?
+        @Option(help: "Seconds it stays valid.") var lifetime: Int64 = 300
+        @Option(help: "Write here instead of stdout.") var out: String?
+
+        func run() async throws {
+            guard let k = SignedCommand.Kind(rawValue: kind) else {
+                throw ValidationError(
+                    "--kind must be one of \(SignedCommand.Kind.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            let now = Date()
+            let c = SignedCommand(
+                issuer: "org:dev",
+                device: lock,
+                command: k,
+                millis: ms,
+                on: on.map { $0 == "on" },
+                version: version,
+                nonce: UUID().uuidString,
+                issuedAt: now,
+                expires: now.addingTimeInterval(Double(lifetime))
+            )
+            let token = try await auth.issuer().sign(c)
             if let out {
                 try (token + "\n").write(toFile: out, atomically: true, encoding: .utf8)
             } else {

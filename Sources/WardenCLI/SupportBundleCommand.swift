@@ -229,20 +229,13 @@ struct SupportBundleCommand: AsyncParsableCommand {
     static func selfRun(_ arguments: [String], mustSucceed: Bool = false) -> Result<String, CLIError> {
         let exe =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        do { try p.run() } catch { return .failure(CLIError("cannot run \(exe): \(error)")) }
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
+        guard let r = Subprocess.run(exe, arguments) else { return .failure(CLIError("cannot run \(exe)")) }
+        let out = r.output
+        if r.status != 0 {
             if mustSucceed {
-                return .failure(CLIError("wardenctl \(arguments[0]) exited \(p.terminationStatus): \(out)"))
+                return .failure(CLIError("wardenctl \(arguments[0]) exited \(r.status): \(out)"))
             }
-            return .success(out + "(wardenctl \(arguments.joined(separator: " ")) exited \(p.terminationStatus))\n")
+            return .success(out + "(wardenctl \(arguments.joined(separator: " ")) exited \(r.status))\n")
         }
         return .success(out)
     }

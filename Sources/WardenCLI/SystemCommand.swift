@@ -7,20 +7,14 @@ enum SystemCommand {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw CLIError("\(what): \(executable) is not installed")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        do { try p.run() } catch { throw CLIError("\(what): cannot run \(executable): \(error.localizedDescription)") }
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        guard let r = Subprocess.run(executable, arguments) else {
+            throw CLIError("\(what): cannot run \(executable)")
+        }
+        guard r.status == 0 else {
             throw CLIError(
-                "\(what) failed: \(executable) \(arguments.joined(separator: " ")) exited \(p.terminationStatus): \(out)"
+                "\(what) failed: \(executable) \(arguments.joined(separator: " ")) exited \(r.status): \(r.output)"
             )
         }
-        return out
+        return r.output
     }
 }

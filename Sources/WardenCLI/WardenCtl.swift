@@ -10,7 +10,7 @@ public struct WardenCtl: AsyncParsableCommand {
             StatusCommand.self, PulseCommand.self, WatchCommand.self, LockdownCommand.self, PassageCommand.self,
             RelaySafeCommand.self, TimeCommand.self, AccessCommand.self, AuditCommand.self, PhoneCommand.self,
             SimCommand.self, FleetSimCommand.self, CloudCommand.self, ProvisionCommand.self, DeprovisionCommand.self,
-            DoctorCommand.self, SupportBundleCommand.self,
+            DoctorCommand.self, SupportBundleCommand.self, UpdateCommand.self,
             DevCommand.self,
         ]
     )

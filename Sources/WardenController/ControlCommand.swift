@@ -11,6 +11,9 @@ public enum ControlCommand: Sendable, Equatable {
     case passage(Bool?)
     /// An authority-signed access-list update (JWS).
     case accessApply(token: String)
+    /// An authority-signed remote command (JWS), checked exactly as when it comes over MQTT: the socket is one more
+    /// transport, never a way around the signature (an installer hands a board an update order offline this way).
+    case commandApply(token: String)
     /// Drive a simulated input (simulated board only).
     case simInput(DoorInput, active: Bool)
     /// Stream audit records until the client closes.
@@ -19,7 +22,7 @@ public enum ControlCommand: Sendable, Equatable {
     case confirmTime
 
     public static let names = [
-        "status", "pulse", "watch", "lockdown", "passage", "access_apply", "sim_input", "time_confirm",
+        "status", "pulse", "watch", "lockdown", "passage", "access_apply", "command_apply", "sim_input", "time_confirm",
     ]
 
     /// Validates `request`; the error says what was wrong and what is expected.
@@ -45,6 +48,9 @@ public enum ControlCommand: Sendable, Equatable {
         case "access_apply":
             guard let token = request.token else { throw ControlError("access_apply needs token") }
             self = .accessApply(token: token)
+        case "command_apply":
+            guard let token = request.token else { throw ControlError("command_apply needs token") }
+            self = .commandApply(token: token)
         case "sim_input":
             guard let name = request.input, let input = DoorInput(rawValue: name), let active = request.active else {
                 throw ControlError("sim_input needs input (door_contact, rex, tamper) and active (true/false)")

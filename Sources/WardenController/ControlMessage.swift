@@ -36,6 +36,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var status: ControllerStatus?
     public var version: Int64?
     public var record: WatchedRecord?
+    /// `command_apply`: the board's answer, as the cloud would get it over MQTT.
+    public var result: CommandResult?
 
     public init(ok: Bool, error: String? = nil) {
         self.ok = ok

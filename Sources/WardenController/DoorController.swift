@@ -12,6 +12,8 @@ import WardenWire
 /// for a disk between a grant and the relay (the journal commits in the background).
 public actor DoorController<C: Clock> where C.Duration == Duration {
     public nonisolated let config: WardenConfig
+    /// The installed package's version, read once at start (an upgrade restarts wardend).
+    nonisolated let softwareVersion: String?
     public let profile: BoardProfile
     private let io: any DoorIO
     private let db: WardenDatabase
@@ -47,6 +49,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         logger: Logger = Logger(label: "warden.door")
     ) throws(StoreError) {
         self.config = config
+        self.softwareVersion = config.software.installedVersion()
         self.profile = profile
         self.io = io
         self.db = database
@@ -414,8 +417,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
 
     // MARK: remote (MQTT sync, docs/mqtt.md)
 
-    /// Commands live at most this long (`exp - iat`): a captured command is useless minutes later.
-    public static var maxCommandLifetime: Int64 { 300 }
+    /// Commands live at most this long (`exp - iat`), but for `update` (`SignedCommand.maxLifetime`).
+    public static var maxCommandLifetime: Int64 { SignedCommand.maxLifetime(.unlock) }
 
     /// Executes an authority-signed remote command at most once: it must verify, name this board, be unexpired on
     /// trusted time (unknown or unconfirmed time refuses all but `sync`) and carry a nonce never executed before
@@ -426,22 +429,32 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         var executed: SignedCommand?
         do {
             let command = try SignedCommand.verified(token, authority: config.authority)
-            result = check(command)
-            if result.ok {
+            var outcome = check(command)
+            if outcome.ok {
                 switch command.cmd {
                 case .unlock: perform(door.pulse(.milliseconds(command.ms ?? 0), at: now))
                 case .lockdown: perform(door.setLockdown(command.on ?? false, at: now))
                 case .sync: break
+                case .update:
+                    // The door does nothing; warden-updater (root) takes the order from wardend's runtime folder.
+                    do { try config.software.writeOrder(token: token, now: wallClock()) } catch {
+                        outcome = CommandResult(
+                            jti: command.jti,
+                            code: .unsupported,
+                            detail: "cannot hand the order to warden-updater: \(error)"
+                        )
+                    }
                 }
-                executed = command
+                if outcome.ok { executed = command }
             }
+            result = outcome
             audit(
                 AuditEvent(
                     .command,
                     door: config.doorID,
                     reason: result.code.rawValue,
                     detail:
-                        "\(command.cmd.rawValue)\(command.ms.map { " ms=\($0)" } ?? "")\(command.on.map { " on=\($0)" } ?? "") jti=\(command.jti)\(result.detail.map { ": \($0)" } ?? "")"
+                        "\(command.cmd.rawValue)\(command.ms.map { " ms=\($0)" } ?? "")\(command.on.map { " on=\($0)" } ?? "")\(command.ver.map { " ver=\($0)" } ?? "") jti=\(command.jti)\(result.detail.map { ": \($0)" } ?? "")"
                 )
             )
         } catch {
@@ -477,9 +490,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
                 return CommandResult(jti: jti, code: .malformed, detail: "lockdown needs on")
             }
         case .sync: break
+        case .update:
+            guard let ver = command.ver, SignedCommand.isDebianVersion(ver) else {
+                return CommandResult(jti: jti, code: .malformed, detail: "update needs ver, a Debian version")
+            }
         }
-        guard command.exp - command.iat <= Self.maxCommandLifetime, command.exp > command.iat else {
-            return CommandResult(jti: jti, code: .expired, detail: "lifetime over \(Self.maxCommandLifetime) s")
+        let lifetime = SignedCommand.maxLifetime(command.cmd)
+        guard command.exp - command.iat <= lifetime, command.exp > command.iat else {
+            return CommandResult(jti: jti, code: .expired, detail: "lifetime over \(lifetime) s")
         }
         let nowSeconds: Int64
         if let t = time.trustedTime(wallClock: wallClock()) {
@@ -581,7 +599,9 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             auditPending: journal.pendingCount,
             auditWriteError: writeError,
             ready: ready && !stopped,
-            time: timeState
+            time: timeState,
+            version: softwareVersion,
+            update: config.software.report()
         )
     }
 

@@ -33,6 +33,8 @@ public struct WardenConfig: Sendable {
     public var sync: SyncSettings?
     /// Prometheus metrics written to a text file (node_exporter's textfile collector reads it); nil = none.
     public var metrics: MetricsSettings?
+    /// The installed version, the update order and the updater's report (docs/updates.md).
+    public var software = SoftwareFiles(controlSocket: "/run/warden/control.sock")
 
     public struct LockIdentity: Sendable {
         public var deviceKey: P256.Signing.PrivateKey
@@ -97,7 +99,7 @@ public struct WardenConfig: Sendable {
             text: text,
             allowed: [
                 "door", "board", "site", "authority_keys", "state_dir", "control_socket", "access", "time", "audit",
-                "log_level", "identity", "presentation", "sync", "metrics",
+                "log_level", "identity", "presentation", "sync", "metrics", "software",
             ]
         )
         let dir = (file as NSString).deletingLastPathComponent
@@ -266,6 +268,12 @@ public struct WardenConfig: Sendable {
                 textFile: resolve(try m.string("text_file")),
                 interval: .seconds(try m.int("interval_s", in: 1...3600, default: 15))
             )
+        }
+        config.software = SoftwareFiles(controlSocket: config.controlSocket)
+        if let m = try top.optionalMapping("software", allowed: ["version_file", "update_order", "update_report"]) {
+            if let v = try m.optionalString("version_file") { config.software.versionFile = resolve(v) }
+            if let v = try m.optionalString("update_order") { config.software.updateOrder = resolve(v) }
+            if let v = try m.optionalString("update_report") { config.software.updateReport = resolve(v) }
         }
         config.maxForwardJump = TimeInterval(
             try time?.int("max_forward_jump_s", in: 60...31_536_000, default: 86_400) ?? 86_400

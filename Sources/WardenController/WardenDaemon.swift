@@ -327,6 +327,13 @@ public enum WardenDaemon {
             await controller.setPassage(mode)
         case .accessApply(let token):
             do { r.version = try await controller.applyAccessList(token: token) } catch { return .failure("\(error)") }
+        case .commandApply(let token):
+            let (result, _) = await controller.execute(commandToken: token)
+            r.result = result
+            if !result.ok {
+                r.ok = false
+                r.error = "\(result.code.rawValue)\(result.detail.map { ": \($0)" } ?? "")"
+            }
         case .simInput(let input, let active):
             guard let sim else { return .failure("sim_input works only on the simulated board (chip: sim)") }
             sim.drive(input, active: active)

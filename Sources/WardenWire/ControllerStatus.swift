@@ -23,6 +23,10 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
     public var ready: Bool
     /// "trusted", "unknown" (clock behind the high-water mark) or "unconfirmed" (jumped far ahead of it).
     public var time: String
+    /// The installed warden-board version (nil when not installed from a package).
+    public var version: String?
+    /// What warden-updater last did (docs/updates.md); nil before the first update order.
+    public var update: UpdateReport?
 
     public init(
         door: String,
@@ -43,7 +47,9 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
         auditPending: Int = 0,
         auditWriteError: String? = nil,
         ready: Bool = false,
-        time: String = "trusted"
+        time: String = "trusted",
+        version: String? = nil,
+        update: UpdateReport? = nil
     ) {
         self.door = door
         self.lockID = lockID
@@ -64,5 +70,7 @@ public struct ControllerStatus: Sendable, Codable, Equatable {
         self.auditWriteError = auditWriteError
         self.ready = ready
         self.time = time
+        self.version = version
+        self.update = update
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A remote command (unlock with a duration, lockdown on/off, sync now) as the authority signs it: bound to one
+/// A remote command (unlock with a duration, lockdown on/off, sync now, install a software version) as the
+/// authority signs it: bound to one
 /// device, single-use (`jti`) and short-lived (`exp`), so a broker or cloud consumer can delay or drop one but never
 /// forge, redirect or replay it. The board checks binding, expiry (on trusted time) and the nonce itself.
 public struct SignedCommand: Codable, Sendable, Equatable {
@@ -8,6 +9,8 @@ public struct SignedCommand: Codable, Sendable, Equatable {
         case unlock
         case lockdown
         case sync
+        /// Install warden-board `ver` (docs/updates.md): wardend hands the verified order to warden-updater.
+        case update
     }
 
     public var iss: String
@@ -18,6 +21,8 @@ public struct SignedCommand: Codable, Sendable, Equatable {
     public var ms: Int64?
     /// Lockdown on or off (`lockdown` only).
     public var on: Bool?
+    /// The warden-board version to install (`update` only), a Debian version.
+    public var ver: String?
     /// Single-use nonce.
     public var jti: String
     public var iat: Int64
@@ -29,6 +34,7 @@ public struct SignedCommand: Codable, Sendable, Equatable {
         command: Kind,
         millis: Int64? = nil,
         on: Bool? = nil,
+        version: String? = nil,
         nonce: String,
         issuedAt: Date,
         expires: Date
@@ -38,10 +44,28 @@ public struct SignedCommand: Codable, Sendable, Equatable {
         self.cmd = command
         self.ms = millis
         self.on = on
+        self.ver = version
         self.jti = nonce
         self.iat = Int64(issuedAt.timeIntervalSince1970)
         self.exp = Int64(expires.timeIntervalSince1970)
     }
+
+    /// Whether `v` is a Debian version apt can be asked for (`warden-board=V`): nothing a shell or apt would read as
+    /// an option or a pattern.
+    public static func isDebianVersion(_ v: String) -> Bool {
+        guard (1...64).contains(v.utf8.count), let first = v.utf8.first,
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first)
+        else { return false }
+        return v.utf8.allSatisfy { c in
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c)
+                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(c) || ".+~-:".utf8.contains(c)
+        }
+    }
+
+    /// Commands live at most this long (`exp - iat`): a captured command is useless minutes later. An update order
+    /// may wait for an idle door and a maintenance window, so it lives up to a day; it installs only a version the
+    /// release key signed, whoever replays it.
+    public static func maxLifetime(_ kind: Kind) -> Int64 { kind == .update ? 86_400 : 300 }
 
     /// Verifies the authority signature and decodes; binding, expiry and replay are the receiver's checks.
     public static func verified(_ token: String, authority: AuthorityKeySet) throws(JWSError) -> SignedCommand {

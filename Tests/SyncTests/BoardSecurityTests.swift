@@ -95,6 +95,40 @@ extension CloudStackSuite {
             // A command for lock-s sent on lock-t's topic: lock-t refuses it, lock-s never sees it.
             try await cloud.signed(t, .cmd, try await stack.sign(command(jti: "wrong-topic")))
             #expect(try await result(t, jti: "wrong-topic").code == .wrongDevice)
+            // An update order: a good one is handed to warden-updater (the order file, owner-only); a forged one, one
+            // with a version apt would read as an option, and one living longer than a day are refused and hand
+            // nothing over.
+            let order = board.dir.appendingPathComponent("update-order.json").path
+            func update(_ ver: String, jti: String, lifetime: TimeInterval = 3600) -> SignedCommand {
+                SignedCommand(
+                    issuer: "cloud",
+                    device: "lock-s",
+                    command: .update,
+                    version: ver,
+                    nonce: jti,
+                    issuedAt: now,
+                    expires: now.addingTimeInterval(lifetime)
+                )
+            }
+            try await cloud.signed(s, .cmd, try await mallory.sign(update("9.9.9", jti: "forged-update")))
+            #expect(
+                try await cloud.next(CommandResult.self, on: s.topic(.cmdResult)) { $0.code == .badSignature }.ok
+                    == false
+            )
+            try await cloud.signed(s, .cmd, try await stack.sign(update("--reinstall", jti: "option-update")))
+            #expect(try await result(s, jti: "option-update").code == .malformed)
+            try await cloud.signed(s, .cmd, try await stack.sign(update("2.0.0", jti: "eternal", lifetime: 2 * 86_400)))
+            #expect(try await result(s, jti: "eternal").code == .expired)
+            #expect(!FileManager.default.fileExists(atPath: order), "nothing refused was handed over")
+            try await cloud.signed(s, .cmd, try await stack.sign(update("2.0.0", jti: "update-1")))
+            #expect(try await result(s, jti: "update-1").code == .ok)
+            let handed = try #require(FileManager.default.contents(atPath: order))
+            let parsed = try WireJSON.decode(UpdateOrder.self, from: Array(handed), what: "order")
+            let keys = AuthorityKeySet([CloudStack.kid: stack.authority.publicKey])
+            #expect(try SignedCommand.verified(parsed.token, authority: keys).ver == "2.0.0")
+            let mode = try FileManager.default.attributesOfItem(atPath: order)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+
             // Not even after a reboot does the good command run again (its nonce is kept in SQLite until it expires).
             board.stop()
             try await board.start()
@@ -164,7 +198,13 @@ extension CloudStackSuite {
             let journal = try board.journal()
             #expect(!journal.contains { $0.event.reason == "time_synced" }, "no time answer was used")
             let commands = journal.filter { $0.event.kind == .command }.map { $0.event.reason ?? "" }
-            #expect(commands == ["ok", "replayed", "bad_signature", "wrong_device", "expired", "expired", "replayed"])
+            #expect(
+                commands == [
+                    "ok", "replayed", "bad_signature", "wrong_device", "expired", "expired", "bad_signature",
+                    "malformed",
+                    "expired", "ok", "replayed",
+                ]
+            )
             let refusedUpdates = journal.filter { $0.event.reason == "access_list_refused" }.map {
                 $0.event.detail ?? ""
             }

@@ -187,6 +187,9 @@ import WardenWire
         #expect(f.io.relayEnergized == true)
         await f.controller.shutdown(reason: "SIGTERM")
         #expect(f.io.relayEnergized == false)
+        // shutdown's own flush gives up after 5 s of wall time (a store that cannot write must not hold up a stop);
+        // on a loaded machine that can pass before the flusher runs, so wait for it here without a bound.
+        await f.journal.flush()
         let last = try f.journal.records(after: 0, limit: 100).suffix(2).map {
             "\($0.event.kind.rawValue):\($0.event.reason ?? "")"
         }

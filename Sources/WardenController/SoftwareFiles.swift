@@ -1,0 +1,63 @@
+import Foundation
+import WardenWire
+
+/// Where the board's software facts live (docs/updates.md): the installed version (written by the package), the
+/// update order wardend hands to warden-updater (in wardend's runtime folder, 0600) and the updater's report.
+/// `software:` in warden.yaml overrides them for tests and images.
+public struct SoftwareFiles: Sendable, Equatable {
+    public var versionFile = "/usr/share/warden/version"
+    public var updateOrder: String
+    public var updateReport = "/var/lib/warden-board/update.json"
+
+    public init(controlSocket: String) {
+        updateOrder = ((controlSocket as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent("update-order.json")
+    }
+
+    /// The installed package's version, or nil on a board not installed from a package.
+    public func installedVersion() -> String? {
+        guard let text = try? String(contentsOfFile: versionFile, encoding: .utf8) else { return nil }
+        let v = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return v.isEmpty ? nil : v
+    }
+
+    public func report() -> UpdateReport? {
+        guard let data = FileManager.default.contents(atPath: updateReport) else { return nil }
+        return try? WireJSON.decode(UpdateReport.self, from: Array(data), what: "update report")
+    }
+
+    public func order() -> UpdateOrder? {
+        guard let data = FileManager.default.contents(atPath: updateOrder) else { return nil }
+        return try? WireJSON.decode(UpdateOrder.self, from: Array(data), what: "update order")
+    }
+
+    /// Hands a verified update command to the updater: written to a temporary file and renamed, owner-only.
+    public func writeOrder(token: String, now: Date) throws {
+        try Self.write(
+            WireJSON.encode(UpdateOrder(token: token, received: Int64(now.timeIntervalSince1970))),
+            to: updateOrder
+        )
+    }
+
+    public func writeReport(_ r: UpdateReport) throws {
+        try FileManager.default.createDirectory(
+            atPath: (updateReport as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
+        try Self.write(WireJSON.encode(r), to: updateReport, mode: 0o644)
+    }
+
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+        let tmp = path + ".tmp"
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0o600)
+        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: tmp]) }
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let ok = written == bytes.count && fchmod(fd, mode) == 0 && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
+}
