@@ -3,6 +3,7 @@
 (`wardenctl phone enroll`) enrolls its holder key, the credential it receives opens a simulated board's door over
 the key-presentation protocol, and a revoke through the API makes that door refuse it within a second.
 Whole local stack (scripts/cloudstack.py); exit status 0 only when every check held."""
+import base64
 import json
 import os
 import sys
@@ -138,6 +139,42 @@ def main():
         check(board_lockdown(True), "cloud lockdown --plan: the plan's board is in lockdown (one call)")
         s.ctl("cloud", "lockdown", *M, "--site", "hq", "--plan", "entrance", "--off")
         check(board_lockdown(False), "cloud lockdown --plan --off: lifted")
+
+        print("== a software rollout: the signed order reaches the board, its failure stops the rollout")
+        started = json.loads(s.ctl("cloud", "rollout", "start", *M, "9.9.9", "--waves", "1", "--output", "json"))
+        check(started["state"] == "running" and [d["device"] for d in started["devices"]] == ["lock-front"],
+              "cloud rollout start: one wave, the board pending")
+        order_file = s._path("update-order.json")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not os.path.exists(order_file):
+            time.sleep(0.2)
+        check(os.path.exists(order_file) and oct(os.stat(order_file).st_mode & 0o777) == "0o600",
+              "warden-cloud's RolloutService signed an update order; wardend verified it and handed it over (0600)")
+        order = json.load(open(order_file)) if os.path.exists(order_file) else {"token": "."}
+        claims = json.loads(base64.urlsafe_b64decode(order["token"].split(".")[1] + "==")) if "." in order["token"] else {}
+        check(claims.get("cmd") == "update" and claims.get("ver") == "9.9.9" and claims.get("dev") == "lock-front",
+              f"the order is an update to 9.9.9 for lock-front ({claims.get('cmd')}, {claims.get('ver')})")
+        # The test plays warden-updater: 9.9.9 failed its health check and 1.0.0 was put back.
+        with open(s._path("update.json"), "w") as f:
+            json.dump({"target": "9.9.9", "status": "rolled_back", "version": "1.0.0", "previous": "1.0.0",
+                       "detail": "9.9.9 is not healthy: wardend does not answer", "jti": claims.get("jti", ""),
+                       "at": int(time.time())}, f)
+        s.ctl("cloud", "unlock", *M, "front", "--seconds", "1")  # the board's state changes: it publishes the report
+        deadline = time.monotonic() + 20
+        status = {}
+        while time.monotonic() < deadline:
+            status = json.loads(s.ctl("cloud", "rollout", "status", *M, "--output", "json"))
+            if status.get("state") != "running":
+                break
+            time.sleep(0.5)
+        check(status.get("state") == "stopped" and "9.9.9 is not healthy" in (status.get("reason") or ""),
+              f"the board's report stopped the rollout at its first wave ({status.get('state')}: {status.get('reason')})")
+        table = s.ctl("cloud", "rollout", "status", *M, status.get("id", ""))
+        check(table.startswith(f"rollout {status.get('id')} of 9.9.9") and "lock-front" in table,
+              "cloud rollout status: a summary line and the boards for people")
+        again = json.loads(s.ctl("cloud", "rollout", "start", *M, "9.9.10", "--output", "json"))
+        aborted = json.loads(s.ctl("cloud", "rollout", "abort", *M, again["id"], "--output", "json"))
+        check(aborted["state"] == "aborted", "cloud rollout abort")
         try:
             s.ctl("cloud", "doors", "list", "--url", s.url, "--token-file", os.path.join(s.tmp, "missing"))
             check(False, "a missing token file is refused")

@@ -349,9 +349,12 @@ class CloudStack:
             "control_socket: control.sock\n"
             f'sync: {{ org: acme, broker: "127.0.0.1:{self.mqtt_port}", username: {LOCK_ID}, '
             "password_file: board.password, ack_timeout_ms: 3000 }\n"
-            "metrics: { text_file: metrics.prom, interval_s: 1 }\n",
+            "metrics: { text_file: metrics.prom, interval_s: 1 }\n"
+            # The simulated board's software facts live in its folder (docs/packaging.md): tests play warden-updater.
+            "software: { version_file: version, update_order: update-order.json, update_report: update.json }\n",
             0o644,
         )
+        self._write("version", "1.0.0\n", 0o644)
         p = self._spawn("wardend", [os.path.join(self.bin, "wardend"), "--config", self._path("warden.yaml")],
                         self._path("wardend.log"))
 

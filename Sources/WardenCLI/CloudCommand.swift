@@ -8,7 +8,9 @@ struct CloudCommand: AsyncParsableCommand {
         commandName: "cloud",
         abstract:
             "Manage doors, keys and the audit trail through warden-cloud's API (URL and token: --url/--token-file, WARDEN_URL/WARDEN_TOKEN or ~/.config/warden/cli.conf).",
-        subcommands: [Doors.self, Keys.self, Audit.self, Unlock.self, Lockdown.self, EnrollmentToken.self]
+        subcommands: [
+            Doors.self, Keys.self, Audit.self, Unlock.self, Lockdown.self, EnrollmentToken.self, Rollout.self,
+        ]
     )
 
     struct EnrollmentToken: AsyncParsableCommand {
@@ -225,6 +227,64 @@ struct CloudCommand: AsyncParsableCommand {
                 columns: ["device", "command", "id"],
                 as: cloud.output
             )
+        }
+    }
+
+    struct Rollout: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Software rollouts: order a warden-board version to the boards in waves; follow or abort one.",
+            subcommands: [Start.self, Status.self, Abort.self]
+        )
+        static let columns = ["device", "wave", "state", "version", "detail"]
+
+        static func show(_ r: [String: Any], as output: CloudOptions.OutputFormat) {
+            if output == .text {
+                Stdout.line(
+                    "rollout \(r["id"] ?? "?") of \(r["version"] ?? "?") (\(r["channel"] ?? "?")): \(r["state"] ?? "?"), wave \(r["wave"] ?? "?") of \((r["waves"] as? [Any])?.count ?? 0)\(r["reason"].map { ": \($0)" } ?? "")"
+                )
+            }
+            CloudClient.print(r, rows: r["devices"] as? [[String: Any]] ?? [], columns: columns, as: output)
+        }
+
+        struct Start: AsyncParsableCommand {
+            @OptionGroup var cloud: CloudOptions
+            @Argument(help: "The warden-board version (as published in the channel).") var version: String
+            @Option(help: "stable or beta.") var channel = "stable"
+            @Option(help: "Cumulative wave sizes, e.g. 1,10%,100% (the default).") var waves: String?
+            @Option(help: "Failed boards a wave may have before the rollout stops.") var maxFailures = 0
+            @Option(help: "Only these boards (repeatable; default every board).") var device: [String] = []
+            func run() async throws {
+                var body: [String: Any] = ["version": version, "channel": channel, "max_failures": maxFailures]
+                if let waves { body["waves"] = waves.split(separator: ",").map(String.init) }
+                if !device.isEmpty { body["devices"] = device }
+                Rollout.show(try await cloud.client().json("POST", "/v1/rollouts", body: body), as: cloud.output)
+            }
+        }
+
+        struct Status: AsyncParsableCommand {
+            @OptionGroup var cloud: CloudOptions
+            @Argument(help: "The rollout id (default: the newest).") var id: String?
+            func run() async throws {
+                let client = try cloud.client()
+                if let id {
+                    Rollout.show(try await client.json("GET", "/v1/rollouts/\(id)"), as: cloud.output)
+                    return
+                }
+                let page = try await client.json("GET", "/v1/rollouts", query: [("limit", "1")])
+                guard let newest = (page["items"] as? [[String: Any]])?.first else {
+                    print("no rollouts yet")
+                    return
+                }
+                Rollout.show(newest, as: cloud.output)
+            }
+        }
+
+        struct Abort: AsyncParsableCommand {
+            @OptionGroup var cloud: CloudOptions
+            @Argument(help: "The rollout id.") var id: String
+            func run() async throws {
+                Rollout.show(try await cloud.client().json("POST", "/v1/rollouts/\(id)/abort"), as: cloud.output)
+            }
         }
     }
 }

@@ -448,7 +448,8 @@ public struct CloudOperations: Sendable {
         device: String,
         _ kind: SignedCommand.Kind,
         millis: Int64? = nil,
-        on: Bool? = nil
+        on: Bool? = nil,
+        version: String? = nil
     ) async throws(CloudError) -> String {
         guard let topics = try? DeviceTopics(org: org, dev: device) else {
             throw CloudError(.invalid, "bad device id '\(device)'")
@@ -457,7 +458,10 @@ public struct CloudOperations: Sendable {
             throw CloudError(.notFound, "device '\(device)' not found in org '\(org)'")
         }
         let now = Date()
-        let expires = now.addingTimeInterval(commandLifetime / .seconds(1))
+        // An update order may wait on the board for an idle door in a maintenance window: it lives a day.
+        let lifetime =
+            kind == .update ? TimeInterval(SignedCommand.maxLifetime(.update)) : commandLifetime / .seconds(1)
+        let expires = now.addingTimeInterval(lifetime)
         let jti = UUID().uuidString.lowercased()
         let jws = try await authority.sign(
             SignedCommand(
@@ -466,6 +470,7 @@ public struct CloudOperations: Sendable {
                 command: kind,
                 millis: millis,
                 on: on,
+                version: version,
                 nonce: jti,
                 issuedAt: now,
                 expires: expires
@@ -481,7 +486,7 @@ public struct CloudOperations: Sendable {
             try await deliver(
                 topic: topics.topic(.cmd),
                 payload: WireJSON.encode(SignedEnvelope(jws: jws)),
-                properties: MQTTProperties(messageExpiry: UInt32(max(1, commandLifetime.components.seconds)))
+                properties: MQTTProperties(messageExpiry: UInt32(max(1, lifetime)))
             )
         } catch { throw CloudError(.broker, "cannot send the command: \(error)") }
         return jti

@@ -75,6 +75,7 @@ public struct CloudRuntime: Sendable {
             .init(service: resend),
             .init(service: WebhookService(db: store.client, logger: logger)),
             .init(service: OneTimeKeyService(operations: operations, logger: logger)),
+            .init(service: RolloutService(operations: operations, logger: logger)),
         ]
         if let provisioner = operations.provisioner {
             services.append(.init(service: RevocationListService(provisioner: provisioner, logger: logger)))

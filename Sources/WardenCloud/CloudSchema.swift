@@ -307,5 +307,40 @@ enum CloudSchema {
             CREATE SEQUENCE crl_number
             """
         ),
+        (
+            7, "software rollouts: a version ordered to boards in waves, each board's progress",
+            """
+            CREATE TABLE rollouts (
+                org_id text NOT NULL REFERENCES orgs(id),
+                id text NOT NULL,
+                version text NOT NULL,
+                channel text NOT NULL,
+                waves text[] NOT NULL,
+                max_failures integer NOT NULL,
+                wave integer NOT NULL DEFAULT 0,
+                state text NOT NULL DEFAULT 'running',
+                reason text,
+                created_by text,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (org_id, id)
+            );
+            CREATE INDEX rollouts_running ON rollouts (org_id) WHERE state = 'running';
+            CREATE TABLE rollout_devices (
+                org_id text NOT NULL,
+                rollout_id text NOT NULL,
+                device_id text NOT NULL,
+                wave integer NOT NULL,
+                state text NOT NULL DEFAULT 'pending',
+                jti text,
+                detail text,
+                ordered_at timestamptz,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (org_id, rollout_id, device_id),
+                FOREIGN KEY (org_id, rollout_id) REFERENCES rollouts(org_id, id),
+                FOREIGN KEY (org_id, device_id) REFERENCES devices(org_id, id)
+            )
+            """
+        ),
     ]
 }

@@ -167,6 +167,40 @@ public enum APIModel {
         public var createdAt: Date
     }
 
+    public struct RolloutInput: Codable, Sendable {
+        public var version: String
+        public var channel: String?
+        public var waves: [String]?
+        public var maxFailures: Int?
+        public var devices: [String]?
+    }
+
+    public struct RolloutDevice: Codable, Sendable, Equatable {
+        public var device: String
+        /// 1-based, as the waves are shown.
+        public var wave: Int
+        public var state: String
+        public var detail: String?
+        /// What the board last reported running.
+        public var version: String?
+    }
+
+    public struct Rollout: Codable, Sendable, Equatable {
+        public var id: String
+        public var version: String
+        public var channel: String
+        public var waves: [String]
+        public var maxFailures: Int
+        /// `running`, `completed`, `stopped` (too many failures) or `aborted` (by a manager).
+        public var state: String
+        public var reason: String?
+        /// The wave being rolled out (1-based).
+        public var wave: Int
+        public var createdAt: Date
+        public var updatedAt: Date
+        public var devices: [RolloutDevice]
+    }
+
     public struct LockdownInput: Codable, Sendable {
         public var on: Bool
     }

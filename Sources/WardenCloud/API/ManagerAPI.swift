@@ -42,6 +42,7 @@ public struct ManagerAPI: Sendable {
         registerWebhooks(&table)
         registerSSO(&table)
         registerLockdownPlans(&table)
+        registerRollouts(&table)
         registerBoardProvisioning(&table)
         return table.routes
     }
