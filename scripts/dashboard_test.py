@@ -260,6 +260,25 @@ def main():
             device = out.split()[1].rstrip(":")
             check(device in d.page_source, f"the new board {device} is listed on the devices page")
 
+            print("== software updates: an admin rolls a version out to the boards, then aborts it")
+            d.get(s.url + "/devices")
+            d.find_element(By.ID, "rollout-version").send_keys("9.9.9")
+            submit(d, "#start-rollout button")
+            cards = d.find_elements(By.CSS_SELECTOR, "article.rollout")
+            check(bool(cards) and "9.9.9" in cards[0].text and "running" in cards[0].text and "wave 1 of 3" in cards[0].text
+                  and "failed" not in cards[0].text and "nil" not in cards[0].text,
+                  f"the rollout is listed, running its first wave ({cards[0].text if cards else 'no card'})")
+            accessibility(d, "devices with a rollout")
+            shot(d, "devices-rollout-desktop")
+            submit(d, "article.rollout form.inline button")
+            cards = d.find_elements(By.CSS_SELECTOR, "article.rollout")
+            check(bool(cards) and "aborted" in cards[0].text and "aborted by" in cards[0].text,
+                  f"the abort button stops it ({cards[0].text if cards else 'no card'})")
+            d.find_element(By.ID, "rollout-version").send_keys("--bad")
+            submit(d, "#start-rollout button")
+            alert = d.find_elements(By.CSS_SELECTOR, "p.error")
+            check(bool(alert) and "Debian version" in alert[0].text, "a bad version is refused with the reason")
+
             print("== phone width")
             d.set_window_size(390, 844)
             for path, name in [("/", "doors"), ("/audit", "activity"), ("/people", "people"), ("/devices", "devices"),

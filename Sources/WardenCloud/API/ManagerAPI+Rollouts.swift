@@ -14,13 +14,7 @@ extension ManagerAPI {
         t.on(.get, "/v1/rollouts") { r, c in
             let caller = try c.caller()
             let limit = try APIInput.limit(r.uri.queryParameters["limit"].map(String.init))
-            var items: [APIModel.Rollout] = []
-            for row in try await rows(
-                "SELECT id FROM rollouts WHERE org_id = \(caller.org) ORDER BY created_at DESC, id LIMIT \(limit)"
-            ) {
-                items.append(try await rollout(caller.org, id: try row.decode(String.self)))
-            }
-            return try APIJSON.response(APIModel.Page(items: items))
+            return try APIJSON.response(APIModel.Page(items: try await recentRollouts(caller.org, limit: limit)))
         }
         t.on(.get, "/v1/rollouts/{id}") { _, c in
             let caller = try c.caller()
@@ -34,22 +28,37 @@ extension ManagerAPI {
         }
         t.on(.post, "/v1/rollouts/{id}/abort") { _, c in
             let caller = try c.caller()
-            let id = try Self.pathID(c, what: "rollout")
-            _ = try await rollout(caller.org, id: id)
-            try caller.requireAdmin()
-            try await db.query(
-                """
-                UPDATE rollouts SET state = 'aborted', reason = \("aborted by \(caller.user)"), updated_at = now()
-                WHERE org_id = \(caller.org) AND id = \(id) AND state = 'running'
-                """,
-                logger: logger
-            )
-            logger.notice(
-                "rollout aborted",
-                metadata: ["org": "\(caller.org)", "rollout": "\(id)", "by": "\(caller.user)"]
-            )
-            return try APIJSON.response(try await rollout(caller.org, id: id))
+            return try APIJSON.response(try await abortRollout(try Self.pathID(c, what: "rollout"), caller: caller))
         }
+    }
+
+    /// The org's newest rollouts, with their boards.
+    func recentRollouts(_ org: String, limit: Int) async throws -> [APIModel.Rollout] {
+        var items: [APIModel.Rollout] = []
+        for row in try await rows(
+            "SELECT id FROM rollouts WHERE org_id = \(org) ORDER BY created_at DESC, id LIMIT \(limit)"
+        ) {
+            items.append(try await rollout(org, id: try row.decode(String.self)))
+        }
+        return items
+    }
+
+    /// Stops ordering boards (a 404 for another org's rollout comes before the role check: ids leak nothing).
+    func abortRollout(_ id: String, caller: Principal) async throws -> APIModel.Rollout {
+        _ = try await rollout(caller.org, id: id)
+        try caller.requireAdmin()
+        try await db.query(
+            """
+            UPDATE rollouts SET state = 'aborted', reason = \("aborted by \(caller.user)"), updated_at = now()
+            WHERE org_id = \(caller.org) AND id = \(id) AND state = 'running'
+            """,
+            logger: logger
+        )
+        logger.notice(
+            "rollout aborted",
+            metadata: ["org": "\(caller.org)", "rollout": "\(id)", "by": "\(caller.user)"]
+        )
+        return try await rollout(caller.org, id: id)
     }
 
     func startRollout(_ input: APIModel.RolloutInput, caller: Principal) async throws -> APIModel.Rollout {

@@ -240,6 +240,41 @@ struct Dashboard: Sendable {
                 } catch let p as Problem { return try await devicesPage(caller, error: p.detail) }
             }
         }
+        // Software rollouts (org admins): the same checks as POST /v1/rollouts and its abort.
+        router.post("devices/rollouts") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    try caller.requireAdmin()
+                    let waves = (form.first("waves") ?? "").split(separator: ",")
+                        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    guard let failures = Int(form.first("max_failures") ?? "0") else {
+                        throw Problem.invalid("max_failures", "a whole number")
+                    }
+                    let input = APIModel.RolloutInput(
+                        version: (form.first("version") ?? "").trimmingCharacters(in: .whitespaces),
+                        channel: nil,
+                        waves: waves.isEmpty ? nil : waves,
+                        maxFailures: failures,
+                        devices: nil
+                    )
+                    _ = try await api.startRollout(input, caller: caller)
+                    return try await devicesPage(caller)
+                } catch let p as Problem { return try await devicesPage(caller, error: p.detail) }
+            }
+        }
+        router.post("devices/rollouts/{id}/abort") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    try caller.requireAdmin()
+                    _ = try await api.abortRollout(try ManagerAPI.pathID(c, what: "rollout"), caller: caller)
+                    return try await devicesPage(caller)
+                } catch let p as Problem { return try await devicesPage(caller, error: p.detail) }
+            }
+        }
         router.get("webhooks") { _, c in try await signedIn(c) { try await webhooksPage($0, error: nil, notice: nil) } }
         router.post("webhooks") { r, c in
             try await signedIn(c) { caller in
@@ -435,6 +470,7 @@ struct Dashboard: Sendable {
 
     func devicesPage(_ caller: Principal, error: String? = nil) async throws -> Response {
         let devices = try await api.devices(caller, door: nil, id: nil)
+        let rollouts = try await api.recentRollouts(caller.org, limit: 5).map(Self.rolloutCard)
         let doors = try await api.doors(caller, site: nil)
         return try page(
             "devices",
@@ -442,6 +478,7 @@ struct Dashboard: Sendable {
             caller,
             [
                 "devicesPage": true, "error": error as Any, "canWrite": canWrite(caller) && !doors.isEmpty,
+                "rollouts": rollouts, "admin": caller.role == .admin,
                 "csrf": csrf(caller), "doors": doors.map { ["id": $0.id, "name": $0.name] },
                 "devices": devices.map {
                     [
@@ -454,6 +491,21 @@ struct Dashboard: Sendable {
                 },
             ]
         )
+    }
+
+    /// A rollout as the devices page shows it: where it stands before the per-board detail.
+    static func rolloutCard(_ r: APIModel.Rollout) -> [String: Any] {
+        let healthy = r.devices.filter { $0.state == "healthy" }.count
+        let failed = r.devices.filter { $0.state == "failed" }.count
+        var card: [String: Any] = ["id": r.id, "version": r.version, "channel": r.channel, "state": r.state]
+        card["wave"] = r.wave
+        card["waveCount"] = r.waves.count
+        card["total"] = r.devices.count
+        card["healthy"] = healthy
+        if failed > 0 { card["failed"] = failed }  // absent, not 0: a section shows for any present value
+        card["running"] = r.state == "running"
+        if let reason = r.reason { card["reason"] = reason }
+        return card
     }
 
     // MARK: login

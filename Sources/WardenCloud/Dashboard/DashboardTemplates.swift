@@ -274,6 +274,35 @@ enum DashboardTemplates {
           </tbody>
         </table></div>
         {{^devices}}<p>No boards yet.</p>{{/devices}}
+        <section aria-labelledby="updates-h">
+          <h2 id="updates-h">Software updates</h2>
+          {{#rollouts}}
+          <article class="card rollout" id="rollout-{{id}}">
+            <p><strong>{{version}}</strong> ({{channel}}) · <span class="state-{{state}}">{{state}}</span> · wave {{wave}} of {{waveCount}}
+              · {{healthy}} of {{total}} boards on it{{#failed}} · <strong>{{failed}} failed</strong>{{/failed}}</p>
+            {{#reason}}<p class="quiet">{{reason}}</p>{{/reason}}
+            {{#running}}{{#admin}}
+            <form method="post" action="/devices/rollouts/{{id}}/abort" class="inline">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <button type="submit" aria-label="Abort the rollout of {{version}}">Abort</button>
+            </form>
+            {{/admin}}{{/running}}
+          </article>
+          {{/rollouts}}
+          {{^rollouts}}<p class="quiet">No rollouts yet.</p>{{/rollouts}}
+          {{#admin}}
+          <form method="post" action="/devices/rollouts" id="start-rollout" class="card narrow">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="rollout-version">Version of warden-board</label>
+            <input id="rollout-version" name="version" required maxlength="64" placeholder="2.1.0">
+            <label for="rollout-waves">Waves (cumulative)</label>
+            <input id="rollout-waves" name="waves" value="1, 10%, 100%">
+            <label for="rollout-failures">Failed boards allowed per wave</label>
+            <input id="rollout-failures" name="max_failures" type="number" min="0" max="100000" value="0">
+            <button type="submit">Roll out</button>
+          </form>
+          {{/admin}}
+        </section>
         {{#canWrite}}
         <section aria-labelledby="add-board-h" class="card narrow">
           <h2 id="add-board-h">Add a board</h2>
