@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "WardenCloud",
             dependencies: [
-                "WardenWire", "WardenCore", "WardenProtocol", "WardenAuthority", "Mosquitto", crypto, logging,
+                "WardenWire", "WardenCore", "WardenProtocol", "WardenAuthority", "Mosquitto", "POSIXIO", crypto, logging,
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

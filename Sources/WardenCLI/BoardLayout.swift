@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import POSIXIO
 import WardenWire
 
 /// Where a provisioned board keeps its files, under `root` (`/` on a board; a temporary folder in tests). The keys
@@ -53,27 +54,7 @@ struct BoardLayout {
     /// Writes through `path.tmp` and a rename. The file is created owner-only and then given `mode`: never readable
     /// by others in between, and the process-wide umask is left alone.
     static func write(_ data: Data, to path: String, mode: mode_t) throws {
-        let tmp = path + ".tmp"
-        unlink(tmp)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0o600)
-        guard fd >= 0 else {
-            throw CLIError(
-                "cannot write \(tmp): check that \((path as NSString).deletingLastPathComponent) is writable"
-            )
-        }
-        let bytes = [UInt8](data)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let ok = written == bytes.count && fchmod(fd, mode) == 0 && fsync(fd) == 0
-        close(fd)
-        guard ok else {
-            unlink(tmp)
-            throw CLIError("cannot write \(tmp): \(String(cString: strerror(errno)))")
-        }
-        guard rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw CLIError("cannot replace \(path): \(reason)")
-        }
+        do { try AtomicFile.write([UInt8](data), to: path, mode: mode) } catch { throw CLIError(error.description) }
     }
 
     static func write(_ text: String, to path: String, mode: mode_t) throws {

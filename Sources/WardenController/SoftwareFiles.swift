@@ -1,4 +1,5 @@
 import Foundation
+import POSIXIO
 import WardenWire
 
 /// Where the board's software facts live (docs/updates.md): the installed version (written by the package), the
@@ -48,16 +49,6 @@ public struct SoftwareFiles: Sendable, Equatable {
     }
 
     static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
-        let tmp = path + ".tmp"
-        unlink(tmp)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0o600)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: tmp]) }
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let ok = written == bytes.count && fchmod(fd, mode) == 0 && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        try AtomicFile.write(bytes, to: path, mode: mode)
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import OpenSSLX509
+import POSIXIO
 import WardenWire
 
 /// The board's side of broker-certificate renewal (`CertificateRenewal`): when to ask, the new key and CSR, and
@@ -114,19 +115,8 @@ struct CertificateRenewer {
     }
 
     static func write(_ text: String, to path: String, mode: mode_t) throws {
-        // The mode from the first byte, without touching the umask: it is process-wide, and another thread's file
-        // (a journal, a socket) must not get this one's mode.
-        let tmp = path + ".tmp"
-        unlink(tmp)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0o600)
-        guard fd >= 0 else { throw Failure(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let ok = written == bytes.count && fchmod(fd, mode) == 0 && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+        do { try AtomicFile.write(Array(text.utf8), to: path, mode: mode) } catch {
+            throw Failure(description: error.description)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import POSIXIO
 
 /// The cloud's key files: read only when no one else can, written whole (a temporary file, then rename) so a
 /// crash never leaves half a key or half a revocation list for mosquitto to read.
@@ -18,18 +19,8 @@ enum CloudFiles {
 
     /// Writes `text` to `path` through a temporary file in the same folder and a rename, with `mode`.
     static func write(_ text: String, to path: String, mode: Int) throws(CloudError) {
-        let tmp = path + ".tmp-\(getpid())"
-        guard
-            FileManager.default.createFile(
-                atPath: tmp,
-                contents: Data(text.utf8),
-                attributes: [.posixPermissions: mode]
-            )
-        else { throw CloudError(.config, "cannot write \(tmp): check that the folder exists and is writable") }
-        guard rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw CloudError(.config, "cannot replace \(path): \(reason)")
+        do { try AtomicFile.write(Array(text.utf8), to: path, mode: mode_t(mode)) } catch {
+            throw CloudError(.config, "\(error.description): check that the folder exists and is writable")
         }
     }
 }
