@@ -102,7 +102,8 @@ let package = Package(
         .target(
             name: "WardenSync",
             dependencies: [
-                "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", "OpenSSLX509", crypto, logging,
+                "WardenController", "WardenStore", "WardenCore", "WardenWire", "Mosquitto", "OpenSSLX509", "POSIXIO", crypto,
+                logging,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -159,7 +160,7 @@ let package = Package(
             name: "WardenCLI",
             dependencies: [
                 "WardenCore", "WardenWire", "WardenProtocol", "WardenKey", "WardenAuthority", "WardenStore",
-                "WardenController", "WardenFleet", "BlueZ", "Mosquitto", crypto, logging, x509, asn1,
+                "WardenController", "WardenFleet", "BlueZ", "Mosquitto", "POSIXIO", crypto, logging, x509, asn1,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -33,10 +33,12 @@ extension CloudAPISuite {
                 )
                 let hook = try await api.post("/v1/webhooks", #"{"url":"https://hooks.acme.example/warden"}"#)
                 let hookID = try #require(hook.object["id"] as? String, "\(hook.body)")
+                let rollout = try await api.post("/v1/rollouts", #"{"version":"2.0.0"}"#)
+                let rolloutID = try #require(rollout.object["id"] as? String, "\(rollout.body)")
                 let acmeIDs: [String: String] = [
                     "/v1/sites/": "hq", "/v1/doors/": "front", "/v1/door-groups/": "acme-all",
                     "/v1/devices/": "board-front", "/v1/users/": "ada", "/v1/keys/": keyID, "/v1/api-tokens/": tokenID,
-                    "/v1/webhooks/": hookID,
+                    "/v1/webhooks/": hookID, "/v1/rollouts/": rolloutID,
                 ]
                 let bodies: [String: String] = [
                     "PATCH /v1/sites/{id}": #"{"name":"Taken over"}"#,
