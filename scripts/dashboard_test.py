@@ -175,7 +175,7 @@ def main():
             shot(d, "people-desktop")
             submit(d, "button[aria-label=\"Invite Rita Ruiz's phone\"]")
             invitation = wait.until(EC.presence_of_element_located((By.ID, "invitation"))).text
-            check(len(invitation) == 43, "the invitation is shown once")
+            check(invitation.startswith("winv_") and len(invitation) == 48, "the invitation is shown once")
 
             print("== the phone enrolls and opens the door; the dashboard shows it live")
             d.get(s.url + "/")
@@ -249,7 +249,7 @@ def main():
             Select(d.find_element(By.ID, "board-door")).select_by_visible_text("Front door")
             submit(d, "#add-board button")
             token = wait.until(EC.presence_of_element_located((By.ID, "enrollment-token"))).text
-            check(len(token) == 43 and "--door front" in d.page_source, "the token and the command for the board are shown")
+            check(token.startswith("wen_") and len(token) == 47 and "--door front" in d.page_source, "the token and the command for the board are shown")
             accessibility(d, "enrollment token")
             root = os.path.join(s.tmp, "dashboard-board")
             out = s.ctl("provision", "--cloud", s.url, "--token", token, "--board", "sim", "--root", root,

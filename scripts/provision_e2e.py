@@ -100,9 +100,11 @@ def main():
         s.sql(f"UPDATE enrollment_tokens SET expires_at = now() - interval '1 minute' WHERE id = '{t_expired['id']}'")
         fresh = os.path.join(s.tmp, "board-refused")
         for what, tok, extra, kw, says in [
-            ("a bad token", "x" * 43, [], {}, "unknown"),
+            ("a bad token", "wen_" + "x" * 43, [], {}, "unknown"),
             ("a reused token", t1["token"], [], {}, "already used (by " + dev1),
             ("an expired token", t_expired["token"], [], {}, "expired"),
+            # A token that reads like an option is still a token, not a usage error.
+            ("a token starting with a dash", "-" + "x" * 42, [], {}, "unknown"),
             ("an unknown board profile", token()["token"], [], {"board": "no-such-board"}, "unknown board profile 'no-such-board': known are gpio-sim"),
             ("an unreachable cloud", token()["token"], [], {"cloud": "http://127.0.0.1:9"}, "cannot reach the cloud"),
             ("another door than the token's", token()["token"], ["--door", "g-door"], {}, "is for door 'front'"),
@@ -155,7 +157,7 @@ def main():
             token_file = s._write("manager.token", s.token, 0o600)
             made = json.loads(s.ctl("cloud", "enrollment-token", "--url", s.url, "--token-file", token_file,
                                     "--site", "hq", "--door", "front", "--valid-minutes", "30", "--output", "json"))
-            check(len(made.get("token", "")) == 43 and made.get("door") == "front",
+            check(made.get("token", "").startswith("wen_") and len(made["token"]) == 47 and made.get("door") == "front",
                   "wardenctl cloud enrollment-token makes a token for the door")
             # Board 2's root is laid out by the documented install script first.
             subprocess.run([os.path.join(REPO, "provisioning/install-board"), "--bin", s.bin, "--root", second],

@@ -11,7 +11,7 @@ struct PhoneEnroll: AsyncParsableCommand {
         abstract: "Enroll a holder key with an invitation; writes the phone token, credentials and authority keys."
     )
     @Option(help: "The cloud's base URL, e.g. http://127.0.0.1:8080.") var cloud: String
-    @Option(help: "The invitation token a manager created for you.") var invitation: String
+    @Option(parsing: .unconditional, help: "The invitation token a manager created for you.") var invitation: String
     @Option(help: "Holder private key file (phone keygen); only its public half is sent.") var key: String
     @Option(help: "Folder to write: phone.json, phone.token (0600), KEY.jws per credential, authority-KID.pem.")
     var out: String

@@ -16,7 +16,8 @@ struct ProvisionCommand: AsyncParsableCommand {
         abstract: "Provision this board: keys made here, certificates from the cloud, warden.yaml and wardend enabled."
     )
     @Option(help: "warden-cloud's URL, e.g. https://warden.example.com.") var cloud: String
-    @Option(help: "The enrollment token a manager made for this site (and door).") var token: String
+    @Option(parsing: .unconditional, help: "The enrollment token a manager made for this site (and door).")
+    var token: String
     @Option(help: "The board profile's name (boards/NAME.yaml), e.g. rpi4-waveshare-relay.") var board: String
     @Option(help: "The door, when the token names none.") var door: String?
     @Option(help: "The file system root to provision (tests and images).") var root = "/"

@@ -88,7 +88,7 @@ extension ManagerAPI {
             throw Problem.invalid("valid_minutes", "must be from 5 to 10080")
         }
         let id = Secrets.id("e")
-        let token = Secrets.random()
+        let token = Secrets.token(.enrollment)
         try await db.query(
             """
             INSERT INTO enrollment_tokens(id, hash, org_id, site_id, door_id, created_by, expires_at)

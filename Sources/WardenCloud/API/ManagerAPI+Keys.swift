@@ -347,7 +347,7 @@ extension ManagerAPI {
             x.count == 32, y.count == 32, let key = try? P256.Signing.PublicKey(rawRepresentation: x + y)
         else { throw Problem.invalid("public_key", "must be a P-256 public key as a JWK (kty EC, crv P-256, x, y)") }
         let phone = Secrets.id("p")
-        let token = Secrets.random()
+        let token = Secrets.token(.phone)
         // Used once, atomically: two phones racing with one invitation cannot both enroll.
         let claimed = try await rows(
             """

@@ -190,7 +190,7 @@ extension ManagerAPI {
     }
 
     func invite(user: String, hours: Int, caller: Principal) async throws -> APIModel.Invitation {
-        let token = Secrets.random()
+        let token = Secrets.token(.invitation)
         let expires = Date().addingTimeInterval(Double(hours) * 3600)
         try await db.query(
             """

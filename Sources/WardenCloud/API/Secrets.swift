@@ -13,6 +13,18 @@ public enum Secrets {
         return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
 
+    /// A secret that people paste into a command line or a chat: `prefix` and `random()`. The prefix says what the
+    /// secret is (support engineers and secret scanners recognise it) and keeps its first character a letter, so a
+    /// token is never read as a command-line option (base64url starts with `-` one time in 64).
+    public static func token(_ kind: TokenKind) -> String { kind.rawValue + random() }
+
+    /// The prefixes of pasteable secrets.
+    public enum TokenKind: String, Sendable, CaseIterable {
+        case enrollment = "wen_"
+        case invitation = "winv_"
+        case phone = "wph_"
+    }
+
     /// A short random id: `prefix` and 16 hex digits.
     public static func id(_ prefix: String) -> String {
         var g = SystemRandomNumberGenerator()
