@@ -159,7 +159,8 @@ def main():
             json.dump({"target": "9.9.9", "status": "rolled_back", "version": "1.0.0", "previous": "1.0.0",
                        "detail": "9.9.9 is not healthy: wardend does not answer", "jti": claims.get("jti", ""),
                        "at": int(time.time())}, f)
-        s.ctl("cloud", "unlock", *M, "front", "--seconds", "1")  # the board's state changes: it publishes the report
+        # As warden-updater does after each report: wardend reads it, audits it and publishes its state at once.
+        s.ctl("update", "reported", "--socket", s.control_socket)
         deadline = time.monotonic() + 20
         status = {}
         while time.monotonic() < deadline:

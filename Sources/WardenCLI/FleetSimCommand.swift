@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WardenFleet
+import WardenWire
 
 /// `wardenctl fleet-sim`: many simulated boards in one process against a real broker and warden-cloud.
 struct FleetSimCommand: AsyncParsableCommand {
@@ -36,6 +37,11 @@ struct FleetSimCommand: AsyncParsableCommand {
     @Option(help: "Write each applied access-list version as a JSON line here.") var appliedLog: String?
     @Option(help: "Write the summary as JSON here.") var summary: String?
     @Option(help: "Seconds between progress lines.") var progress: Double = 5
+    @Option(help: "Simulate warden-updater: the boards start on this version and install what the cloud orders.")
+    var simulateUpdatesFrom: String?
+    @Option(help: "With --simulate-updates-from: a version that fails its health check and rolls back (repeatable).")
+    var failingVersion: [String] = []
+    @Option(help: "With --simulate-updates-from: seconds a simulated install takes.") var installSeconds: Double = 1
 
     func run() async throws {
         let parts = broker.split(separator: ":")
@@ -86,6 +92,19 @@ struct FleetSimCommand: AsyncParsableCommand {
         options.passwordFile = passwordFile
         options.summaryPath = summary
         options.progressEvery = .milliseconds(Int64(max(0.2, progress) * 1000))
+        if let from = simulateUpdatesFrom {
+            for v in [from] + failingVersion where !SignedCommand.isDebianVersion(v) {
+                throw CLIError("'\(v)' is not a Debian version (digits first, then letters, digits and .+~:-)")
+            }
+            guard (0...600).contains(installSeconds) else { throw CLIError("--install-seconds must be 0...600") }
+            options.updates = FleetUpdater.Options(
+                initialVersion: from,
+                failing: Set(failingVersion),
+                installTime: .milliseconds(Int64(installSeconds * 1000))
+            )
+        } else if !failingVersion.isEmpty {
+            throw CLIError("--failing-version needs --simulate-updates-from VERSION")
+        }
 
         var logger = Logger(label: "fleet-sim") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning

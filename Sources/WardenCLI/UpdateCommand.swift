@@ -11,7 +11,7 @@ struct UpdateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "update",
         abstract: "Install a signed update order with health checks and rollback; show update state.",
-        subcommands: [Run.self, Order.self, Status.self, Recover.self]
+        subcommands: [Run.self, Order.self, Status.self, Recover.self, Reported.self]
     )
 
     struct Order: ParsableCommand {
@@ -25,6 +25,23 @@ struct UpdateCommand: AsyncParsableCommand {
             let token = try KeyFiles.readText(file).trimmingCharacters(in: .whitespacesAndNewlines)
             let r = try callDaemon(opts.socket, ControlRequest(cmd: "command_apply", token: token))
             print("wardend accepted the order (\(r.result?.jti ?? "?")); warden-updater takes it from here")
+        }
+    }
+
+    struct Reported: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tell wardend the update report changed, so it audits it and publishes it to the cloud at once.",
+            discussion: "warden-updater does this itself after each report; for tools that write the report."
+        )
+        @OptionGroup var opts: SocketOption
+
+        func run() throws {
+            let r = try callDaemon(opts.socket, ControlRequest(cmd: "update_reported"))
+            guard let report = r.status?.update else {
+                print("wardend read no update report")
+                return
+            }
+            print("wardend read the report: \(report.target) \(report.status.rawValue)")
         }
     }
 

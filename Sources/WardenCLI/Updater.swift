@@ -173,6 +173,7 @@ struct Updater {
         do { try config.software.writeReport(r) } catch {
             logger.error("cannot write the update report", metadata: ["error": "\(error)"])
         }
+        Self.tellWardend(config)
         print("warden-updater: \(status.rawValue): \(detail)")
     }
 
@@ -188,6 +189,7 @@ struct Updater {
                 at: Int64(Date().timeIntervalSince1970)
             )
             try? config.software.writeReport(r)
+            Self.tellWardend(config)
             print("warden-updater: failed: \(why)")
         } else {
             report(.failed, version: Self.dpkgVersion(), detail: why)
@@ -202,6 +204,12 @@ struct Updater {
 
     static func status(_ cfg: WardenConfig) -> ControllerStatus? {
         try? ControlClient(path: cfg.controlSocket).call(ControlRequest(cmd: "status")).status
+    }
+
+    /// wardend reads the new report and publishes it at once. Best effort: while wardend restarts nobody answers,
+    /// and the wardend that comes up reads the report at its start.
+    static func tellWardend(_ cfg: WardenConfig) {
+        _ = try? ControlClient(path: cfg.controlSocket).call(ControlRequest(cmd: "update_reported"))
     }
 
     static func dpkgVersion() -> String? {

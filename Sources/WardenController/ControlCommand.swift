@@ -14,6 +14,8 @@ public enum ControlCommand: Sendable, Equatable {
     /// An authority-signed remote command (JWS), checked exactly as when it comes over MQTT: the socket is one more
     /// transport, never a way around the signature (an installer hands a board an update order offline this way).
     case commandApply(token: String)
+    /// warden-updater wrote its report: read it, audit it, publish it.
+    case updateReported
     /// Drive a simulated input (simulated board only).
     case simInput(DoorInput, active: Bool)
     /// Stream audit records until the client closes.
@@ -23,6 +25,7 @@ public enum ControlCommand: Sendable, Equatable {
 
     public static let names = [
         "status", "pulse", "watch", "lockdown", "passage", "access_apply", "command_apply", "sim_input", "time_confirm",
+        "update_reported",
     ]
 
     /// Validates `request`; the error says what was wrong and what is expected.
@@ -31,6 +34,7 @@ public enum ControlCommand: Sendable, Equatable {
         case "status": self = .status
         case "watch": self = .watch
         case "time_confirm": self = .confirmTime
+        case "update_reported": self = .updateReported
         case "pulse":
             let s = request.seconds ?? 5
             guard s > 0, s <= 600 else { throw ControlError("pulse seconds must be in (0, 600], got \(s)") }

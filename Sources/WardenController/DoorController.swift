@@ -12,8 +12,9 @@ import WardenWire
 /// for a disk between a grant and the relay (the journal commits in the background).
 public actor DoorController<C: Clock> where C.Duration == Duration {
     public nonisolated let config: WardenConfig
-    /// The installed package's version, read once at start (an upgrade restarts wardend).
-    nonisolated let softwareVersion: String?
+    /// The running package's version (read at start: an upgrade restarts wardend) and warden-updater's last report
+    /// (read at start and when the updater says it wrote one), so `status()` reads no file.
+    private var software: (version: String?, report: UpdateReport?)
     public let profile: BoardProfile
     private let io: any DoorIO
     private let db: WardenDatabase
@@ -49,7 +50,7 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         logger: Logger = Logger(label: "warden.door")
     ) throws(StoreError) {
         self.config = config
-        self.softwareVersion = config.software.installedVersion()
+        self.software = (config.software.installedVersion(), config.software.report())
         self.profile = profile
         self.io = io
         self.db = database
@@ -317,6 +318,35 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             audit(AuditEvent(.alarmCleared, door: config.doorID, reason: AlarmReason.clockJump.rawValue))
         default: break
         }
+    }
+
+    /// warden-updater wrote its report (control socket `update_reported`). The report is read again and, when new,
+    /// audited as a `config` record: the record reaches the sync service, which publishes the board's state with the
+    /// report at once, so a rollout sees the result without waiting for the next periodic state.
+    @discardableResult
+    public func updateReported() -> UpdateReport? {
+        let report = config.software.report()
+        guard report != software.report else { return report }
+        software.report = report
+        if let r = report {
+            audit(
+                AuditEvent(
+                    .config,
+                    door: config.doorID,
+                    reason: "update_\(r.status.rawValue)",
+                    detail:
+                        "target \(r.target), runs \(r.version ?? "?") jti=\(r.jti)\(r.detail.map { ": \($0)" } ?? "")"
+                )
+            )
+        }
+        return report
+    }
+
+    /// What a restart of wardend does to the software facts: both read again. The fleet simulator's boards call it
+    /// in place of the restart a package install makes.
+    public func softwareRestarted() {
+        software.version = config.software.installedVersion()
+        updateReported()
     }
 
     /// An operator confirms the board's clock (`wardenctl time confirm`).
@@ -600,8 +630,8 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
             auditWriteError: writeError,
             ready: ready && !stopped,
             time: timeState,
-            version: softwareVersion,
-            update: config.software.report()
+            version: software.version,
+            update: software.report
         )
     }
 

@@ -334,6 +334,9 @@ public enum WardenDaemon {
                 r.ok = false
                 r.error = "\(result.code.rawValue)\(result.detail.map { ": \($0)" } ?? "")"
             }
+        case .updateReported:
+            await controller.updateReported()
+            r.status = await controller.status()
         case .simInput(let input, let active):
             guard let sim else { return .failure("sim_input works only on the simulated board (chip: sim)") }
             sim.drive(input, active: active)

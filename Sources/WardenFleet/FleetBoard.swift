@@ -54,8 +54,13 @@ final class FleetBoard: Sendable {
         state_dir: state
         control_socket: control.sock
         sync: { org: \(options.org), broker: "\(options.host):\(options.port)"\(ack) }
+        software: { version_file: version, update_order: update-order.json, update_report: update.json }
 
         """.write(toFile: path, atomically: true, encoding: .utf8)
+        let versionFile = dir.appendingPathComponent("version").path
+        if let updates = options.updates, !FileManager.default.fileExists(atPath: versionFile) {
+            try "\(updates.initialVersion)\n".write(toFile: versionFile, atomically: true, encoding: .utf8)
+        }
         config = try WardenConfig.load(path: path)
         let profile = try BoardProfile.load(path: config.boardPath)
         (database, journal) = try WardenDaemon.openState(config)

@@ -39,6 +39,9 @@ public struct FleetOptions: Sendable {
     /// The summary as JSON (besides the human summary on stdout).
     public var summaryPath: String?
     public var progressEvery: Duration = .seconds(5)
+    /// Simulated installs of the update orders the boards verify and hand over; nil: the orders wait in their files,
+    /// as on a board whose updater is stopped.
+    public var updates: FleetUpdater.Options?
     /// How many boards are set up at once (SQLite migrations dominate a first start).
     public var setupParallelism = 4
 

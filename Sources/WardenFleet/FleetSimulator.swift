@@ -39,6 +39,9 @@ public enum FleetSimulator {
         }
 
         let flushers = boards.map { b in Task { await b.journal.run() } }
+        let updater = options.updates.map { u in
+            Task { await FleetUpdater(options: u, boards: boards, progress: progress).run() }
+        }
         for b in boards {
             await b.controller.run()
             await b.controller.setReady()
@@ -66,6 +69,8 @@ public enum FleetSimulator {
         }
 
         let summary = driver.summary()
+        updater?.cancel()
+        await updater?.value
         for b in boards { await b.controller.shutdown(reason: "fleet-sim ended") }
         for b in boards { b.journal.finish() }
         for f in flushers { await f.value }

@@ -326,4 +326,37 @@ import WardenWire
             ).1 == .badSignature
         )
     }
+
+    /// The version is the running wardend's (read at start); the updater's report is read at start and again when
+    /// the updater says it wrote one, then audited once, so the sync service publishes the state with it at once.
+    @Test func theUpdateReportIsReadWhenTheUpdaterSaysSoAndAuditedOnce() async throws {
+        let f = try Fixture(
+            extraConfig: "software: {version_file: version, update_order: order.json, update_report: update.json}"
+        )
+        _ = f.dir.write("version", "1.0.0\n")
+        await f.controller.softwareRestarted()
+        #expect(await f.controller.status().version == "1.0.0")
+        #expect(await f.controller.status().update == nil)
+        _ = f.dir.write("version", "2.0.0\n")
+        let report = UpdateReport(
+            target: "2.0.0",
+            status: .rolledBack,
+            version: "1.0.0",
+            previous: "1.0.0",
+            detail: "2.0.0 is not healthy: no READY",
+            jti: "j1",
+            at: 1_790_000_000
+        )
+        try f.config.software.writeReport(report)
+        #expect(await f.controller.status().update == nil, "status() reads no file")
+        #expect(await f.controller.updateReported() == report)
+        #expect(await f.controller.updateReported() == report)
+        let status = await f.controller.status()
+        #expect(status.update == report)
+        #expect(status.version == "1.0.0", "a report does not change the running version; a restart does")
+        let audited = try await f.records().filter { $0.event.reason?.hasPrefix("update_") == true }
+        #expect(audited.map(\.event.kind) == [.config], "audited once, however often the updater says so")
+        #expect(audited.first?.event.reason == "update_rolled_back")
+        #expect(audited.first?.event.detail?.contains("jti=j1") == true)
+    }
 }

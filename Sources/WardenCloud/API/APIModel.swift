@@ -146,6 +146,8 @@ public enum APIModel {
         public var state: String?
         public var chainFlagged: Bool
         public var decommissionedAt: Date?
+        /// The warden-board version the board last reported running (what a rollout moves).
+        public var softwareVersion: String?
     }
 
     public struct DeviceInput: Codable, Sendable {

@@ -282,7 +282,7 @@ extension ManagerAPI {
         try await rows(
             """
             SELECT v.id, v.door_id, v.online, v.last_seen, v.applied_version, d.access_version, v.state::text,
-                v.chain_flagged, v.decommissioned_at
+                v.chain_flagged, v.decommissioned_at, v.state->>'version'
             FROM devices v JOIN doors d ON d.org_id = v.org_id AND d.id = v.door_id
             WHERE v.org_id = \(caller.org) AND (\(door)::text IS NULL OR v.door_id = \(door))
             AND (\(id)::text IS NULL OR v.id = \(id))
@@ -290,7 +290,7 @@ extension ManagerAPI {
             ORDER BY v.id
             """
         ).map { row in
-            let r = try row.decode((String, String, Bool, Date?, Int64?, Int64, String?, Bool, Date?).self)
+            let r = try row.decode((String, String, Bool, Date?, Int64?, Int64, String?, Bool, Date?, String?).self)
             return APIModel.Device(
                 id: r.0,
                 door: r.1,
@@ -300,7 +300,8 @@ extension ManagerAPI {
                 doorVersion: r.5,
                 state: r.8 != nil ? "decommissioned" : Self.doorState(online: [r.2], states: [r.6 ?? ""]),
                 chainFlagged: r.7,
-                decommissionedAt: r.8
+                decommissionedAt: r.8,
+                softwareVersion: r.9
             )
         }
     }

@@ -487,6 +487,7 @@ struct Dashboard: Sendable {
                         "applied": $0.appliedVersion.map(String.init) ?? "-", "doorVersion": $0.doorVersion,
                         "behind": ($0.appliedVersion ?? 0) < $0.doorVersion && $0.decommissionedAt == nil,
                         "chain": $0.chainFlagged ? "problem flagged" : "intact",
+                        "software": $0.softwareVersion ?? "-",
                     ] as [String: Any]
                 },
             ]

@@ -267,10 +267,11 @@ enum DashboardTemplates {
         {{<layout}}{{$content}}
         <div class="scroll"><table>
           <thead><tr><th scope="col">Board</th><th scope="col">Door</th><th scope="col">State</th><th scope="col">Last seen (UTC)</th>
-          <th scope="col">Key list</th><th scope="col">Audit chain</th></tr></thead>
+          <th scope="col">Key list</th><th scope="col">Software</th><th scope="col">Audit chain</th></tr></thead>
           <tbody>
           {{#devices}}<tr><td>{{id}}</td><td>{{door}}</td><td class="state-{{state}}">{{state}}</td><td>{{lastSeen}}</td>
-            <td>{{#behind}}<strong>behind</strong>: {{/behind}}v{{applied}} of v{{doorVersion}}</td><td>{{chain}}</td></tr>{{/devices}}
+            <td>{{#behind}}<strong>behind</strong>: {{/behind}}v{{applied}} of v{{doorVersion}}</td><td>{{software}}</td>
+            <td>{{chain}}</td></tr>{{/devices}}
           </tbody>
         </table></div>
         {{^devices}}<p>No boards yet.</p>{{/devices}}
