@@ -6,6 +6,7 @@ Whole local stack (scripts/cloudstack.py); exit status 0 only when every check h
 import base64
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.request
@@ -176,6 +177,51 @@ def main():
         again = json.loads(s.ctl("cloud", "rollout", "start", *M, "9.9.10", "--output", "json"))
         aborted = json.loads(s.ctl("cloud", "rollout", "abort", *M, again["id"], "--output", "json"))
         check(aborted["state"] == "aborted", "cloud rollout abort")
+
+        print("== a support bundle asked for through the cloud: the board uploads it, with nothing secret in it")
+        asked = json.loads(s.ctl("cloud", "support-bundle", "request", *M, "lock-front", "--output", "json"))
+        check(asked.get("state") == "requested", f"cloud support-bundle request ({asked.get('id')})")
+        order_file = s._path("support-order.json")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not os.path.exists(order_file):
+            time.sleep(0.2)
+        check(os.path.exists(order_file) and oct(os.stat(order_file).st_mode & 0o777) == "0o600",
+              "wardend verified the signed support_bundle command and handed it over (0600)")
+        # warden-support.path's stand-in: what warden-support.service runs.
+        argv = [os.path.join(s.bin, "wardenctl"), "support-bundle", "--order", order_file,
+                "--config", s._path("warden.yaml"), "--log-file", s._path("wardend.log")]
+        answered = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        check(answered.returncode == 0 and "uploaded" in answered.stdout and not os.path.exists(order_file),
+              f"wardenctl support-bundle --order collected and uploaded it: {answered.stdout.strip().splitlines()[-1:]}"
+              f"{answered.stderr.strip()[-300:]}")
+        again = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        check(again.returncode != 0 and "no support-bundle request" in again.stderr,
+              "the request is answered once (the order file is consumed)")
+        bundle_file = s._path("bundle.tar.gz")
+        got = s.ctl("cloud", "support-bundle", "download", *M, asked["id"], "--out", bundle_file)
+        check(os.path.exists(bundle_file) and oct(os.stat(bundle_file).st_mode & 0o777) == "0o600",
+              f"cloud support-bundle download: {got.strip()}")
+        listed = s.ctl("cloud", "support-bundle", "list", *M, "lock-front")
+        check(asked["id"] in listed and "uploaded" in listed, "cloud support-bundle list shows it uploaded")
+        unpacked = s._path("bundle")
+        os.makedirs(unpacked, exist_ok=True)
+        subprocess.run(["tar", "-xzf", bundle_file, "-C", unpacked], check=True)
+        texts = {}
+        for dirpath, _, files in os.walk(unpacked):
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    texts[os.path.relpath(os.path.join(dirpath, name), unpacked)] = f.read().decode("utf-8", "replace")
+        parts = {os.path.basename(p) for p in texts}
+        check({"MANIFEST.txt", "versions.txt", "warden.yaml", "status.json", "journal.txt", "logs.txt"} <= parts,
+              f"the bundle has its parts ({sorted(parts)})")
+        with open(s._path("device.pem")) as f:
+            key_lines = [line for line in f.read().splitlines() if line and not line.startswith("-----")]
+        with open(s._path("board.password")) as f:
+            secrets_ = {"PRIVATE KEY": "PRIVATE KEY", "the broker password": f.read().strip(),
+                        "the manager's API token": s.token, "the upload token": "wsb_"}
+        secrets_.update({f"device key line {i}": line for i, line in enumerate(key_lines)})
+        leaks = [what for what, secret in secrets_.items() if any(secret in t for t in texts.values())]
+        check(not leaks, f"no private key, password or token in the uploaded bundle (leaks: {leaks})")
         try:
             s.ctl("cloud", "doors", "list", "--url", s.url, "--token-file", os.path.join(s.tmp, "missing"))
             check(False, "a missing token file is refused")

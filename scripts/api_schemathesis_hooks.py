@@ -12,6 +12,9 @@ Two jobs, both in `before_call`, so they apply in every phase:
    their 201 answers are never checked against the spec. Half of the positive-mode cases (chosen by a hash of the
    case, so a seed still reproduces a run) get fresh ids, references to seeded objects and times in range. Every
    value written is one the spec allows; negative-mode cases are left alone.
+
+Also: schemathesis generates no bytes for `application/gzip` (a board's support-bundle upload) by itself; gzip-looking
+and arbitrary bytes are registered for it below.
 """
 
 import datetime
@@ -20,6 +23,12 @@ import os
 import zlib
 
 import schemathesis
+from hypothesis import strategies as st
+
+schemathesis.openapi.media_type(
+    "application/gzip",
+    st.one_of(st.binary(max_size=200).map(lambda b: b"\x1f\x8b\x08\x00" + b), st.binary(max_size=64)),
+)
 
 PROTECTED = {t for t in os.environ.get("API_FUZZ_PROTECTED_TOKENS", "").split(",") if t}
 DECOY = os.environ.get("API_FUZZ_DECOY_TOKEN", "")

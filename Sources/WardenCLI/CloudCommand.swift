@@ -10,6 +10,7 @@ struct CloudCommand: AsyncParsableCommand {
             "Manage doors, keys and the audit trail through warden-cloud's API (URL and token: --url/--token-file, WARDEN_URL/WARDEN_TOKEN or ~/.config/warden/cli.conf).",
         subcommands: [
             Doors.self, Keys.self, Audit.self, Unlock.self, Lockdown.self, EnrollmentToken.self, Rollout.self,
+            SupportBundle.self,
         ]
     )
 

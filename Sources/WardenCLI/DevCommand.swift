@@ -182,14 +182,16 @@ struct DevCommand: AsyncParsableCommand {
 
     struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sign a remote command for one board (unlock, lockdown, sync, update)."
+            abstract: "Sign a remote command for one board (unlock, lockdown, sync, update, support_bundle)."
         )
         @OptionGroup var auth: AuthorityOptions
         @Option(help: "The board's lock id.") var lock: String
-        @Option(help: "unlock, lockdown, sync or update.") var kind: String
+        @Option(help: "unlock, lockdown, sync, update or support_bundle.") var kind: String
         @Option(help: "Unlock length in milliseconds (unlock).") var ms: Int64?
         @Option(help: "on or off (lockdown).") var on: String?
         @Option(help: "The warden-board version to install (update).") var version: String?
+        @Option(help: "Where to upload the bundle (support_bundle).") var uploadURL: String?
+        @Option(help: "The upload's one-time token (support_bundle).") var uploadToken: String?
         @Option(help: "Seconds it stays valid.") var lifetime: Int64 = 300
         @Option(help: "Write here instead of stdout.") var out: String?
 
@@ -207,6 +209,8 @@ struct DevCommand: AsyncParsableCommand {
                 millis: ms,
                 on: on.map { $0 == "on" },
                 version: version,
+                uploadURL: uploadURL,
+                uploadToken: uploadToken,
                 nonce: UUID().uuidString,
                 issuedAt: now,
                 expires: now.addingTimeInterval(Double(lifetime))

@@ -2,7 +2,12 @@ import ArgumentParser
 import Foundation
 import SwiftASN1
 import WardenController
+import WardenWire
 import X509
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// `wardenctl support-bundle`: what a support engineer asks for first, in one archive: versions, the config with
 /// secrets removed, `doctor` (without a pulse), recent logs, the journal's head and chain, wardend's and the MQTT
@@ -19,6 +24,13 @@ struct SupportBundleCommand: AsyncParsableCommand {
     @Option(help: "Log lines to include.") var logLines = 2000
     @Option(help: "wardend's log file, when it does not log to the systemd journal.") var logFile: String?
     @Option(help: "Journal records to include (the newest).") var journalRecords = 200
+    @Option(
+        help: """
+            A request from the cloud that wardend verified and handed over (warden-support.service passes it): \
+            checked again, answered once (the file is removed), the bundle uploaded to the URL the signed command names.
+            """
+    )
+    var order: String?
 
     func validate() throws {
         guard (1...100_000).contains(logLines) else { throw ValidationError("--log-lines must be 1...100000") }
@@ -28,6 +40,63 @@ struct SupportBundleCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let order {
+            try await answer(order: order)
+            return
+        }
+        let archive = try collect(out: out)
+        print("support bundle: \(archive)")
+    }
+
+    /// The cloud asked (a signed `support_bundle` command): collect into a private temporary folder and upload.
+    /// Expiry was checked by wardend on trusted time; the cloud refuses a late or second upload by itself.
+    func answer(order path: String) async throws {
+        guard let cfg = try? WardenConfig.load(path: config) else {
+            throw CLIError("the config \(config) does not load: a requested bundle needs it to check the request")
+        }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw CLIError("no support-bundle request in \(path)")
+        }
+        unlink(path)  // answered once, whatever happens next: the manager asks again after a failure
+        let command: SignedCommand
+        do {
+            let handed = try WireJSON.decode(UpdateOrder.self, from: Array(bytes), what: "support-bundle request")
+            command = try SignedCommand.verified(handed.token, authority: cfg.authority)
+        } catch { throw CLIError("the support-bundle request in \(path) does not verify: \(error)") }
+        guard command.cmd == .supportBundle, command.dev == cfg.lockID, let url = command.url,
+            SignedCommand.isUploadURL(url), let target = URL(string: url), let token = command.tok
+        else { throw CLIError("the request in \(path) is not a support-bundle request for \(cfg.lockID)") }
+
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-support-upload-\(getpid())")
+        try FileManager.default.createDirectory(
+            at: work,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        defer { try? FileManager.default.removeItem(at: work) }
+        let archive = try collect(out: work.appendingPathComponent("bundle.tar.gz").path)
+        guard let body = FileManager.default.contents(atPath: archive) else { throw CLIError("cannot read \(archive)") }
+        var request = URLRequest(url: target, timeoutInterval: 120)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/gzip", forHTTPHeaderField: "Content-Type")
+        let data: Data
+        let response: URLResponse
+        do { (data, response) = try await URLSession.shared.upload(for: request, from: body) } catch {
+            throw CLIError("cannot upload the bundle to \(url): \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 201 else {
+            let problem = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            let detail = problem?["detail"] as? String ?? String(decoding: data.prefix(300), as: UTF8.self)
+            throw CLIError("the cloud refused the bundle (\(status)): \(detail)")
+        }
+        let id = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["id"] as? String
+        print("support bundle \(id ?? "?") uploaded: \(body.count) bytes to \(url) (command \(command.jti))")
+    }
+
+    /// Collects the parts and writes the archive (owner-only); returns its path.
+    func collect(out: String?) throws -> String {
         let cfg = try? WardenConfig.load(path: config)
         let stamp = Self.stamp(Date())
         let name = "warden-support-\(cfg?.lockID ?? "board")-\(stamp)"
@@ -92,7 +161,7 @@ struct SupportBundleCommand: AsyncParsableCommand {
         }
         guard rename(tmp, archive) == 0 else { throw CLIError("cannot write \(archive)") }
         for line in manifest.dropFirst(3) { print(line) }
-        print("support bundle: \(archive)")
+        return archive
     }
 
     // MARK: Parts

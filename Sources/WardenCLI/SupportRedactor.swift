@@ -50,7 +50,9 @@ struct SupportRedactor {
     nonisolated(unsafe) static let setting =
         #/^(\s*"?(?<name>[A-Za-z0-9_.-]*(?i:password|passwd|secret|token|private_key|api_key)[A-Za-z0-9_.-]*)"?\s*[:=]\s*)\S.*$/#
     nonisolated(unsafe) static let queryParameter = #/(?i)(token|password|secret|key)=[^\s&"']+/#
-    nonisolated(unsafe) static let apiToken = #/wdn_[A-Za-z0-9]+_[A-Za-z0-9_-]{20,}/#
+    /// The cloud's API tokens (`wdn_<id>_<secret>`) and its pasteable secrets (enrollment `wen_`, invitation `winv_`,
+    /// phone `wph_`, support upload `wsb_`, webhook `whsec_`: docs/api.md).
+    nonisolated(unsafe) static let apiToken = #/(?:wdn_[A-Za-z0-9]+_|wen_|winv_|wph_|wsb_|whsec_)[A-Za-z0-9_-]{20,}/#
     nonisolated(unsafe) static let option = #/(--(?:token|password|secret)[= ]+)[^\s"']+/#
     nonisolated(unsafe) static let bearer = #/(?i)(bearer\s+)[A-Za-z0-9._~+\/=-]{16,}/#
 }

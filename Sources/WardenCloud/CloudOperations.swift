@@ -449,7 +449,9 @@ public struct CloudOperations: Sendable {
         _ kind: SignedCommand.Kind,
         millis: Int64? = nil,
         on: Bool? = nil,
-        version: String? = nil
+        version: String? = nil,
+        uploadURL: String? = nil,
+        uploadToken: String? = nil
     ) async throws(CloudError) -> String {
         guard let topics = try? DeviceTopics(org: org, dev: device) else {
             throw CloudError(.invalid, "bad device id '\(device)'")
@@ -458,9 +460,11 @@ public struct CloudOperations: Sendable {
             throw CloudError(.notFound, "device '\(device)' not found in org '\(org)'")
         }
         let now = Date()
-        // An update order may wait on the board for an idle door in a maintenance window: it lives a day.
+        // An update order may wait on the board for an idle door in a maintenance window (a day); a support-bundle
+        // request for a board that is offline (an hour). The others live `commandLifetime`.
         let lifetime =
-            kind == .update ? TimeInterval(SignedCommand.maxLifetime(.update)) : commandLifetime / .seconds(1)
+            kind == .update || kind == .supportBundle
+            ? TimeInterval(SignedCommand.maxLifetime(kind)) : commandLifetime / .seconds(1)
         let expires = now.addingTimeInterval(lifetime)
         let jti = UUID().uuidString.lowercased()
         let jws = try await authority.sign(
@@ -471,6 +475,8 @@ public struct CloudOperations: Sendable {
                 millis: millis,
                 on: on,
                 version: version,
+                uploadURL: uploadURL,
+                uploadToken: uploadToken,
                 nonce: jti,
                 issuedAt: now,
                 expires: expires

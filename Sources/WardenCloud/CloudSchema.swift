@@ -342,5 +342,27 @@ enum CloudSchema {
             )
             """
         ),
+        (
+            8, "support bundles: a manager's request to a board and the archive it uploads",
+            """
+            CREATE TABLE support_bundles (
+                org_id text NOT NULL,
+                id text NOT NULL,
+                device_id text NOT NULL,
+                token_hash bytea NOT NULL UNIQUE,
+                jti text,
+                requested_by text NOT NULL,
+                requested_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL,
+                uploaded_at timestamptz,
+                size bigint,
+                sha256 text,
+                archive bytea,
+                PRIMARY KEY (org_id, id),
+                FOREIGN KEY (org_id, device_id) REFERENCES devices(org_id, id)
+            );
+            CREATE INDEX support_bundles_device ON support_bundles (org_id, device_id, requested_at DESC)
+            """
+        ),
     ]
 }

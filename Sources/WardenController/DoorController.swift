@@ -474,6 +474,15 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
                             detail: "cannot hand the order to warden-updater: \(error)"
                         )
                     }
+                case .supportBundle:
+                    // Collected and uploaded by `wardenctl support-bundle --order` (root, warden-support.path).
+                    do { try config.software.writeSupportOrder(token: token, now: wallClock()) } catch {
+                        outcome = CommandResult(
+                            jti: command.jti,
+                            code: .unsupported,
+                            detail: "cannot hand the request to wardenctl support-bundle: \(error)"
+                        )
+                    }
                 }
                 if outcome.ok { executed = command }
             }
@@ -523,6 +532,16 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
         case .update:
             guard let ver = command.ver, SignedCommand.isDebianVersion(ver) else {
                 return CommandResult(jti: jti, code: .malformed, detail: "update needs ver, a Debian version")
+            }
+        case .supportBundle:
+            guard let url = command.url, SignedCommand.isUploadURL(url), let tok = command.tok,
+                (16...256).contains(tok.utf8.count)
+            else {
+                return CommandResult(
+                    jti: jti,
+                    code: .malformed,
+                    detail: "support_bundle needs url (http or https, no query) and tok"
+                )
             }
         }
         let lifetime = SignedCommand.maxLifetime(command.cmd)

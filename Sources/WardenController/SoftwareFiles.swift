@@ -3,16 +3,19 @@ import POSIXIO
 import WardenWire
 
 /// Where the board's software facts live (docs/updates.md): the installed version (written by the package), the
-/// update order wardend hands to warden-updater (in wardend's runtime folder, 0600) and the updater's report.
-/// `software:` in warden.yaml overrides them for tests and images.
+/// update order wardend hands to warden-updater and the support-bundle order it hands to `wardenctl support-bundle`
+/// (both in wardend's runtime folder, 0600), and the updater's report. `software:` in warden.yaml overrides them for
+/// tests and images.
 public struct SoftwareFiles: Sendable, Equatable {
     public var versionFile = "/usr/share/warden/version"
     public var updateOrder: String
     public var updateReport = "/var/lib/warden-board/update.json"
+    public var supportOrder: String
 
     public init(controlSocket: String) {
-        updateOrder = ((controlSocket as NSString).deletingLastPathComponent as NSString)
-            .appendingPathComponent("update-order.json")
+        let dir = (controlSocket as NSString).deletingLastPathComponent as NSString
+        updateOrder = dir.appendingPathComponent("update-order.json")
+        supportOrder = dir.appendingPathComponent("support-order.json")
     }
 
     /// The installed package's version, or nil on a board not installed from a package.
@@ -37,6 +40,14 @@ public struct SoftwareFiles: Sendable, Equatable {
         try Self.write(
             WireJSON.encode(UpdateOrder(token: token, received: Int64(now.timeIntervalSince1970))),
             to: updateOrder
+        )
+    }
+
+    /// Hands a verified support-bundle request to `wardenctl support-bundle --order` (warden-support.path).
+    public func writeSupportOrder(token: String, now: Date) throws {
+        try Self.write(
+            WireJSON.encode(UpdateOrder(token: token, received: Int64(now.timeIntervalSince1970))),
+            to: supportOrder
         )
     }
 

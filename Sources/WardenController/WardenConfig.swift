@@ -270,10 +270,14 @@ public struct WardenConfig: Sendable {
             )
         }
         config.software = SoftwareFiles(controlSocket: config.controlSocket)
-        if let m = try top.optionalMapping("software", allowed: ["version_file", "update_order", "update_report"]) {
+        if let m = try top.optionalMapping(
+            "software",
+            allowed: ["version_file", "update_order", "update_report", "support_order"]
+        ) {
             if let v = try m.optionalString("version_file") { config.software.versionFile = resolve(v) }
             if let v = try m.optionalString("update_order") { config.software.updateOrder = resolve(v) }
             if let v = try m.optionalString("update_report") { config.software.updateReport = resolve(v) }
+            if let v = try m.optionalString("support_order") { config.software.supportOrder = resolve(v) }
         }
         config.maxForwardJump = TimeInterval(
             try time?.int("max_forward_jump_s", in: 60...31_536_000, default: 86_400) ?? 86_400

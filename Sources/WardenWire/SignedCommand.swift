@@ -11,6 +11,9 @@ public struct SignedCommand: Codable, Sendable, Equatable {
         case sync
         /// Install warden-board `ver` (docs/updates.md): wardend hands the verified order to warden-updater.
         case update
+        /// Collect a support bundle and upload it to `url` with the one-time `tok` (docs/updates.md): wardend hands
+        /// the verified order to `wardenctl support-bundle --order`.
+        case supportBundle = "support_bundle"
     }
 
     public var iss: String
@@ -23,6 +26,11 @@ public struct SignedCommand: Codable, Sendable, Equatable {
     public var on: Bool?
     /// The warden-board version to install (`update` only), a Debian version.
     public var ver: String?
+    /// Where to upload the bundle (`support_bundle` only): signed, so nobody on the way redirects it.
+    public var url: String?
+    /// The upload's one-time bearer token (`support_bundle` only): it uploads one archive for this request, nothing
+    /// else.
+    public var tok: String?
     /// Single-use nonce.
     public var jti: String
     public var iat: Int64
@@ -35,6 +43,8 @@ public struct SignedCommand: Codable, Sendable, Equatable {
         millis: Int64? = nil,
         on: Bool? = nil,
         version: String? = nil,
+        uploadURL: String? = nil,
+        uploadToken: String? = nil,
         nonce: String,
         issuedAt: Date,
         expires: Date
@@ -45,6 +55,8 @@ public struct SignedCommand: Codable, Sendable, Equatable {
         self.ms = millis
         self.on = on
         self.ver = version
+        self.url = uploadURL
+        self.tok = uploadToken
         self.jti = nonce
         self.iat = Int64(issuedAt.timeIntervalSince1970)
         self.exp = Int64(expires.timeIntervalSince1970)
@@ -64,8 +76,23 @@ public struct SignedCommand: Codable, Sendable, Equatable {
 
     /// Commands live at most this long (`exp - iat`): a captured command is useless minutes later. An update order
     /// may wait for an idle door and a maintenance window, so it lives up to a day; it installs only a version the
-    /// release key signed, whoever replays it.
-    public static func maxLifetime(_ kind: Kind) -> Int64 { kind == .update ? 86_400 : 300 }
+    /// release key signed, whoever replays it. A support-bundle request waits an hour for a board that is offline.
+    public static func maxLifetime(_ kind: Kind) -> Int64 {
+        switch kind {
+        case .update: 86_400
+        case .supportBundle: 3_600
+        case .unlock, .lockdown, .sync: 300
+        }
+    }
+
+    /// Whether `u` is where a bundle may go: an http(s) URL with a host and no user, query or fragment.
+    public static func isUploadURL(_ u: String) -> Bool {
+        guard u.utf8.count <= 512, let c = URLComponents(string: u), let scheme = c.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = c.host, !host.isEmpty, c.user == nil, c.query == nil,
+            c.fragment == nil
+        else { return false }
+        return true
+    }
 
     /// Verifies the authority signature and decodes; binding, expiry and replay are the receiver's checks.
     public static func verified(_ token: String, authority: AuthorityKeySet) throws(JWSError) -> SignedCommand {

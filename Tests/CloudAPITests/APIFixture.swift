@@ -162,6 +162,7 @@ struct APIClient: Sendable {
         var status: HTTPResponse.Status
         var headers: HTTPFields
         var body: String
+        var bytes: [UInt8]
         var json: Any? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) }
         var object: [String: Any] { json as? [String: Any] ?? [:] }
         var items: [[String: Any]] { object["items"] as? [[String: Any]] ?? [] }
@@ -177,7 +178,8 @@ struct APIClient: Sendable {
         json: String? = nil,
         token: String? = nil,
         headers extra: HTTPFields = [:],
-        body raw: String? = nil
+        body raw: String? = nil,
+        bytes: [UInt8]? = nil
     ) async throws -> Answer {
         var headers = extra
         if let t = token ?? who.flatMap({ tokens[$0] }) { headers[.authorization] = "Bearer \(t)" }
@@ -186,9 +188,9 @@ struct APIClient: Sendable {
             uri: path,
             method: method,
             headers: headers,
-            body: (json ?? raw).map { ByteBuffer(string: $0) }
+            body: bytes.map { ByteBuffer(bytes: $0) } ?? (json ?? raw).map { ByteBuffer(string: $0) }
         ) { r in
-            Answer(status: r.status, headers: r.headers, body: String(buffer: r.body))
+            Answer(status: r.status, headers: r.headers, body: String(buffer: r.body), bytes: Array(buffer: r.body))
         }
     }
 

@@ -35,10 +35,12 @@ extension CloudAPISuite {
                 let hookID = try #require(hook.object["id"] as? String, "\(hook.body)")
                 let rollout = try await api.post("/v1/rollouts", #"{"version":"2.0.0"}"#)
                 let rolloutID = try #require(rollout.object["id"] as? String, "\(rollout.body)")
+                let bundle = try await api.post("/v1/devices/board-front/support-bundles")
+                let bundleID = try #require(bundle.object["id"] as? String, "\(bundle.body)")
                 let acmeIDs: [String: String] = [
                     "/v1/sites/": "hq", "/v1/doors/": "front", "/v1/door-groups/": "acme-all",
                     "/v1/devices/": "board-front", "/v1/users/": "ada", "/v1/keys/": keyID, "/v1/api-tokens/": tokenID,
-                    "/v1/webhooks/": hookID, "/v1/rollouts/": rolloutID,
+                    "/v1/webhooks/": hookID, "/v1/rollouts/": rolloutID, "/v1/support-bundles/": bundleID,
                 ]
                 let bodies: [String: String] = [
                     "PATCH /v1/sites/{id}": #"{"name":"Taken over"}"#,
@@ -100,7 +102,9 @@ extension CloudAPISuite {
             // Nothing of acme's changed.
             #expect(await fx.sql("SELECT name FROM sites WHERE org_id = 'acme' AND id = 'hq'") == "HQ")
             #expect(await fx.sql("SELECT name FROM users WHERE org_id = 'acme' AND id = 'ada'") == "Ada")
-            #expect(await fx.sql("SELECT count(*) FROM commands") == "0")
+            // Only acme's own support-bundle request above sent a command; globex's attempts sent and stored none.
+            #expect(await fx.sql("SELECT count(*) FROM commands") == "1")
+            #expect(await fx.sql("SELECT count(*) FROM support_bundles") == "1")
             #expect(await fx.sql("SELECT count(*) FROM invitations") == "0")
             #expect(await fx.sql("SELECT count(*) FROM keys WHERE status = 'revoked'") == "0")
             #expect(await fx.sql("SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL") == "0")

@@ -128,6 +128,55 @@ extension CloudStackSuite {
             #expect(try SignedCommand.verified(parsed.token, authority: keys).ver == "2.0.0")
             let mode = try FileManager.default.attributesOfItem(atPath: order)[.posixPermissions] as? Int
             #expect(mode == 0o600)
+            // A support-bundle request: handed to `wardenctl support-bundle --order` only when signed, for this board,
+            // with an http(s) upload URL without a query, a token, and at most an hour to live.
+            let supportOrder = board.dir.appendingPathComponent("support-order.json").path
+            func bundle(
+                _ url: String?,
+                tok: String? = "wsb_0123456789abcdef",
+                jti: String,
+                life: TimeInterval = 600
+            )
+                -> SignedCommand
+            {
+                SignedCommand(
+                    issuer: "cloud",
+                    device: "lock-s",
+                    command: .supportBundle,
+                    uploadURL: url,
+                    uploadToken: tok,
+                    nonce: jti,
+                    issuedAt: now,
+                    expires: now.addingTimeInterval(life)
+                )
+            }
+            let cloudURL = "https://cloud.example/v1/board/support-bundle"
+            try await cloud.signed(s, .cmd, try await mallory.sign(bundle(cloudURL, jti: "forged-bundle")))
+            #expect(
+                try await cloud.next(CommandResult.self, on: s.topic(.cmdResult)) { $0.code == .badSignature }.ok
+                    == false
+            )
+            for (url, tok, jti) in [
+                (nil, "wsb_0123456789abcdef", "no-url"),
+                ("file:///etc/warden/keys", "wsb_0123456789abcdef", "file-url"),
+                ("https://cloud.example/upload?to=elsewhere", "wsb_0123456789abcdef", "query-url"),
+                (cloudURL, nil, "no-token"),
+            ] {
+                try await cloud.signed(s, .cmd, try await stack.sign(bundle(url, tok: tok, jti: jti)))
+                #expect(try await result(s, jti: jti).code == .malformed, "\(jti)")
+            }
+            try await cloud.signed(s, .cmd, try await stack.sign(bundle(cloudURL, jti: "long-bundle", life: 7200)))
+            #expect(try await result(s, jti: "long-bundle").code == .expired)
+            #expect(!FileManager.default.fileExists(atPath: supportOrder), "nothing refused was handed over")
+            try await cloud.signed(s, .cmd, try await stack.sign(bundle(cloudURL, jti: "bundle-1")))
+            #expect(try await result(s, jti: "bundle-1").code == .ok)
+            let handedBundle = try WireJSON.decode(
+                UpdateOrder.self,
+                from: Array(try #require(FileManager.default.contents(atPath: supportOrder))),
+                what: "support order"
+            )
+            #expect(try SignedCommand.verified(handedBundle.token, authority: keys).url == cloudURL)
+            #expect(try FileManager.default.attributesOfItem(atPath: supportOrder)[.posixPermissions] as? Int == 0o600)
 
             // Not even after a reboot does the good command run again (its nonce is kept in SQLite until it expires).
             board.stop()
@@ -201,8 +250,10 @@ extension CloudStackSuite {
             #expect(
                 commands == [
                     "ok", "replayed", "bad_signature", "wrong_device", "expired", "expired", "bad_signature",
-                    "malformed",
-                    "expired", "ok", "replayed",
+                    "malformed", "expired", "ok",
+                    // The support-bundle requests: forged, four malformed, over-long, good.
+                    "bad_signature", "malformed", "malformed", "malformed", "malformed", "expired", "ok",
+                    "replayed",
                 ]
             )
             let refusedUpdates = journal.filter { $0.event.reason == "access_list_refused" }.map {

@@ -38,12 +38,13 @@ import Testing
             Authorization: Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl
             wardenctl provision --cloud https://c --token Zm9vYmFyYmF6cXV4cXV1eGZvb2Jhcg --board rpi4
             api token \(token)
+            enrollment wen_\(String(repeating: "B", count: 43)) upload wsb_\(String(repeating: "-C", count: 20))
             """
         let out = redactor.redact(text)
         for secret in [
             "PRIVATE KEY-----", String(other.split(separator: "\n")[1]), "hunter2hunter2", "s3cr3t-value",
             "abcdefabcdefabcdef", "eyJhbGci",
-            "Zm9vYmFyYmF6", token,
+            "Zm9vYmFyYmF6", token, String(repeating: "B", count: 43), String(repeating: "-C", count: 20),
         ] {
             #expect(!out.contains(secret), "\(secret) is still in the output")
         }

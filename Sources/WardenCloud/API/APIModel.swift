@@ -203,6 +203,22 @@ public enum APIModel {
         public var devices: [RolloutDevice]
     }
 
+    /// A support bundle a manager asked a board for (docs/updates.md).
+    public struct SupportBundle: Codable, Sendable, Equatable {
+        public var id: String
+        public var device: String
+        /// `requested` (the board has not uploaded yet), `uploaded`, or `expired` (no upload before `expires_at`).
+        public var state: String
+        public var requestedBy: String
+        public var requestedAt: Date
+        public var expiresAt: Date
+        public var uploadedAt: Date?
+        public var size: Int64?
+        public var sha256: String?
+        /// The signed command's nonce; the board's answer is in its audit as a `command` record with it.
+        public var command: String?
+    }
+
     public struct LockdownInput: Codable, Sendable {
         public var on: Bool
     }

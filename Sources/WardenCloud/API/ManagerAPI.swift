@@ -43,6 +43,7 @@ public struct ManagerAPI: Sendable {
         registerSSO(&table)
         registerLockdownPlans(&table)
         registerRollouts(&table)
+        registerSupportBundles(&table)
         registerBoardProvisioning(&table)
         return table.routes
     }

@@ -23,6 +23,7 @@ public enum Secrets {
         case enrollment = "wen_"
         case invitation = "winv_"
         case phone = "wph_"
+        case supportUpload = "wsb_"
     }
 
     /// A short random id: `prefix` and 16 hex digits.

@@ -264,6 +264,19 @@ struct Dashboard: Sendable {
                 } catch let p as Problem { return try await devicesPage(caller, error: p.detail) }
             }
         }
+        // A support bundle from a board (org admins): the same request as POST /v1/devices/{id}/support-bundles.
+        router.post("devices/{id}/support-bundle") { r, c in
+            try await signedIn(c) { caller in
+                let form = try await Self.form(r, c)
+                try Self.checkCSRF(form, caller)
+                do {
+                    let device = try await api.deviceModel(try ManagerAPI.pathID(c, what: "device"), caller)
+                    try caller.requireAdmin()
+                    _ = try await api.requestBundle(device: device.id, caller: caller)
+                    return try await devicesPage(caller)
+                } catch let p as Problem { return try await devicesPage(caller, error: p.detail) }
+            }
+        }
         router.post("devices/rollouts/{id}/abort") { r, c in
             try await signedIn(c) { caller in
                 let form = try await Self.form(r, c)
@@ -470,6 +483,12 @@ struct Dashboard: Sendable {
 
     func devicesPage(_ caller: Principal, error: String? = nil) async throws -> Response {
         let devices = try await api.devices(caller, door: nil, id: nil)
+        var newestBundle: [String: APIModel.SupportBundle] = [:]
+        if caller.role == .admin {
+            for b in try await api.bundles(caller.org, device: nil, id: nil) where newestBundle[b.device] == nil {
+                newestBundle[b.device] = b
+            }
+        }
         let rollouts = try await api.recentRollouts(caller.org, limit: 5).map(Self.rolloutCard)
         let doors = try await api.doors(caller, site: nil)
         return try page(
@@ -480,18 +499,39 @@ struct Dashboard: Sendable {
                 "devicesPage": true, "error": error as Any, "canWrite": canWrite(caller) && !doors.isEmpty,
                 "rollouts": rollouts, "admin": caller.role == .admin,
                 "csrf": csrf(caller), "doors": doors.map { ["id": $0.id, "name": $0.name] },
-                "devices": devices.map {
-                    [
-                        "id": $0.id, "door": $0.door, "state": $0.state ?? "unknown",
-                        "lastSeen": $0.lastSeen.map(Self.display) ?? "never",
-                        "applied": $0.appliedVersion.map(String.init) ?? "-", "doorVersion": $0.doorVersion,
-                        "behind": ($0.appliedVersion ?? 0) < $0.doorVersion && $0.decommissionedAt == nil,
-                        "chain": $0.chainFlagged ? "problem flagged" : "intact",
-                        "software": $0.softwareVersion ?? "-",
-                    ] as [String: Any]
+                "devices": devices.map { d -> [String: Any] in
+                    var row: [String: Any] = [
+                        "id": d.id, "door": d.door, "state": d.state ?? "unknown",
+                        "lastSeen": d.lastSeen.map(Self.display) ?? "never",
+                        "applied": d.appliedVersion.map(String.init) ?? "-", "doorVersion": d.doorVersion,
+                        "behind": (d.appliedVersion ?? 0) < d.doorVersion && d.decommissionedAt == nil,
+                        "chain": d.chainFlagged ? "problem flagged" : "intact",
+                        "software": d.softwareVersion ?? "-",
+                    ]
+                    row.merge(Self.bundleCell(newestBundle[d.id], decommissioned: d.decommissionedAt != nil)) { a, _ in
+                        a
+                    }
+                    return row
                 },
             ]
         )
+    }
+
+    /// The newest support bundle of a board, as its cell shows it. Keys are left out rather than set to nil: a
+    /// mustache section shows for any present value.
+    static func bundleCell(_ b: APIModel.SupportBundle?, decommissioned: Bool) -> [String: Any] {
+        var cell: [String: Any] = [:]
+        if decommissioned { cell["decommissioned"] = true }
+        guard let b else { return cell }
+        var bundle: [String: Any] = [
+            "bundleID": b.id, "bundleState": b.state, "when": display(b.uploadedAt ?? b.requestedAt),
+        ]
+        if b.state == "uploaded" {
+            bundle["uploaded"] = true
+            bundle["size"] = ByteCountFormatter.string(fromByteCount: b.size ?? 0, countStyle: .file)
+        }
+        cell["bundle"] = bundle
+        return cell
     }
 
     /// A rollout as the devices page shows it: where it stands before the per-board detail.

@@ -267,11 +267,19 @@ enum DashboardTemplates {
         {{<layout}}{{$content}}
         <div class="scroll"><table>
           <thead><tr><th scope="col">Board</th><th scope="col">Door</th><th scope="col">State</th><th scope="col">Last seen (UTC)</th>
-          <th scope="col">Key list</th><th scope="col">Software</th><th scope="col">Audit chain</th></tr></thead>
+          <th scope="col">Key list</th><th scope="col">Software</th><th scope="col">Audit chain</th>
+          {{#admin}}<th scope="col">Support bundle</th>{{/admin}}</tr></thead>
           <tbody>
           {{#devices}}<tr><td>{{id}}</td><td>{{door}}</td><td class="state-{{state}}">{{state}}</td><td>{{lastSeen}}</td>
             <td>{{#behind}}<strong>behind</strong>: {{/behind}}v{{applied}} of v{{doorVersion}}</td><td>{{software}}</td>
-            <td>{{chain}}</td></tr>{{/devices}}
+            <td>{{chain}}</td>
+            {{#admin}}<td class="bundle">{{#bundle}}{{#uploaded}}<a href="/v1/support-bundles/{{bundleID}}" download
+              aria-label="Download the support bundle of {{id}} ({{size}})">{{size}}, {{when}}</a>{{/uploaded}}
+              {{^uploaded}}<span class="quiet">{{bundleState}} {{when}}</span>{{/uploaded}}{{/bundle}}
+              {{^decommissioned}}<form method="post" action="/devices/{{id}}/support-bundle" class="inline">
+                <input type="hidden" name="csrf" value="{{csrf}}">
+                <button type="submit" aria-label="Request a support bundle from {{id}}">Request</button>
+              </form>{{/decommissioned}}</td>{{/admin}}</tr>{{/devices}}
           </tbody>
         </table></div>
         {{^devices}}<p>No boards yet.</p>{{/devices}}
