@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cloudstack import CloudStack  # noqa: E402
@@ -25,12 +24,7 @@ def check(ok, what):
 
 def main():
     with CloudStack(board=True) as s:
-        def api(method, path, body=None):
-            req = urllib.request.Request(
-                s.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                headers={"Authorization": "Bearer " + s.token, "Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return json.load(r)
+        api = s.api
 
         user = api("POST", "/v1/users", {"name": "Paula Phone", "email": "paula@acme.example"})
         key = api("POST", "/v1/keys", {"user": user["id"], "doors": ["front"]})

@@ -374,6 +374,14 @@ class CloudStack:
         """Runs one statement in the warden database; its rows unaligned, without headers."""
         return self._psql("warden", query).strip()
 
+    def api(self, method, path, body=None):
+        """The managers' API as the org's admin (acme's write token): the JSON answer, or urllib's HTTPError."""
+        req = urllib.request.Request(
+            self.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
     def cloud(self, *args, timeout=60) -> str:
         """`warden-cloud SUBCOMMAND --config cloud.yaml ARGS...`; its stdout, or StackError with its stderr."""
         if not args:

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cloudstack import CloudStack, REPO  # noqa: E402
@@ -52,12 +51,7 @@ def tree_hash(root):
 
 def main():
     with CloudStack(board=False, tmp_prefix="warden-provision") as s:
-        def api(method, path, body=None):
-            req = urllib.request.Request(
-                s.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                headers={"Authorization": "Bearer " + s.token, "Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return json.load(r)
+        api = s.api
 
         def token(door="front"):
             return api("POST", "/v1/enrollment-tokens", {"site": "hq", "door": door, "valid_minutes": 30})

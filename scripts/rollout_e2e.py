@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cloudstack import CloudStack, REPO  # noqa: E402
@@ -65,12 +64,7 @@ def main():
         ctl = os.path.join(s.bin, "wardenctl")
         sock = os.path.join(root, "run/warden/control.sock")
 
-        def api(method, path, body=None):
-            req = urllib.request.Request(
-                s.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                headers={"Authorization": "Bearer " + s.token, "Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return json.load(r)
+        api = s.api
 
         def status():
             r = subprocess.run([ctl, "status", "--json", "--socket", sock], capture_output=True, text=True, timeout=10)
@@ -188,6 +182,12 @@ def main():
                 time.sleep(0.3)
             return views[-1], views
 
+        def publish(deb):
+            r = subprocess.run(["provisioning/release/warden-release", "publish", "--repo", a.repo, "--channel",
+                                "stable", deb], cwd=REPO, env={**os.environ, "GNUPGHOME": a.gnupg},
+                               capture_output=True, text=True)
+            return r.returncode == 0
+
         def gated(views):
             """No board of a wave is ordered before every board of the waves before it runs the version healthy."""
             for v in views:
@@ -203,10 +203,7 @@ def main():
 
         try:
             print(f"== rollout of {good}: waves 1, 50 %, the rest")
-            rc = subprocess.run(["provisioning/release/warden-release", "publish", "--repo", a.repo, "--channel",
-                                 "stable", a.good], cwd=REPO, env={**os.environ, "GNUPGHOME": a.gnupg},
-                                capture_output=True, text=True)
-            check(rc.returncode == 0, f"warden-release published {good} to stable")
+            check(publish(a.good), f"warden-release published {good} to stable")
             started = api("POST", "/v1/rollouts", {"version": good, "waves": ["1", "50%", "100%"],
                                                    "devices": [REAL] + FLEET})
             waves = {}
@@ -232,10 +229,7 @@ def main():
             check(set(fleet_versions.values()) == {good}, f"the fleet boards run {good} ({fleet_versions})")
 
             print(f"== rollout of {bad}, whose wardend cannot start: it rolls back and the rollout stops at wave 1")
-            rc = subprocess.run(["provisioning/release/warden-release", "publish", "--repo", a.repo, "--channel",
-                                 "stable", a.bad], cwd=REPO, env={**os.environ, "GNUPGHOME": a.gnupg},
-                                capture_output=True, text=True)
-            check(rc.returncode == 0, f"warden-release published {bad} to stable")
+            check(publish(a.bad), f"warden-release published {bad} to stable")
             started = api("POST", "/v1/rollouts", {"version": bad, "waves": ["1", "50%", "100%"],
                                                    "devices": [REAL] + FLEET})
             t0 = time.monotonic()

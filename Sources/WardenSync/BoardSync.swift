@@ -153,13 +153,19 @@ public actor BoardSync {
     }
 
     /// Before a clean stop: the retained `online` says offline (a clean DISCONNECT sends no will).
-    public func goodbye() async {
+    /// Waits for the broker's PUBACK at most `limit`: a broker that dies or stops answering just then must not keep
+    /// wardend from stopping (it did: SIGTERM, then the broker killed, and wardend waited for the PUBACK forever).
+    /// Without the goodbye the broker publishes the will, which says the same.
+    public func goodbye(within limit: Duration = .seconds(2)) async {
         guard connected else { return }
-        _ = try? await client.publish(
-            topic: topics.topic(.online),
-            payload: WireJSON.encode(OnlineStatus(online: false, boot: boot, atMillis: nowMillis)),
-            retain: true
-        )
+        let (client, topic) = (client, topics.topic(.online))
+        let payload = WireJSON.encode(OnlineStatus(online: false, boot: boot, atMillis: nowMillis))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try? await client.publish(topic: topic, payload: payload, retain: true) }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     // MARK: periodic work

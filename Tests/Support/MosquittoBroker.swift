@@ -78,6 +78,10 @@ public final class MosquittoBroker: Sendable {
     /// Starts it again after `halt()`.
     public func resume() async throws { try await launch() }
 
+    /// SIGSTOP / SIGCONT: a broker that holds its connections and answers nothing (no PUBACK, no PINGRESP).
+    public func freeze() { server.withLock { $0 }?.pause() }
+    public func thaw() { server.withLock { $0 }?.resume() }
+
     /// Halt and start again on the same port.
     public func restart() async throws {
         halt()

@@ -68,6 +68,19 @@ public final class ServerProcess: Sendable {
         if !keepDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 
+    /// SIGTERM, then waits up to `within` for the process to exit by itself: true if it did. One that did not is
+    /// killed (SIGKILL) before this returns. Its folder stays.
+    public func terminate(within: Duration) -> Bool {
+        guard process.isRunning else { return true }
+        process.terminate()
+        let deadline = ContinuousClock.now.advanced(by: within)
+        while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+        let exited = !process.isRunning
+        if !exited { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return exited
+    }
+
     /// SIGKILL: a crash or a power cut, as far as the process can tell. Its folder stays.
     public func crash() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

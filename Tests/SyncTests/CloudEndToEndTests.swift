@@ -131,6 +131,22 @@ extension CloudStackSuite {
             )
         }
 
+        /// wardend's goodbye (the retained "offline" it publishes on SIGTERM) waits for the broker's PUBACK only so
+        /// long: a broker that stops answering just then (frozen with SIGSTOP here; killed in the demo, where this
+        /// was found) must not keep the board from stopping.
+        @Test func wardendStopsWhenTheBrokerStopsAnsweringAsItSaysGoodbye() async throws {
+            let stack = try await CloudStack.start()
+            defer { stack.stop() }
+            let board = try await stack.addBoard("lock-g")
+            try await waitFor("lock-g connected", timeout: .seconds(15)) {
+                board.log.contains("connected to the broker")
+            }
+            stack.broker.freeze()
+            defer { stack.broker.thaw() }
+            #expect(board.terminate(within: .seconds(10)), "wardend did not exit within 10 s of SIGTERM:\n\(board.log)")
+            #expect(board.log.contains("stopping"))
+        }
+
         @Test func aConsumerKilledMidBatchLosesNothing() async throws {
             let stack = try await CloudStack.start()
             defer { stack.stop() }

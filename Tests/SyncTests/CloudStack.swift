@@ -362,6 +362,8 @@ final class Board: Sendable {
 
     /// SIGTERM: an orderly stop (relay locked, journal flushed, goodbye on MQTT).
     func stop() { process.withLock { $0 }?.stop(keepDirectory: true, grace: .seconds(5)) }
+    /// SIGTERM; true if wardend exited by itself within `within` (else it is killed).
+    func terminate(within: Duration) -> Bool { process.withLock { $0 }?.terminate(within: within) ?? true }
     /// SIGKILL: as a crash or a power cut.
     func crash() { process.withLock { $0 }?.crash() }
     var log: String { process.withLock { $0 }?.log ?? "" }

@@ -93,6 +93,27 @@ import WardenProtocol
         )
     }
 
+    /// Where the updater and the support-bundle helper find their hand-overs: beside the control socket by default,
+    /// each overridable, relative paths resolved against the config's folder, unknown keys refused by name.
+    @Test func softwareFilesDefaultBesideTheControlSocketAndAreOverridable() throws {
+        let defaults = try WardenConfig.load(path: try config(extra: "control_socket: run/control.sock")).software
+        let run = dir.url.appendingPathComponent("run").path
+        #expect(defaults.updateOrder == run + "/update-order.json")
+        #expect(defaults.supportOrder == run + "/support-order.json")
+        #expect(defaults.versionFile == "/usr/share/warden/version")
+        #expect(defaults.updateReport == "/var/lib/warden-board/update.json")
+        let set = try WardenConfig.load(
+            path: try config(
+                extra: "software: {version_file: v, update_order: o.json, update_report: r.json, support_order: s.json}"
+            )
+        ).software
+        #expect(set.versionFile == dir.url.appendingPathComponent("v").path)
+        #expect(set.updateOrder == dir.url.appendingPathComponent("o.json").path)
+        #expect(set.updateReport == dir.url.appendingPathComponent("r.json").path)
+        #expect(set.supportOrder == dir.url.appendingPathComponent("s.json").path)
+        #expect(message(try config(extra: "software: {channel: beta}")).contains("software.channel: unknown key"))
+    }
+
     @Test func badPresentationSettings() throws {
         #expect(
             message(try config(presentation: "{tcp: localhost}")).contains(
