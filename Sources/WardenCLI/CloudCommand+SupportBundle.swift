@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import POSIXIO
 
 extension CloudCommand {
     /// `wardenctl cloud support-bundle`: ask a board for its support bundle through the cloud and fetch it, so a
@@ -77,9 +76,7 @@ extension CloudCommand {
             static func fetch(_ client: CloudClient, id: String, device: String?, out: String?) async throws {
                 let data = try await client.call("GET", "/v1/support-bundles/\(id)")
                 let path = out ?? "warden-support-\(device.map { "\($0)-" } ?? "")\(id).tar.gz"
-                do { try AtomicFile.write(Array(data), to: path, mode: 0o600) } catch {
-                    throw CLIError(error.description)
-                }
+                try KeyFiles.writeSecret(Array(data), to: path)
                 Stdout.line("support bundle \(id): \(path) (\(data.count) bytes)")
             }
         }

@@ -1,15 +1,17 @@
 import Crypto
 import Foundation
+import POSIXIO
 
-/// Reading and writing PEM keys. Private keys are written 0600 from the first byte (umask), never readable by others.
+/// Reading and writing PEM keys. Private keys are written 0600 from the first byte (`AtomicFile`: an owner-only
+/// temporary file renamed into place, without touching the process-wide umask), never readable by others.
 enum KeyFiles {
     static func writePrivate(_ key: P256.Signing.PrivateKey, to path: String) throws {
-        let old = umask(0o177)
-        defer { umask(old) }
-        guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8)) else {
-            throw CLIError("cannot write \(path)")
-        }
-        chmod(path, 0o600)
+        try writeSecret(Array(key.pemRepresentation.utf8), to: path)
+    }
+
+    /// Any secret file (a key, a token): 0600 from its first byte.
+    static func writeSecret(_ bytes: [UInt8], to path: String) throws {
+        do { try AtomicFile.write(bytes, to: path, mode: 0o600) } catch { throw CLIError(error.description) }
     }
 
     /// Creates a P-256 key pair: `out` (private, 0600) and `out.pub`; returns the line to print.

@@ -8,12 +8,10 @@ struct PhoneFolder {
     func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
     func write(token: String, cloud: String) throws {
-        let old = umask(0o177)
-        defer { umask(old) }
-        guard FileManager.default.createFile(atPath: file("phone.token"), contents: Data(token.utf8)),
-            FileManager.default.createFile(atPath: file("cloud.url"), contents: Data(cloud.utf8))
-        else { throw CLIError("cannot write into \(path)") }
-        chmod(file("phone.token"), 0o600)
+        try KeyFiles.writeSecret(Array(token.utf8), to: file("phone.token"))
+        guard FileManager.default.createFile(atPath: file("cloud.url"), contents: Data(cloud.utf8)) else {
+            throw CLIError("cannot write into \(path)")
+        }
     }
 
     func readToken() throws -> (token: String, cloud: String) {
