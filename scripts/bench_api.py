@@ -21,6 +21,8 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
 RATE = float(os.environ.get("BENCH_RATE", "200"))  # requests per second, all workers together
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 WORKERS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
+# Comma-separated words; a scenario runs when its name contains one of them (the floor always runs).
+ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
 DOORS = 100
 
 
@@ -139,6 +141,8 @@ def main():
             ("GET /v1/doors (100 doors, live state)", lambda w, i: ("GET", "/v1/doors", None)),
         ]
         for name, make in scenarios:
+            if ONLY and "floor" not in name and not any(w in name for w in ONLY):
+                continue
             run(s, name + " warm-up", make, rate=RATE, seconds=3)
             rows.append(run(s, name, make))
         print("\n| request | rate (req/s) | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | errors |")
