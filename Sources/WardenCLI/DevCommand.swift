@@ -26,6 +26,19 @@ struct DevCommand: AsyncParsableCommand {
         }
     }
 
+    /// Where a signed token goes: a file (for a script to hand on) or stdout.
+    struct TokenOutput: ParsableArguments {
+        @Option(help: "Write here instead of stdout.") var out: String?
+
+        func emit(_ token: String) throws {
+            if let out {
+                try (token + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+            } else {
+                print(token)
+            }
+        }
+    }
+
     struct AuthorityKeygen: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "authority-keygen",
@@ -91,7 +104,7 @@ struct DevCommand: AsyncParsableCommand {
         @Option(help: "Schedule window 'mon,tue,wed 08:00-18:00' (repeatable; none = always).") var window: [String] =
             []
         @Flag(help: "Extended unlock time (accessibility).") var extended = false
-        @Option(help: "Write here instead of stdout.") var out: String?
+        @OptionGroup var output: TokenOutput
 
         func run() async throws {
             guard !door.isEmpty || !group.isEmpty else { throw ValidationError("give at least one --door or --group") }
@@ -109,12 +122,7 @@ struct DevCommand: AsyncParsableCommand {
                 schedule: WeeklySchedule(windows: try window.map(Self.parseWindow)),
                 extendedTime: extended
             )
-            let token = try await auth.issuer().sign(claims)
-            if let out {
-                try (token + "\n").write(toFile: out, atomically: true, encoding: .utf8)
-            } else {
-                print(token)
-            }
+            try output.emit(try await auth.issuer().sign(claims))
         }
 
         static func parseWindow(_ text: String) throws -> ScheduleWindow {
@@ -148,7 +156,7 @@ struct DevCommand: AsyncParsableCommand {
         @Flag(help: "A full snapshot instead of a delta.") var snapshot = false
         @Option(help: "credential-id:user to list as active (repeatable).") var grant: [String] = []
         @Option(help: "credential-id:user to revoke (repeatable).") var revoke: [String] = []
-        @Option(help: "Write here instead of stdout.") var out: String?
+        @OptionGroup var output: TokenOutput
 
         func run() async throws {
             guard snapshot || base != nil else {
@@ -171,12 +179,7 @@ struct DevCommand: AsyncParsableCommand {
                 revoke: try entries(revoke),
                 issuedAt: Date()
             )
-            let token = try await auth.issuer().sign(u)
-            if let out {
-                try (token + "\n").write(toFile: out, atomically: true, encoding: .utf8)
-            } else {
-                print(token)
-            }
+            try output.emit(try await auth.issuer().sign(u))
         }
     }
 
@@ -193,7 +196,7 @@ struct DevCommand: AsyncParsableCommand {
         @Option(help: "Where to upload the bundle (support_bundle).") var uploadURL: String?
         @Option(help: "The upload's one-time token (support_bundle).") var uploadToken: String?
         @Option(help: "Seconds it stays valid.") var lifetime: Int64 = 300
-        @Option(help: "Write here instead of stdout.") var out: String?
+        @OptionGroup var output: TokenOutput
 
         func run() async throws {
             guard let k = SignedCommand.Kind(rawValue: kind) else {
@@ -201,13 +204,20 @@ struct DevCommand: AsyncParsableCommand {
                     "--kind must be one of \(SignedCommand.Kind.allCases.map(\.rawValue).joined(separator: ", "))"
                 )
             }
+            let lockdownOn: Bool?
+            switch on {
+            case nil: lockdownOn = nil
+            case "on": lockdownOn = true
+            case "off": lockdownOn = false
+            case let other?: throw ValidationError("--on must be 'on' or 'off', not '\(other)'")
+            }
             let now = Date()
             let c = SignedCommand(
                 issuer: "org:dev",
                 device: lock,
                 command: k,
                 millis: ms,
-                on: on.map { $0 == "on" },
+                on: lockdownOn,
                 version: version,
                 uploadURL: uploadURL,
                 uploadToken: uploadToken,
@@ -215,12 +225,7 @@ struct DevCommand: AsyncParsableCommand {
                 issuedAt: now,
                 expires: now.addingTimeInterval(Double(lifetime))
             )
-            let token = try await auth.issuer().sign(c)
-            if let out {
-                try (token + "\n").write(toFile: out, atomically: true, encoding: .utf8)
-            } else {
-                print(token)
-            }
+            try output.emit(try await auth.issuer().sign(c))
         }
     }
 

@@ -60,7 +60,7 @@ struct SupportBundleCommand: AsyncParsableCommand {
         unlink(path)  // answered once, whatever happens next: the manager asks again after a failure
         let command: SignedCommand
         do {
-            let handed = try WireJSON.decode(UpdateOrder.self, from: Array(bytes), what: "support-bundle request")
+            let handed = try WireJSON.decode(HandedCommand.self, from: Array(bytes), what: "support-bundle request")
             command = try SignedCommand.verified(handed.token, authority: cfg.authority)
         } catch { throw CLIError("the support-bundle request in \(path) does not verify: \(error)") }
         guard command.cmd == .supportBundle, command.dev == cfg.lockID, let url = command.url,

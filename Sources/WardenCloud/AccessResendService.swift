@@ -15,14 +15,9 @@ public struct AccessResendService: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                let n = try await operations.resendBehind()
-                if n > 0 { logger.info("re-sent access-list updates", metadata: ["devices": "\(n)"]) }
-            } catch {
-                logger.warning("access-list re-send failed; retried", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        await PeriodicPass.run(every: interval, logger: logger, what: "access-list re-send") {
+            let n = try await operations.resendBehind()
+            if n > 0 { logger.info("re-sent access-list updates", metadata: ["devices": "\(n)"]) }
         }
     }
 }

@@ -63,6 +63,9 @@ public struct CloudConfig: Sendable, Equatable {
     /// How long a signed command stays valid.
     public var commandLifetime: Duration = .seconds(60)
     public var logLevel = "info"
+    /// How long a support bundle (and its request) is kept: it holds a board's logs and layout, so it goes once
+    /// support had time to read it. Swept daily.
+    public var supportBundleRetention: Duration = .seconds(30 * 86_400)
     /// Parallel audit transactions (boards are sharded over them by device id; one board's batches stay in order).
     public var ingestWorkers = 2
 
@@ -70,7 +73,7 @@ public struct CloudConfig: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "database", "broker", "authority", "instance", "resend_interval_ms", "command_lifetime_s", "log_level", "http",
-        "ingest_workers", "provisioning",
+        "ingest_workers", "provisioning", "support_bundle_retention_days",
     ]
 
     /// Reads `path` (optional) and applies the environment; every error names the file or variable and the key.
@@ -209,6 +212,9 @@ public struct CloudConfig: Sendable, Equatable {
         if let v = try int(root, "command_lifetime_s", "", 5...300) { commandLifetime = .seconds(v) }
         if let v = try string(root, "log_level", "") { logLevel = v }
         if let v = try int(root, "ingest_workers", "", 1...16) { ingestWorkers = v }
+        if let v = try int(root, "support_bundle_retention_days", "", 1...3650) {
+            supportBundleRetention = .seconds(v * 86_400)
+        }
     }
 
     /// `WARDEN_DB_HOST`, `WARDEN_DB_PORT`, `WARDEN_DB_USER`, `WARDEN_DB_PASSWORD`, `WARDEN_DB_NAME`,

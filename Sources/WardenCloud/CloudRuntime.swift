@@ -67,7 +67,11 @@ public struct CloudRuntime: Sendable {
             ingestWorkers: config.ingestWorkers
         )
         let resend = AccessResendService(operations: operations, interval: config.resendInterval, logger: logger)
-        let prepare = PrepareService(store: store, logger: logger)
+        let prepare = PrepareService(
+            store: store,
+            supportBundleRetention: config.supportBundleRetention,
+            logger: logger
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: store.client),
             .init(service: prepare),
@@ -128,21 +132,6 @@ public struct CloudRuntime: Sendable {
                 group.cancelAll()
                 throw error
             }
-        }
-    }
-}
-
-/// Applies the migrations and creates the month partitions before anything reads or writes, then once a day.
-struct PrepareService: Service {
-    let store: CloudStore
-    let logger: Logger
-
-    func run() async throws {
-        let ran = try await store.migrate()
-        logger.info("database schema current", metadata: ["migrations_applied": "\(ran)"])
-        while !Task.isShuttingDownGracefully {
-            try await store.ensurePartitions(around: Date())
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(86_400)) }
         }
     }
 }

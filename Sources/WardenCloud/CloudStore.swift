@@ -91,6 +91,21 @@ public struct CloudStore: Sendable {
         }
     }
 
+    /// Deletes the support bundles requested before `cutoff`, archive and request alike (a bundle holds a board's
+    /// logs and layout; docs/api.md). Returns how many went.
+    public func pruneSupportBundles(requestedBefore cutoff: Date) async throws(CloudError) -> Int {
+        try await wrap("deleting old support bundles") {
+            var n = 0
+            for try await _ in try await client.query(
+                "DELETE FROM support_bundles WHERE requested_at < \(cutoff) RETURNING 1",
+                logger: logger
+            ) {
+                n += 1
+            }
+            return n
+        }
+    }
+
     // MARK: ingest
 
     public struct IngestResult: Sendable, Equatable {

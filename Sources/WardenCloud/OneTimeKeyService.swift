@@ -18,14 +18,8 @@ public struct OneTimeKeyService: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do { _ = try await sweep() } catch {
-                api.logger.warning(
-                    "one-time keys: a sweep failed; retrying",
-                    metadata: ["error": "\(String(reflecting: error))"]
-                )
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        await PeriodicPass.run(every: interval, logger: api.logger, what: "one-time keys: a sweep") {
+            _ = try await sweep()
         }
     }
 

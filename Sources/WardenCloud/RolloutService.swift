@@ -27,15 +27,7 @@ public struct RolloutService: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do { try await tick() } catch {
-                api.logger.warning(
-                    "rollouts: a pass failed; retrying",
-                    metadata: ["error": "\(String(reflecting: error))"]
-                )
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        await PeriodicPass.run(every: interval, logger: api.logger, what: "rollouts: a pass") { try await tick() }
     }
 
     /// One pass over every running rollout.

@@ -465,22 +465,14 @@ public actor DoorController<C: Clock> where C.Duration == Duration {
                 case .unlock: perform(door.pulse(.milliseconds(command.ms ?? 0), at: now))
                 case .lockdown: perform(door.setLockdown(command.on ?? false, at: now))
                 case .sync: break
-                case .update:
-                    // The door does nothing; warden-updater (root) takes the order from wardend's runtime folder.
-                    do { try config.software.writeOrder(token: token, now: wallClock()) } catch {
+                case .update, .supportBundle:
+                    // The door does nothing: a root helper takes the command from wardend's runtime folder
+                    // (warden-updater.path, warden-support.path: docs/updates.md).
+                    do { try config.software.handOver(command.cmd, token: token, now: wallClock()) } catch {
                         outcome = CommandResult(
                             jti: command.jti,
                             code: .unsupported,
-                            detail: "cannot hand the order to warden-updater: \(error)"
-                        )
-                    }
-                case .supportBundle:
-                    // Collected and uploaded by `wardenctl support-bundle --order` (root, warden-support.path).
-                    do { try config.software.writeSupportOrder(token: token, now: wallClock()) } catch {
-                        outcome = CommandResult(
-                            jti: command.jti,
-                            code: .unsupported,
-                            detail: "cannot hand the request to wardenctl support-bundle: \(error)"
+                            detail: "cannot hand the \(command.cmd.rawValue) command to its helper: \(error)"
                         )
                     }
                 }

@@ -30,24 +30,29 @@ public struct SoftwareFiles: Sendable, Equatable {
         return try? WireJSON.decode(UpdateReport.self, from: Array(data), what: "update report")
     }
 
-    public func order() -> UpdateOrder? {
+    public func order() -> HandedCommand? {
         guard let data = FileManager.default.contents(atPath: updateOrder) else { return nil }
-        return try? WireJSON.decode(UpdateOrder.self, from: Array(data), what: "update order")
+        return try? WireJSON.decode(HandedCommand.self, from: Array(data), what: "update order")
     }
 
-    /// Hands a verified update command to the updater: written to a temporary file and renamed, owner-only.
-    public func writeOrder(token: String, now: Date) throws {
-        try Self.write(
-            WireJSON.encode(UpdateOrder(token: token, received: Int64(now.timeIntervalSince1970))),
-            to: updateOrder
-        )
+    /// The file each root helper watches for its hand-over; nil for commands wardend carries out itself.
+    public func handOverFile(for kind: SignedCommand.Kind) -> String? {
+        switch kind {
+        case .update: updateOrder
+        case .supportBundle: supportOrder
+        case .unlock, .lockdown, .sync: nil
+        }
     }
 
-    /// Hands a verified support-bundle request to `wardenctl support-bundle --order` (warden-support.path).
-    public func writeSupportOrder(token: String, now: Date) throws {
+    /// Hands a verified command to its root helper (warden-updater.path, warden-support.path): written to a
+    /// temporary file and renamed, owner-only. Throws for a command no helper takes.
+    public func handOver(_ kind: SignedCommand.Kind, token: String, now: Date) throws {
+        guard let path = handOverFile(for: kind) else {
+            throw SoftwareFilesError.noHelper(kind.rawValue)
+        }
         try Self.write(
-            WireJSON.encode(UpdateOrder(token: token, received: Int64(now.timeIntervalSince1970))),
-            to: supportOrder
+            WireJSON.encode(HandedCommand(token: token, received: Int64(now.timeIntervalSince1970))),
+            to: path
         )
     }
 

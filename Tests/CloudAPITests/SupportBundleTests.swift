@@ -106,6 +106,16 @@ extension CloudAPISuite {
                 #expect(try await upload(archive, token: lateToken).status == .unauthorized)
                 let states = try await api.get(ask).items.map { "\($0["id"]!)=\($0["state"]!)" }
                 #expect(Set(states) == ["\(id)=uploaded", "\(lateID)=expired"])
+
+                // Retention: the daily sweep deletes what was requested before the cutoff, archive and request.
+                _ = await fx.sql(
+                    "UPDATE support_bundles SET requested_at = now() - interval '31 days' WHERE id = '\(id)'"
+                )
+                let cutoff = Date().addingTimeInterval(-30 * 86_400)
+                #expect(try await fx.runtime.store.pruneSupportBundles(requestedBefore: cutoff) == 1)
+                #expect(try await api.get("/v1/support-bundles/\(id)").status == .notFound)
+                #expect(try await api.get(ask).ids == [lateID], "the recent request stays")
+                #expect(try await fx.runtime.store.pruneSupportBundles(requestedBefore: cutoff) == 0)
             }
         }
     }

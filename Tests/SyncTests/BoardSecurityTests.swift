@@ -123,7 +123,7 @@ extension CloudStackSuite {
             try await cloud.signed(s, .cmd, try await stack.sign(update("2.0.0", jti: "update-1")))
             #expect(try await result(s, jti: "update-1").code == .ok)
             let handed = try #require(FileManager.default.contents(atPath: order))
-            let parsed = try WireJSON.decode(UpdateOrder.self, from: Array(handed), what: "order")
+            let parsed = try WireJSON.decode(HandedCommand.self, from: Array(handed), what: "order")
             let keys = AuthorityKeySet([CloudStack.kid: stack.authority.publicKey])
             #expect(try SignedCommand.verified(parsed.token, authority: keys).ver == "2.0.0")
             let mode = try FileManager.default.attributesOfItem(atPath: order)[.posixPermissions] as? Int
@@ -171,7 +171,7 @@ extension CloudStackSuite {
             try await cloud.signed(s, .cmd, try await stack.sign(bundle(cloudURL, jti: "bundle-1")))
             #expect(try await result(s, jti: "bundle-1").code == .ok)
             let handedBundle = try WireJSON.decode(
-                UpdateOrder.self,
+                HandedCommand.self,
                 from: Array(try #require(FileManager.default.contents(atPath: supportOrder))),
                 what: "support order"
             )

@@ -95,6 +95,15 @@ import WardenWire
         #expect(load(good + "http: {listen: x}\n").contains("http.listen: unknown key"))
         #expect(load(good + "ingest_workers: 0\n").contains("ingest_workers: '0' is not a whole number in 1...16"))
         #expect(load(good, env: ["WARDEN_HTTP": "9464"]) == "WARDEN_HTTP='9464' is not HOST:PORT")
+        #expect(
+            load(good + "support_bundle_retention_days: 0\n").contains(
+                "support_bundle_retention_days: '0' is not a whole number in 1...3650"
+            )
+        )
+        #expect(CloudConfig().supportBundleRetention == .seconds(30 * 86_400), "a month unless set")
+        let week = dir.appendingPathComponent("week.yaml")
+        try (good + "support_bundle_retention_days: 7\n").write(to: week, atomically: true, encoding: .utf8)
+        #expect(try CloudConfig.load(path: week.path, environment: [:]).supportBundleRetention == .seconds(7 * 86_400))
         let served = try CloudConfig.load(
             path: nil,
             environment: ["WARDEN_AUTHORITY_KEY": "/k", "WARDEN_AUTHORITY_KID": "k", "WARDEN_HTTP": "0.0.0.0:9464"]

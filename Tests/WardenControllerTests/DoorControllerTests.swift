@@ -359,4 +359,46 @@ import WardenWire
         #expect(audited.first?.event.reason == "update_rolled_back")
         #expect(audited.first?.event.detail?.contains("jti=j1") == true)
     }
+
+    /// `update` and `support_bundle` are handed to root helpers through files in wardend's runtime folder. When the
+    /// hand-over cannot be written, the command is answered `unsupported` (the cloud sees it at once instead of
+    /// waiting for a report that never comes), audited, and the relay never moves.
+    @Test func aHandOverThatCannotBeWrittenIsAnsweredUnsupported() async throws {
+        let f = try Fixture(
+            extraConfig: "software: {update_order: missing/order.json, support_order: runtime/support.json}"
+        )
+        await f.controller.run()
+        try FileManager.default.createDirectory(
+            atPath: f.dir.url.appendingPathComponent("runtime").path,
+            withIntermediateDirectories: true
+        )
+        func command(_ kind: SignedCommand.Kind, jti: String) async throws -> String {
+            try await f.authority.sign(
+                SignedCommand(
+                    issuer: "org",
+                    device: "lock-1",
+                    command: kind,
+                    version: kind == .update ? "2.0.0" : nil,
+                    uploadURL: kind == .supportBundle ? "https://cloud.example/v1/board/support-bundle" : nil,
+                    uploadToken: kind == .supportBundle ? "wsb_0123456789abcdef0123" : nil,
+                    nonce: jti,
+                    issuedAt: f.wall.now,
+                    expires: f.wall.now.addingTimeInterval(600)
+                )
+            )
+        }
+        let update = await f.controller.execute(commandToken: try await command(.update, jti: "u1"))
+        #expect(update.result.code == .unsupported)
+        #expect(update.result.detail?.contains("cannot hand the update command") == true)
+        #expect(update.executed == nil)
+        let bundle = await f.controller.execute(commandToken: try await command(.supportBundle, jti: "s1"))
+        #expect(bundle.result.code == .ok, "the helper's folder exists: handed over")
+        let handed = try #require(
+            FileManager.default.contents(atPath: f.dir.url.appendingPathComponent("runtime/support.json").path)
+        )
+        #expect(try WireJSON.decode(HandedCommand.self, from: Array(handed), what: "hand-over").received > 0)
+        #expect(f.io.relayWrites.allSatisfy { !$0 }, "the relay never moved")
+        let audited = try await f.records().filter { $0.event.kind == .command }
+        #expect(audited.map(\.event.reason) == ["unsupported", "ok"])
+    }
 }

@@ -114,6 +114,43 @@ import WardenProtocol
         #expect(message(try config(extra: "software: {channel: beta}")).contains("software.channel: unknown key"))
     }
 
+    /// `sync:`: the broker address, the org id, mutual TLS (both files or neither, the key owner-only), the renewal
+    /// lead and the broker password, each refused by name; a good section loads with its defaults.
+    @Test func syncSettingsNameTheBadKey() throws {
+        _ = dir.write("ca.pem", "ca")
+        _ = dir.write("client.crt", "cert")
+        let key = dir.write("client.key", "key")
+        chmod(key, 0o600)
+        let tls = "tls: {ca: ca.pem, cert: client.crt, key: client.key"
+        let good = try WardenConfig.load(
+            path: try config(extra: "sync: {org: acme, broker: mq.example:8883, \(tls), renew_before_s: 86400}}")
+        )
+        let sync = try #require(good.sync)
+        #expect(sync.org == "acme" && sync.host == "mq.example" && sync.port == 8883)
+        #expect(sync.renewBefore == 86_400)
+        #expect(sync.certFile == dir.path("client.crt") && sync.keyFile == key)
+        #expect(sync.keepAlive == .seconds(30) && sync.stateInterval == .seconds(300))
+        let unset = try WardenConfig.load(path: try config(extra: "sync: {org: acme, broker: mq:1883, \(tls)}}"))
+        #expect(unset.sync?.renewBefore == nil, "unset: a third of the certificate's life")
+        func refused(_ section: String) throws -> String { message(try config(extra: "sync: {\(section)}")) }
+        #expect(try refused("org: acme, broker: mq:8883, \(tls), renew_before_s: 30}").contains("renew_before_s"))
+        #expect(try refused("org: acme, broker: mq:8883, \(tls), renew_after_s: 30}").contains("renew_after_s"))
+        #expect(try refused("org: Acme!, broker: mq:8883").contains("sync.org: 'Acme!' is not an org id"))
+        #expect(try refused("org: acme, broker: mq").contains("'mq' is not HOST:PORT"))
+        #expect(
+            try refused("org: acme, broker: mq:8883, tls: {ca: ca.pem, cert: client.crt}").contains(
+                "give both cert and key"
+            )
+        )
+        chmod(key, 0o644)
+        #expect(try refused("org: acme, broker: mq:8883, \(tls)}").contains("run chmod 600"))
+        #expect(
+            try refused("org: acme, broker: mq:8883, username: b1, password_file: nope").contains(
+                "sync.password_file: cannot read"
+            )
+        )
+    }
+
     @Test func badPresentationSettings() throws {
         #expect(
             message(try config(presentation: "{tcp: localhost}")).contains(

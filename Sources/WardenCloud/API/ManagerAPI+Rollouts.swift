@@ -32,15 +32,9 @@ extension ManagerAPI {
         }
     }
 
-    /// The org's newest rollouts, with their boards.
+    /// The org's newest rollouts, with their boards: two queries whatever the number of rollouts.
     func recentRollouts(_ org: String, limit: Int) async throws -> [APIModel.Rollout] {
-        var items: [APIModel.Rollout] = []
-        for row in try await rows(
-            "SELECT id FROM rollouts WHERE org_id = \(org) ORDER BY created_at DESC, id LIMIT \(limit)"
-        ) {
-            items.append(try await rollout(org, id: try row.decode(String.self)))
-        }
-        return items
+        try await rollouts(org, id: nil, limit: limit)
     }
 
     /// Stops ordering boards (a 404 for another org's rollout comes before the role check: ids leak nothing).
@@ -141,40 +135,58 @@ extension ManagerAPI {
     }
 
     func rollout(_ org: String, id: String) async throws -> APIModel.Rollout {
-        guard
-            let row = try await rows(
-                """
-                SELECT id, version, channel, waves, max_failures, state, reason, wave, created_at, updated_at
-                FROM rollouts WHERE org_id = \(org) AND id = \(id)
-                """
-            ).first
-        else { throw Problem.notFound("rollout '\(id)'") }
-        let (rid, version, channel, waves, maxFailures, state, reason, wave, created, updated) = try row.decode(
-            (String, String, String, [String], Int, String, String?, Int, Date, Date).self
-        )
-        var devices: [APIModel.RolloutDevice] = []
-        for r in try await rows(
+        guard let found = try await rollouts(org, id: id, limit: 1).first else {
+            throw Problem.notFound("rollout '\(id)'")
+        }
+        return found
+    }
+
+    /// One rollout (`id`) or the newest `limit`, each with its boards and what they run now.
+    private func rollouts(_ org: String, id: String?, limit: Int) async throws -> [APIModel.Rollout] {
+        var out: [APIModel.Rollout] = []
+        var index: [String: Int] = [:]
+        for row in try await rows(
             """
-            SELECT rd.device_id, rd.wave, rd.state, rd.detail, d.state->>'version'
-            FROM rollout_devices rd LEFT JOIN devices d ON d.org_id = rd.org_id AND d.id = rd.device_id
-            WHERE rd.org_id = \(org) AND rd.rollout_id = \(id) ORDER BY rd.wave, rd.device_id
+            SELECT id, version, channel, waves, max_failures, state, reason, wave, created_at, updated_at
+            FROM rollouts WHERE org_id = \(org) AND (\(id)::text IS NULL OR id = \(id))
+            ORDER BY created_at DESC, id LIMIT \(limit)
             """
         ) {
-            let (device, w, s, detail, running) = try r.decode((String, Int, String, String?, String?).self)
-            devices.append(.init(device: device, wave: w + 1, state: s, detail: detail, version: running))
+            let (rid, version, channel, waves, maxFailures, state, reason, wave, created, updated) = try row.decode(
+                (String, String, String, [String], Int, String, String?, Int, Date, Date).self
+            )
+            index[rid] = out.count
+            out.append(
+                APIModel.Rollout(
+                    id: rid,
+                    version: version,
+                    channel: channel,
+                    waves: waves,
+                    maxFailures: maxFailures,
+                    state: state,
+                    reason: reason,
+                    wave: wave + 1,
+                    createdAt: created,
+                    updatedAt: updated,
+                    devices: []
+                )
+            )
         }
-        return APIModel.Rollout(
-            id: rid,
-            version: version,
-            channel: channel,
-            waves: waves,
-            maxFailures: maxFailures,
-            state: state,
-            reason: reason,
-            wave: wave + 1,
-            createdAt: created,
-            updatedAt: updated,
-            devices: devices
-        )
+        guard !out.isEmpty else { return [] }
+        for r in try await rows(
+            """
+            SELECT rd.rollout_id, rd.device_id, rd.wave, rd.state, rd.detail, d.state->>'version'
+            FROM rollout_devices rd LEFT JOIN devices d ON d.org_id = rd.org_id AND d.id = rd.device_id
+            WHERE rd.org_id = \(org) AND rd.rollout_id = ANY(\(out.map(\.id)))
+            ORDER BY rd.rollout_id, rd.wave, rd.device_id
+            """
+        ) {
+            let (rid, device, w, s, detail, running) = try r.decode(
+                (String, String, Int, String, String?, String?).self
+            )
+            guard let i = index[rid] else { continue }
+            out[i].devices.append(.init(device: device, wave: w + 1, state: s, detail: detail, version: running))
+        }
+        return out
     }
 }

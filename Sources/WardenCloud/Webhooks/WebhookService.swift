@@ -50,23 +50,13 @@ public struct WebhookService: Service {
 
     public func run() async throws {
         let client = makeClient()
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do {
-                // A shutdown cancels the sends in flight; their rows stay `sending` and are claimed again a minute
-                // later, so a stop never waits on a slow receiver and never loses a delivery.
-                try await cancelWhenGracefulShutdown {
-                    try await enqueue()
-                    try await deliverDue(client: client)
-                }
-            } catch  where Task.isShuttingDownGracefully || Task.isCancelled {
-                break
-            } catch {
-                logger.warning(
-                    "webhooks: a round failed; retrying",
-                    metadata: ["error": "\(String(reflecting: error))"]
-                )
+        await PeriodicPass.run(every: interval, logger: logger, what: "webhooks: a round") {
+            // A shutdown cancels the sends in flight; their rows stay `sending` and are claimed again a minute
+            // later, so a stop never waits on a slow receiver and never loses a delivery.
+            try await cancelWhenGracefulShutdown {
+                try await enqueue()
+                try await deliverDue(client: client)
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
         try? await client.shutdown()
     }
