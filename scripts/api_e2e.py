@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cloudstack import CloudStack  # noqa: E402
+from cloudstack import CloudStack, wait_for  # noqa: E402
 
 failures = []
 
@@ -105,29 +105,17 @@ def main():
               and all(",denied," in r for r in rows[1:]), "cloud audit export --result denied")
         sent = json.loads(s.ctl("cloud", "unlock", *M, "front", "--seconds", "2", "--output", "json"))
         check([c["device"] for c in sent["commands"]] == ["lock-front"], "cloud unlock: a signed command to the board")
-        deadline = time.monotonic() + 5
-        unlocked = False
-        while time.monotonic() < deadline and not unlocked:
-            unlocked = json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get("relayUnlocked") is True
-            time.sleep(0.1)
-        check(unlocked, "the board unlocked on the remote command")
+        def board(field, want):
+            return wait_for(lambda: json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get(field)
+                            is want, 5, interval=0.1)
+        check(board("relayUnlocked", True), "the board unlocked on the remote command")
         time.sleep(2.5)
         s.ctl("cloud", "lockdown", *M, "--site", "hq")
-        deadline = time.monotonic() + 5
-        down = False
-        while time.monotonic() < deadline and not down:
-            down = json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get("lockdown") is True
-            time.sleep(0.1)
-        check(down, "cloud lockdown --site: the site's board is in lockdown")
+        check(board("lockdown", True), "cloud lockdown --site: the site's board is in lockdown")
         s.ctl("cloud", "lockdown", *M, "--site", "hq", "--off")
 
         def board_lockdown(want):
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                if json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get("lockdown") is want:
-                    return True
-                time.sleep(0.1)
-            return False
+            return board("lockdown", want)
         check(board_lockdown(False), "cloud lockdown --off: the board left lockdown")
         api("PUT", "/v1/sites/hq/lockdown-plans/entrance", {"name": "Entrance", "doors": ["front"]})
         s.ctl("cloud", "lockdown", *M, "--site", "hq", "--plan", "entrance")
@@ -140,9 +128,7 @@ def main():
         check(started["state"] == "running" and [d["device"] for d in started["devices"]] == ["lock-front"],
               "cloud rollout start: one wave, the board pending")
         order_file = s._path("update-order.json")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not os.path.exists(order_file):
-            time.sleep(0.2)
+        wait_for(lambda: os.path.exists(order_file), 15)
         check(os.path.exists(order_file) and oct(os.stat(order_file).st_mode & 0o777) == "0o600",
               "warden-cloud's RolloutService signed an update order; wardend verified it and handed it over (0600)")
         order = json.load(open(order_file)) if os.path.exists(order_file) else {"token": "."}
@@ -156,13 +142,10 @@ def main():
                        "at": int(time.time())}, f)
         # As warden-updater does after each report: wardend reads it, audits it and publishes its state at once.
         s.ctl("update", "reported", "--socket", s.control_socket)
-        deadline = time.monotonic() + 20
-        status = {}
-        while time.monotonic() < deadline:
-            status = json.loads(s.ctl("cloud", "rollout", "status", *M, "--output", "json"))
-            if status.get("state") != "running":
-                break
-            time.sleep(0.5)
+        def rollout_status():
+            return json.loads(s.ctl("cloud", "rollout", "status", *M, "--output", "json"))
+        wait_for(lambda: rollout_status().get("state") != "running", 20, interval=0.5)
+        status = rollout_status()
         check(status.get("state") == "stopped" and "9.9.9 is not healthy" in (status.get("reason") or ""),
               f"the board's report stopped the rollout at its first wave ({status.get('state')}: {status.get('reason')})")
         table = s.ctl("cloud", "rollout", "status", *M, status.get("id", ""))
@@ -176,9 +159,7 @@ def main():
         asked = json.loads(s.ctl("cloud", "support-bundle", "request", *M, "lock-front", "--output", "json"))
         check(asked.get("state") == "requested", f"cloud support-bundle request ({asked.get('id')})")
         order_file = s._path("support-order.json")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not os.path.exists(order_file):
-            time.sleep(0.2)
+        wait_for(lambda: os.path.exists(order_file), 15)
         check(os.path.exists(order_file) and oct(os.stat(order_file).st_mode & 0o777) == "0o600",
               "wardend verified the signed support_bundle command and handed it over (0600)")
         # warden-support.path's stand-in: what warden-support.service runs.

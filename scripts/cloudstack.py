@@ -51,6 +51,21 @@ def _child_setup():
         pass
 
 
+def wait_for(cond, timeout, interval=0.2):
+    """Polls `cond()` until it returns something truthy (returned at once) or `timeout` seconds pass (then its
+    last value). An exception counts as "not yet": a part that is still starting answers with errors for a moment;
+    the caller's check of the value says what went wrong."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = cond()
+        except Exception:  # noqa: BLE001 - see the docstring
+            value = None
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
 def _tail(path, lines=40):
     try:
         with open(path, "rb") as f:

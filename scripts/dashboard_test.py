@@ -23,7 +23,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cloudstack import CloudStack  # noqa: E402
+from cloudstack import CloudStack, wait_for  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = os.path.join(REPO, ".build", "dashboard")
@@ -286,9 +286,7 @@ def main():
             check(bool(row) and "requested" in row[0].text, f"the request is shown on the board's row "
                   f"({row[0].text if row else 'no row'})")
             order_file = os.path.join(s.tmp, "support-order.json")
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and not os.path.exists(order_file):
-                time.sleep(0.2)
+            wait_for(lambda: os.path.exists(order_file), 15)
             # What warden-support.service runs on the board when wardend hands the signed request over.
             s.ctl("support-bundle", "--order", order_file, "--config", s._path("warden.yaml"),
                   "--log-file", s._path("wardend.log"), timeout=120)

@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cloudstack import CloudStack, REPO  # noqa: E402
+from cloudstack import CloudStack, REPO, wait_for  # noqa: E402
 
 failures = []
 FLEET = [f"sim-{i:05d}" for i in range(4)]
@@ -71,14 +71,8 @@ def main():
             return json.loads(r.stdout) if r.returncode == 0 else {}
 
         def wait(what, cond, timeout, interval=0.3):
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                try:
-                    if cond():
-                        return True
-                except Exception:  # noqa: BLE001 - a half-started part answers with errors for a moment
-                    pass
-                time.sleep(interval)
+            if wait_for(cond, timeout, interval):
+                return True
             print(f"   (waited {timeout} s for {what})", flush=True)
             return False
 
