@@ -2,8 +2,9 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Testing
-import WardenCloud
 import WardenWire
+
+@testable import WardenCloud
 
 extension CloudAPISuite {
     /// Support bundles against real PostgreSQL: an org admin asks a board; the signed command carries the upload URL
@@ -106,6 +107,10 @@ extension CloudAPISuite {
                 #expect(try await upload(archive, token: lateToken).status == .unauthorized)
                 let states = try await api.get(ask).items.map { "\($0["id"]!)=\($0["state"]!)" }
                 #expect(Set(states) == ["\(id)=uploaded", "\(lateID)=expired"])
+                // The devices page shows each board's newest bundle, one row per board.
+                let manager = ManagerAPI(operations: fx.runtime.operations, logger: fx.logger)
+                #expect(try await manager.newestBundles("acme").mapValues(\.id) == ["board-front": lateID])
+                #expect(try await manager.newestBundles("globex").isEmpty, "another org's boards show none")
 
                 // Retention: the daily sweep deletes what was requested before the cutoff, archive and request.
                 _ = await fx.sql(

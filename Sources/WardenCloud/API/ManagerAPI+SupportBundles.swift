@@ -142,22 +142,36 @@ extension ManagerAPI {
             AND (\(id)::text IS NULL OR id = \(id))
             ORDER BY requested_at DESC, id LIMIT 50
             """
-        ).map { row in
-            let r = try row.decode(
-                (String, String, String, Date, Date, Date?, Int64?, String?, String?, Bool).self
-            )
-            return APIModel.SupportBundle(
-                id: r.0,
-                device: r.1,
-                state: r.5 != nil ? "uploaded" : (r.9 ? "expired" : "requested"),
-                requestedBy: r.2,
-                requestedAt: r.3,
-                expiresAt: r.4,
-                uploadedAt: r.5,
-                size: r.6,
-                sha256: r.7,
-                command: r.8
-            )
-        }
+        ).map(Self.bundle)
+    }
+
+    /// Each board's newest bundle (the devices page): one row per board however many bundles the org has, through
+    /// the `(org_id, device_id, requested_at DESC)` index.
+    func newestBundles(_ org: String) async throws -> [String: APIModel.SupportBundle] {
+        let newest = try await rows(
+            """
+            SELECT DISTINCT ON (device_id) id, device_id, requested_by, requested_at, expires_at, uploaded_at, size,
+                sha256, jti, expires_at <= now()
+            FROM support_bundles WHERE org_id = \(org)
+            ORDER BY device_id, requested_at DESC, id
+            """
+        ).map(Self.bundle)
+        return Dictionary(newest.map { ($0.device, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private static func bundle(_ row: PostgresRow) throws -> APIModel.SupportBundle {
+        let r = try row.decode((String, String, String, Date, Date, Date?, Int64?, String?, String?, Bool).self)
+        return APIModel.SupportBundle(
+            id: r.0,
+            device: r.1,
+            state: r.5 != nil ? "uploaded" : (r.9 ? "expired" : "requested"),
+            requestedBy: r.2,
+            requestedAt: r.3,
+            expiresAt: r.4,
+            uploadedAt: r.5,
+            size: r.6,
+            sha256: r.7,
+            command: r.8
+        )
     }
 }

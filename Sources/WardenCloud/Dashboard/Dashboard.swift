@@ -483,12 +483,7 @@ struct Dashboard: Sendable {
 
     func devicesPage(_ caller: Principal, error: String? = nil) async throws -> Response {
         let devices = try await api.devices(caller, door: nil, id: nil)
-        var newestBundle: [String: APIModel.SupportBundle] = [:]
-        if caller.role == .admin {
-            for b in try await api.bundles(caller.org, device: nil, id: nil) where newestBundle[b.device] == nil {
-                newestBundle[b.device] = b
-            }
-        }
+        let newestBundle = caller.role == .admin ? try await api.newestBundles(caller.org) : [:]
         let rollouts = try await api.recentRollouts(caller.org, limit: 5).map(Self.rolloutCard)
         let doors = try await api.doors(caller, site: nil)
         return try page(
