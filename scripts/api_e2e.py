@@ -26,6 +26,12 @@ def main():
     with CloudStack(board=True) as s:
         api = s.api
 
+        def board_status():
+            return json.loads(s.ctl("status", "--socket", s.control_socket, "--json"))
+
+        def relocked():
+            return wait_for(lambda: board_status().get("relayUnlocked") is False, 15, interval=0.1)
+
         user = api("POST", "/v1/users", {"name": "Paula Phone", "email": "paula@acme.example"})
         key = api("POST", "/v1/keys", {"user": user["id"], "doors": ["front"]})
         invitation = api("POST", f"/v1/users/{user['id']}/invitations", {"valid_hours": 1})
@@ -44,7 +50,7 @@ def main():
         check(rc == 0 and "granted" in out.lower(), f"the enrolled phone opens the door ({out.strip()})")
 
         # Wait for the relay to relock, so the refusal below is the door's decision and not a busy relay.
-        time.sleep(5.5)
+        check(relocked(), "the relay relocked after the pulse")
         api("POST", f"/v1/keys/{key['id']}/revoke")
         revoked_at = time.monotonic()
         refused_after = None
@@ -60,15 +66,17 @@ def main():
         check(not os.path.exists(credential), "the phone's next fetch drops the revoked credential")
 
         print("== a one-time key opens the door once")
+        listed = board_status().get("accessListVersion", 0)
         once = api("POST", "/v1/keys", {"user": user["id"], "doors": ["front"], "one_time": True})
         print("  " + s.ctl("phone", "fetch", "--dir", phone).strip())
         once_credential = os.path.join(phone, once["id"] + ".jws")
         check(os.path.exists(once_credential), "the phone holds the one-time key's credential")
-        time.sleep(1)  # the board applies the grant's access list
+        check(wait_for(lambda: board_status().get("accessListVersion", 0) > listed, 10),
+              "the board applied the grant's access list")
         rc, out = s.phone_unlock(once_credential, holder)
         used_at = time.monotonic()
         check(rc == 0 and "granted" in out.lower(), f"the one-time key opens the door ({out.strip()})")
-        time.sleep(5.5)  # the relay relocks
+        check(relocked(), "the relay relocked after the one-time use")
         rc, out = s.phone_unlock(once_credential, holder)
         check(rc != 0 and "revoked" in out.lower(),
               f"its second use is refused as revoked ({out.strip()}; {time.monotonic() - used_at:.1f} s after the first)")
@@ -106,10 +114,9 @@ def main():
         sent = json.loads(s.ctl("cloud", "unlock", *M, "front", "--seconds", "2", "--output", "json"))
         check([c["device"] for c in sent["commands"]] == ["lock-front"], "cloud unlock: a signed command to the board")
         def board(field, want):
-            return wait_for(lambda: json.loads(s.ctl("status", "--socket", s.control_socket, "--json")).get(field)
-                            is want, 5, interval=0.1)
+            return wait_for(lambda: board_status().get(field) is want, 5, interval=0.1)
         check(board("relayUnlocked", True), "the board unlocked on the remote command")
-        time.sleep(2.5)
+        check(relocked(), "the relay relocked after the remote unlock's 2 s")
         s.ctl("cloud", "lockdown", *M, "--site", "hq")
         check(board("lockdown", True), "cloud lockdown --site: the site's board is in lockdown")
         s.ctl("cloud", "lockdown", *M, "--site", "hq", "--off")

@@ -168,13 +168,22 @@ def main():
             cloud = ["-h", "127.0.0.1", "-p", str(s.mqtt_port), "-u", "cloud", "-P", s.cloud_mqtt_password]
 
             def received(sub_args, topic, pub_args, marker):
-                sub = subprocess.Popen(["mosquitto_sub", *sub_args, "-t", topic, "-W", "3", "-v"],
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                time.sleep(0.7)
+                # Publishes only once the broker has answered the subscription (-d prints its SUBACK), so a
+                # refusal below is the ACL's and never a subscriber that was not listening yet.
+                # stdbuf: mosquitto_sub's output to a pipe is block-buffered, and the SUBACK line must come at once.
+                sub = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", *sub_args, "-t", topic, "-W", "3", "-C", "1",
+                                        "-v", "-d"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                seen = []
+                for line in sub.stdout:
+                    seen.append(line)
+                    if "SUBACK" in line:
+                        break
+                check(any("SUBACK" in s for s in seen) and sub.poll() is None,
+                      f"the subscriber to {topic} is subscribed and listening before the publish")
                 subprocess.run(["mosquitto_pub", *pub_args, "-t", topic, "-m", marker, "-q", "1"],
                                capture_output=True, timeout=10)
                 out, _ = sub.communicate(timeout=10)
-                return marker in out
+                return marker in "".join(seen) + out
 
             own, other = f"warden/v1/acme/{dev2}", f"warden/v1/acme/{dev1}"
             check(received(cloud, f"{own}/state", tls2, "m-own-pub"), "board 2 publishes on its own state topic (control)")

@@ -78,7 +78,9 @@ import Glibc
                 )
             )
         }
+        try #require(pairs.count == 200, "socketpair failed after \(pairs.count) pairs")
         let before = threads()
+        try #require(before > 0, "read the thread count from /proc/self/status")
         let tasks = pairs.map { p in Task { try? await p.0.receive(upTo: 8) } }
         try await Task.sleep(for: .milliseconds(200))
         let during = threads()

@@ -45,6 +45,14 @@ extension CloudStackSuite {
                     payload: Array("{\"intruder\":true}".utf8)
                 )
             }
+            // Positive control: the intruder's connection does read what its own ACL allows (lock-i's command
+            // topic), so "reads nothing of lock-h" below is the broker refusing, not a deaf client.
+            let i2 = try DeviceTopics(org: Self.org, dev: "lock-i")
+            try await intruder.client.subscribe(topic: i2.topic(.cmd))
+            try await observer.client.publish(topic: i2.topic(.cmd), payload: Array("control".utf8))
+            try await waitFor("lock-i's own command topic", timeout: .seconds(10)) {
+                intruder.messages.contains { $0.topic == i2.topic(.cmd) }
+            }
             // The cloud sends lock-h a command; its result and state flow as usual.
             try stack.cloudOK(["unlock", "--org", Self.org, "--device", "lock-h", "--seconds", "1"])
             try await waitFor("lock-h's answer", timeout: .seconds(10)) {

@@ -120,7 +120,14 @@ import Glibc
             let client = try await waitReady()
             #expect(try client.call(command).ok)
             #expect(try client.call(ControlRequest(cmd: "status")).status?.relayUnlocked == true)
-            try await Task.sleep(for: .milliseconds(300))  // the unlock record reaches the disk
+            // The unlock record on disk before the kill: polled, since the real daemon's journal has no clock to drive.
+            var durable = false
+            for _ in 0..<200 where !durable {
+                let s = try client.call(ControlRequest(cmd: "status")).status
+                durable = (s?.auditDurableSeq ?? 0) >= (s?.auditLastSeq ?? 1)
+                if !durable { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(durable, "the unlock record reached the disk within 2 s")
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             let before = try records()

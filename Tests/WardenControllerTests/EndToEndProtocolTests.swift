@@ -168,18 +168,22 @@ import WardenWire
 
         func relayRecords() throws -> Int { try records().filter { $0.event.kind == .relay }.count }
 
+        /// Polls the real daemon (no clock to drive here); a timeout is a failure, never a silent pass.
         func waitRelocked() async throws {
             for _ in 0..<200 {
                 if try !status().relayUnlocked { return }
                 try await Task.sleep(for: .milliseconds(20))
             }
+            Issue.record("the relay did not relock within 4 s")
         }
 
         func waitDurable() async throws {
             let target = try status().auditLastSeq
-            for _ in 0..<200 where try status().auditDurableSeq < target {
+            for _ in 0..<200 {
+                if try status().auditDurableSeq >= target { return }
                 try await Task.sleep(for: .milliseconds(10))
             }
+            Issue.record("the journal did not reach seq \(target) on disk within 2 s")
         }
     }
 
@@ -331,20 +335,26 @@ import WardenWire
     @Test func silentFloodDoesNotKeepAPhoneOut() async throws {
         let lock = try Lock(maxSessions: 2)
         let path = lock.presentSocket
-        let flood = Task.detached {
+        let flood = Task.detached { () -> Int in
             var open: [SocketFrameChannel] = []
+            var opened = 0
             while !Task.isCancelled {
-                if let c = try? SocketFrameChannel.connect(unix: path) { open.append(c) }
+                if let c = try? SocketFrameChannel.connect(unix: path) {
+                    open.append(c)
+                    opened += 1
+                }
                 if open.count > 200 { open.removeFirst().close() }
                 try? await Task.sleep(for: .milliseconds(2))
             }
             for c in open { c.close() }
+            return opened
         }
         try await Task.sleep(for: .milliseconds(300))
         var results: [ResultCode] = []
         for _ in 0..<3 { results.append(try await lock.unlock(try await lock.token()).0) }
         flood.cancel()
-        await flood.value
+        let opened = await flood.value
         #expect(results == [.granted, .granted, .granted], "\(results)")
+        #expect(opened > 10 * 2, "the flood really held many more connections than sessions (\(opened) opened)")
     }
 }
