@@ -169,6 +169,9 @@ def main():
         wait_for(lambda: os.path.exists(order_file), 15)
         check(os.path.exists(order_file) and oct(os.stat(order_file).st_mode & 0o777) == "0o600",
               "wardend verified the signed support_bundle command and handed it over (0600)")
+        with open(order_file) as f:
+            handed = json.load(f)["token"]
+        upload_token = json.loads(base64.urlsafe_b64decode(handed.split(".")[1] + "==")).get("tok", "")
         # warden-support.path's stand-in: what warden-support.service runs.
         argv = [os.path.join(s.bin, "wardenctl"), "support-bundle", "--order", order_file,
                 "--config", s._path("warden.yaml"), "--log-file", s._path("wardend.log")]
@@ -204,6 +207,35 @@ def main():
         secrets_.update({f"device key line {i}": line for i, line in enumerate(key_lines)})
         leaks = [what for what, secret in secrets_.items() if any(secret in t for t in texts.values())]
         check(not leaks, f"no private key, password or token in the uploaded bundle (leaks: {leaks})")
+
+        print("== no secret in any log of the run (warden-cloud, wardend, mosquitto, PostgreSQL)")
+        with open(os.path.join(phone, "phone.token")) as f:
+            phone_token = f.read().strip()
+        with open(s.authority_key) as f:
+            authority_lines = [line for line in f.read().splitlines() if line and not line.startswith("-----")]
+        logged = {
+            "the admin API token": s.token, "globex's API token": s.other_token,
+            "the admin password": s.admin_password, "globex's admin password": s.other_password,
+            "the cloud's broker password": s.cloud_mqtt_password, "the board's broker password": s.board_mqtt_password,
+            "the invitation token": invitation["token"], "the phone token": phone_token,
+            "the support upload token": upload_token,
+        }
+        logged.update({f"device key line {i}": line for i, line in enumerate(key_lines)})
+        logged.update({f"authority key line {i}": line for i, line in enumerate(authority_lines)})
+        logs = {}
+        for dirpath, _, files in os.walk(s.tmp):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                if name.endswith(".log") or (name == "log" and "pg" in os.path.relpath(path, s.tmp)):
+                    with open(path, "rb") as f:
+                        logs[os.path.relpath(path, s.tmp)] = f.read().decode("utf-8", "replace")
+        check({"cloud.log", "wardend.log", "mosquitto.log"} <= set(logs) and any("pg" in k for k in logs) and all(len(v) > 1000 for k, v in logs.items()
+              if k in ("cloud.log", "wardend.log")), f"the run's logs are there to search ({sorted(logs)})")
+        empty = [what for what, secret in logged.items() if len(secret or "") < 16]
+        check(not empty, f"every secret searched for is a real one ({empty})")
+        found = [f"{what} in {name}" for what, secret in logged.items() for name, text in logs.items()
+                 if secret and secret in text]
+        check(not found, f"no token, password or private key line in any log ({found})")
         try:
             s.ctl("cloud", "doors", "list", "--url", s.url, "--token-file", os.path.join(s.tmp, "missing"))
             check(False, "a missing token file is refused")

@@ -53,8 +53,12 @@ def main():
     with CloudStack(board=False, tmp_prefix="warden-provision") as s:
         api = s.api
 
+        issued = []  # every enrollment token, searched for in the logs at the end
+
         def token(door="front"):
-            return api("POST", "/v1/enrollment-tokens", {"site": "hq", "door": door, "valid_minutes": 30})
+            made = api("POST", "/v1/enrollment-tokens", {"site": "hq", "door": door, "valid_minutes": 30})
+            issued.append(made["token"])
+            return made
 
         def provision(root, tok, *extra, board="sim", cloud=None, installed=False):
             """`installed`: the root was made by provisioning/install-board, so provision finds the profiles and the
@@ -153,6 +157,7 @@ def main():
                                     "--site", "hq", "--door", "front", "--valid-minutes", "30", "--output", "json"))
             check(made.get("token", "").startswith("wen_") and len(made["token"]) == 47 and made.get("door") == "front",
                   "wardenctl cloud enrollment-token makes a token for the door")
+            issued.append(made.get("token", ""))
             # Board 2's root is laid out by the documented install script first.
             subprocess.run([os.path.join(REPO, "provisioning/install-board"), "--bin", s.bin, "--root", second],
                            check=True, capture_output=True, timeout=60)
@@ -293,6 +298,18 @@ def main():
         time.sleep(1)
         check(not connects(tls1), "after the broker's reload its certificate is refused")
         check(connects(tls2), "board 2 still connects (control)")
+
+        # Enrollment tokens travel on wardenctl's command line and in the provisioning request: neither the
+        # cloud's log, the boards' logs, the broker's nor PostgreSQL's may hold one.
+        logs = {}
+        for dirpath, _, files in os.walk(s.tmp):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                if name.endswith(".log") or (name == "log" and "pg" in os.path.relpath(path, s.tmp)):
+                    logs[os.path.relpath(path, s.tmp)] = open(path, "rb").read().decode("utf-8", "replace")
+        leaked = [f"token {i} in {name}" for i, t in enumerate(issued) for name, text in logs.items() if t in text]
+        check(len(issued) >= 5 and "cloud.log" in logs and not leaked,
+              f"no enrollment token ({len(issued)} issued) in any log ({sorted(logs)}; leaks: {leaked})")
 
         if failures:
             s.dump_logs(lines=60, file=sys.stdout)
