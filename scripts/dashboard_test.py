@@ -169,7 +169,8 @@ def main():
             Select(d.find_element(By.ID, "grant-user")).select_by_visible_text("Rita Ruiz (rita@acme.example)")
             d.find_element(By.CSS_SELECTOR, "#grant input[value=front]").click()
             submit(d, "#grant button")
-            check("Key granted" in d.find_element(By.CSS_SELECTOR, "[role=status]").text, "the key is granted")
+            granted = d.find_element(By.CSS_SELECTOR, "[role=status]").text
+            check("Key granted to Rita Ruiz: Front door" in granted, f"the key is granted, said with names ({granted})")
             check(len(d.find_elements(By.CSS_SELECTOR, "#keys tbody tr")) == 1, "the key is listed")
             accessibility(d, "people")
             shot(d, "people-desktop")
@@ -192,6 +193,8 @@ def main():
             eventually(d, door_state("unlocked"), "the door's card turns to unlocked without a reload")
             eventually(d, lambda _: "granted" in d.find_element(By.ID, "activity").text,
                        "the granted decision appears in the live activity")
+            live = d.find_element(By.ID, "activity").find_elements(By.TAG_NAME, "li")[0].text
+            check("Rita Ruiz" in live and "Front door" in live, f"... naming the person and the door ({live})")
             shot(d, "doors-live-desktop")
             eventually(d, door_state("locked"), "and back to locked when the relay relocks", seconds=20)
 
@@ -213,6 +216,10 @@ def main():
             submit(d, "form.filters button")
             rows = d.find_elements(By.CSS_SELECTOR, "table tbody tr")
             check(len(rows) >= 1 and all("granted" in r.text for r in rows), f"the filter shows granted only ({len(rows)})")
+            check(any("Rita Ruiz" in r.text and "Front door" in r.text and "Access granted" in r.text for r in rows),
+                  f"who, where and what in words, not ids ({rows[0].text if rows else 'no rows'})")
+            people = [o.get_attribute("textContent") for o in d.find_elements(By.CSS_SELECTOR, "#people option")]
+            check("Rita Ruiz (rita@acme.example)" in people, "the person filter offers people by name")
             accessibility(d, "activity")
             shot(d, "activity-desktop")
             href = d.find_element(By.ID, "export").get_attribute("href")

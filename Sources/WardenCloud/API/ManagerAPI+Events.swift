@@ -46,6 +46,9 @@ extension ManagerAPI {
         var result: String?
         var user: String?
         var reason: String?
+        /// The person's and the door's names, so a live view says who and where without a lookup per event.
+        var userName: String?
+        var doorName: String?
     }
 
     func streamEvents(_ caller: Principal, for lifetime: Duration, to writer: inout any ResponseBodyWriter) async throws
@@ -67,15 +70,20 @@ extension ManagerAPI {
             let visible: [String]? = caller.siteFilter == nil ? nil : Array(states.keys)
             let rows = try await rows(
                 """
-                SELECT door_id, device_id, seq, at_ms, kind, user_id, reason, received_at FROM audit_events
-                WHERE org_id = \(caller.org) AND at > now() - interval '10 minutes' AND received_at > \(since)
-                AND kind = ANY(\([AuditKind.accessGranted.rawValue, AuditKind.accessDenied.rawValue, AuditKind.alarm.rawValue]))
-                AND (\(visible)::text[] IS NULL OR door_id = ANY(\(visible ?? [])))
-                ORDER BY received_at, device_id, seq LIMIT 200
+                SELECT e.door_id, e.device_id, e.seq, e.at_ms, e.kind, e.user_id, e.reason, e.received_at, u.name, d.name
+                FROM audit_events e
+                LEFT JOIN users u ON u.org_id = e.org_id AND u.id = e.user_id
+                LEFT JOIN doors d ON d.org_id = e.org_id AND d.id = e.door_id
+                WHERE e.org_id = \(caller.org) AND e.at > now() - interval '10 minutes' AND e.received_at > \(since)
+                AND e.kind = ANY(\([AuditKind.accessGranted.rawValue, AuditKind.accessDenied.rawValue, AuditKind.alarm.rawValue]))
+                AND (\(visible)::text[] IS NULL OR e.door_id = ANY(\(visible ?? [])))
+                ORDER BY e.received_at, e.device_id, e.seq LIMIT 200
                 """
             )
             for row in rows {
-                let r = try row.decode((String?, String, Int64, Int64, String, String?, String?, Date).self)
+                let r = try row.decode(
+                    (String?, String, Int64, Int64, String, String?, String?, Date, String?, String?).self
+                )
                 since = max(since, r.7)
                 let event = DecisionEvent(
                     door: r.0,
@@ -85,7 +93,9 @@ extension ManagerAPI {
                     kind: r.4,
                     result: Self.result(ofKind: r.4),
                     user: r.5,
-                    reason: r.6
+                    reason: r.6,
+                    userName: r.8,
+                    doorName: r.9
                 )
                 try await send(r.4 == AuditKind.alarm.rawValue ? "alarm" : "decision", event)
             }

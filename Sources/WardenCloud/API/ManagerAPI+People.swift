@@ -184,6 +184,15 @@ extension ManagerAPI {
         }
     }
 
+    /// The names of these users of the org (the dashboard's activity shows names, not ids): one query.
+    func userNames(_ org: String, ids: [String]) async throws -> [String: String] {
+        guard !ids.isEmpty else { return [:] }
+        let named = try await rows(
+            "SELECT id, name FROM users WHERE org_id = \(org) AND id = ANY(\(Array(Set(ids))))"
+        ).map { try $0.decode((String, String).self) }
+        return Dictionary(named, uniquingKeysWith: { a, _ in a })
+    }
+
     func user(_ id: String, _ caller: Principal) async throws -> APIModel.User {
         guard let u = try await users(caller, only: id).first else { throw Problem.notFound("user '\(id)'") }
         return u

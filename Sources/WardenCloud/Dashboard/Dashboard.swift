@@ -138,10 +138,16 @@ struct Dashboard: Sendable {
                         oneTime: nil
                     )
                     let key = try await api.grant(input, caller: caller)
+                    let person = try await api.userNames(caller.org, ids: [key.user])[key.user] ?? key.user
+                    let doorNames = Dictionary(
+                        try await api.doors(caller, site: nil).map { ($0.id, $0.name) },
+                        uniquingKeysWith: { a, _ in a }
+                    )
                     return try await peoplePage(
                         caller,
                         error: nil,
-                        notice: "Key granted to \(key.user): \(key.doors.joined(separator: ", "))."
+                        notice:
+                            "Key granted to \(person): \(key.doors.map { doorNames[$0] ?? $0 }.joined(separator: ", "))."
                     )
                 } catch let p as Problem { return try await peoplePage(caller, error: p.detail, notice: nil) }
             }
@@ -155,7 +161,8 @@ struct Dashboard: Sendable {
                     let key = try await api.keyModel(id, caller)
                     try caller.requireWrite()
                     try await api.revokeKey(id, caller: caller)
-                    return try await peoplePage(caller, error: nil, notice: "Revoked \(key.user)'s key.")
+                    let person = try await api.userNames(caller.org, ids: [key.user])[key.user] ?? key.user
+                    return try await peoplePage(caller, error: nil, notice: "Revoked \(person)'s key.")
                 } catch let p as Problem { return try await peoplePage(caller, error: p.detail, notice: nil) }
             }
         }
@@ -339,6 +346,8 @@ struct Dashboard: Sendable {
         var q = ManagerAPI.AuditQuery()
         q.kinds = ["access_granted", "access_denied"]
         let recent = try await api.audit(q, caller, limit: 15)
+        let doorNames = Dictionary(doors.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let userNames = try await api.userNames(caller.org, ids: recent.compactMap(\.user))
         return try page(
             "doors",
             title: "Doors",
@@ -358,15 +367,19 @@ struct Dashboard: Sendable {
                         "at": Self.display($0.at),
                     ]
                 },
-                "recent": recent.map(Self.eventRow),
+                "recent": recent.map { Self.eventRow($0, users: userNames, doors: doorNames) },
             ]
         )
     }
 
-    static func eventRow(_ e: APIModel.AuditEvent) -> [String: Any] {
-        [
-            "at": Self.display(e.at), "result": e.result ?? "", "user": e.user ?? "unknown", "door": e.door ?? "",
-            "reason": e.reason ?? "", "kind": e.kind,
+    /// One event as a person reads it: names rather than ids (the id stays in a tooltip), the kind in words. A
+    /// decision without a known holder says "unknown credential"; other records name no one.
+    static func eventRow(_ e: APIModel.AuditEvent, users: [String: String], doors: [String: String]) -> [String: Any] {
+        let person = e.user.map { users[$0] ?? $0 } ?? (e.result == nil ? "" : "unknown credential")
+        return [
+            "at": Self.display(e.at), "result": e.result ?? "", "user": person, "userID": e.user ?? "",
+            "door": e.door.map { doors[$0] ?? $0 } ?? e.device, "reason": e.reason.map(DashboardLabels.words) ?? "",
+            "kind": DashboardLabels.kind(e.kind),
         ]
     }
 
@@ -392,6 +405,8 @@ struct Dashboard: Sendable {
             older = Self.path("/audit", next)
         }
         let doors = try await api.doors(caller, site: nil)
+        let doorNames = Dictionary(doors.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let userNames = try await api.userNames(caller.org, ids: events.compactMap(\.user))
         let result = query["result"].map(String.init) ?? ""
         var exportQuery = query
         exportQuery["cursor"] = nil
@@ -400,8 +415,11 @@ struct Dashboard: Sendable {
             title: "Activity",
             caller,
             [
-                "auditPage": true, "error": error as Any, "events": events.map(Self.eventRow), "olderURL": older as Any,
+                "auditPage": true, "error": error as Any,
+                "events": events.map { Self.eventRow($0, users: userNames, doors: doorNames) },
+                "olderURL": older as Any,
                 "user": query["user"].map(String.init) ?? "",
+                "people": try await api.users(caller).map { ["id": $0.id, "name": $0.name, "email": $0.email] },
                 "since": query["since"].map { String($0.prefix(10)) } ?? "",
                 "doorOptions": doors.map {
                     ["id": $0.id, "name": $0.name, "selected": query["door"].map(String.init) == $0.id]
@@ -498,7 +516,7 @@ struct Dashboard: Sendable {
                     var row: [String: Any] = [
                         "id": d.id, "door": d.door, "state": d.state ?? "unknown",
                         "lastSeen": d.lastSeen.map(Self.display) ?? "never",
-                        "applied": d.appliedVersion.map(String.init) ?? "-", "doorVersion": d.doorVersion,
+                        "applied": d.appliedVersion.map { "v\($0)" } ?? "none", "doorVersion": d.doorVersion,
                         "behind": (d.appliedVersion ?? 0) < d.doorVersion && d.decommissionedAt == nil,
                         "chain": d.chainFlagged ? "problem flagged" : "intact",
                         "software": d.softwareVersion ?? "-",

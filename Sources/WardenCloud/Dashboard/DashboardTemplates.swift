@@ -126,7 +126,7 @@ enum DashboardTemplates {
         <section aria-labelledby="activity-h">
           <h2 id="activity-h">Live activity</h2>
           <ol id="activity" aria-live="polite" class="activity">
-          {{#recent}}<li class="{{result}}"><time>{{at}}</time> {{result}} · {{user}} · {{door}} {{reason}}</li>{{/recent}}
+          {{#recent}}<li class="{{result}}"><time>{{at}}</time> {{result}} · <span title="{{userID}}">{{user}}</span> · {{door}} {{reason}}</li>{{/recent}}
           </ol>
         </section>
         {{/content}}{{/layout}}
@@ -139,7 +139,9 @@ enum DashboardTemplates {
           <select id="door" name="door"><option value="">All doors</option>
           {{#doorOptions}}<option value="{{id}}" {{#selected}}selected{{/selected}}>{{name}}</option>{{/doorOptions}}
           </select></div>
-          <div><label for="user">Person (user id)</label><input id="user" name="user" value="{{user}}"></div>
+          <div><label for="user">Person</label><input id="user" name="user" value="{{user}}" list="people"
+            autocomplete="off" placeholder="name or email">
+          <datalist id="people">{{#people}}<option value="{{id}}">{{name}} ({{email}})</option>{{/people}}</datalist></div>
           <div><label for="result">Result</label>
           <select id="result" name="result">
           {{#resultOptions}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/resultOptions}}
@@ -153,7 +155,7 @@ enum DashboardTemplates {
           <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Result</th><th scope="col">Person</th>
           <th scope="col">Door</th><th scope="col">What</th><th scope="col">Reason</th></tr></thead>
           <tbody>
-          {{#events}}<tr><td><time>{{at}}</time></td><td class="{{result}}">{{result}}</td><td>{{user}}</td><td>{{door}}</td><td>{{kind}}</td><td>{{reason}}</td></tr>{{/events}}
+          {{#events}}<tr><td><time>{{at}}</time></td><td class="{{result}}">{{result}}</td><td title="{{userID}}">{{user}}</td><td>{{door}}</td><td>{{kind}}</td><td>{{reason}}</td></tr>{{/events}}
           </tbody>
         </table></div>
         {{^events}}<p>No events match.</p>{{/events}}
@@ -271,7 +273,7 @@ enum DashboardTemplates {
           {{#admin}}<th scope="col">Support bundle</th>{{/admin}}</tr></thead>
           <tbody>
           {{#devices}}<tr><td>{{id}}</td><td>{{door}}</td><td class="state-{{state}}">{{state}}</td><td>{{lastSeen}}</td>
-            <td>{{#behind}}<strong>behind</strong>: {{/behind}}v{{applied}} of v{{doorVersion}}</td><td>{{software}}</td>
+            <td>{{#behind}}<strong>behind</strong>: {{/behind}}{{applied}} of v{{doorVersion}}</td><td>{{software}}</td>
             <td>{{chain}}</td>
             {{#admin}}<td class="bundle">{{#bundle}}{{#uploaded}}<a href="/v1/support-bundles/{{bundleID}}" download
               aria-label="Download the support bundle of {{id}} ({{size}})">{{size}}, {{when}}</a>{{/uploaded}}
@@ -404,14 +406,16 @@ enum DashboardTemplates {
           };
           events.addEventListener("decision", (e) => {
             const d = JSON.parse(e.data);
-            add(activity, d.result || "", d.at + " " + (d.result || d.kind) + " · " + (d.user || "unknown") +
-              " · " + (d.door || "") + (d.reason ? " " + d.reason : ""));
+            add(activity, d.result || "", d.at + " " + (d.result || d.kind) + " · " +
+              (d.user_name || d.user || "unknown credential") + " · " + (d.door_name || d.door || "") +
+              (d.reason ? " " + d.reason.replace(/_/g, " ") : ""));
           });
           events.addEventListener("alarm", (e) => {
             const d = JSON.parse(e.data);
             const none = document.getElementById("no-alarms");
             if (none) none.remove();
-            add(document.getElementById("alarms"), "alarm", d.at + " " + (d.reason || d.kind) + " · " + (d.door || ""));
+            add(document.getElementById("alarms"), "alarm",
+              d.at + " " + (d.reason || d.kind).replace(/_/g, " ") + " · " + (d.door_name || d.door || ""));
           });
         });
         """
