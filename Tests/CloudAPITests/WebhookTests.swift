@@ -166,7 +166,8 @@ extension CloudAPISuite {
                 #expect(hit.headers["warden-event"] == "alarm" && hit.headers["warden-delivery"] != nil)
                 let slackHit = try #require(receiver.received.first { $0.path == "slack" })
                 #expect(
-                    String(decoding: slackHit.body, as: UTF8.self) == #"{"text":"Warden alarm at front: forced_open"}"#
+                    String(decoding: slackHit.body, as: UTF8.self)
+                        == #"{"text":"Warden alarm at Front door: forced open"}"#
                 )
 
                 let log = try await api.get("/v1/webhooks/\(hookID)/deliveries")

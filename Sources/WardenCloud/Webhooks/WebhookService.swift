@@ -70,6 +70,9 @@ public struct WebhookService: Service {
         var kind: String?
         var user: String?
         var reason: String?
+        /// The person's and the door's names beside the ids: a channel reads "Rita Ruiz", not "u4462…".
+        var userName: String?
+        var doorName: String?
     }
 
     /// For each org with webhooks: its new events since its cursor, one delivery per matching webhook, in one
@@ -104,13 +107,16 @@ public struct WebhookService: Service {
             var events: [(Event, Date)] = []
             for try await r in try await conn.query(
                 """
-                SELECT door_id, device_id, seq, at_ms, kind, user_id, reason, received_at FROM audit_events
-                WHERE org_id = \(org) AND at > now() - interval '10 minutes' AND received_at > \(cursor)
-                AND kind = ANY(\([AuditKind.alarm.rawValue, AuditKind.accessGranted.rawValue, AuditKind.accessDenied.rawValue]))
-                ORDER BY received_at LIMIT 1000
+                SELECT e.door_id, e.device_id, e.seq, e.at_ms, e.kind, e.user_id, e.reason, e.received_at, u.name, d.name
+                FROM audit_events e
+                LEFT JOIN users u ON u.org_id = e.org_id AND u.id = e.user_id
+                LEFT JOIN doors d ON d.org_id = e.org_id AND d.id = e.door_id
+                WHERE e.org_id = \(org) AND e.at > now() - interval '10 minutes' AND e.received_at > \(cursor)
+                AND e.kind = ANY(\([AuditKind.alarm.rawValue, AuditKind.accessGranted.rawValue, AuditKind.accessDenied.rawValue]))
+                ORDER BY e.received_at LIMIT 1000
                 """,
                 logger: logger
-            ).decode((String?, String, Int64, Int64, String, String?, String?, Date).self) {
+            ).decode((String?, String, Int64, Int64, String, String?, String?, Date, String?, String?).self) {
                 let event = Event(
                     type: r.4 == AuditKind.alarm.rawValue ? "alarm" : "decision",
                     door: r.0,
@@ -119,19 +125,23 @@ public struct WebhookService: Service {
                     at: Date(timeIntervalSince1970: Double(r.3) / 1000),
                     kind: r.4,
                     user: r.5,
-                    reason: r.6
+                    reason: r.6,
+                    userName: r.8,
+                    doorName: r.9
                 )
                 events.append((event, r.7))
             }
             var offline: [(Event, Date)] = []
             for try await r in try await conn.query(
                 """
-                SELECT door_id, id, last_seen FROM devices WHERE org_id = \(org) AND NOT online
-                AND last_seen > \(devicesCursor) AND decommissioned_at IS NULL ORDER BY last_seen LIMIT 1000
+                SELECT v.door_id, v.id, v.last_seen, d.name FROM devices v
+                LEFT JOIN doors d ON d.org_id = v.org_id AND d.id = v.door_id
+                WHERE v.org_id = \(org) AND NOT v.online
+                AND v.last_seen > \(devicesCursor) AND v.decommissioned_at IS NULL ORDER BY v.last_seen LIMIT 1000
                 """,
                 logger: logger
-            ).decode((String, String, Date).self) {
-                offline.append((Event(type: "board_offline", door: r.0, device: r.1, at: r.2), r.2))
+            ).decode((String, String, Date, String?).self) {
+                offline.append((Event(type: "board_offline", door: r.0, device: r.1, at: r.2, doorName: r.3), r.2))
             }
             for (event, _) in events + offline {
                 let payload = String(decoding: try APIJSON.encoder.encode(event), as: UTF8.self)
@@ -241,14 +251,17 @@ public struct WebhookService: Service {
         if slack {
             let e = (try? APIJSON.decoder.decode(Event.self, from: Data(payload.utf8)))
             let text: String
+            let door = e?.doorName ?? e?.door ?? "?"
+            let why = (e?.reason ?? e?.kind).map { $0.replacingOccurrences(of: "_", with: " ") }
             switch event {
             case "test": text = "Warden: test delivery for \(org)"
-            case "board_offline": text = "Warden: board \(e?.device ?? "?") at \(e?.door ?? "?") went offline"
-            case "alarm": text = "Warden alarm at \(e?.door ?? "?"): \(e?.reason ?? e?.kind ?? "alarm")"
+            case "board_offline": text = "Warden: board \(e?.device ?? "?") at \(door) went offline"
+            case "alarm": text = "Warden alarm at \(door): \(why ?? "alarm")"
             default:
+                let granted = e?.kind == AuditKind.accessGranted.rawValue
                 text =
-                    "Warden: \(e?.kind == AuditKind.accessGranted.rawValue ? "granted" : "denied") \(e?.user ?? "someone") at \(e?.door ?? "?")"
-                    + (e?.reason.map { " (\($0))" } ?? "")
+                    "Warden: \(e?.userName ?? e?.user ?? "an unknown credential") \(granted ? "granted" : "denied") at \(door)"
+                    + (granted ? "" : (e?.reason).map { " (\($0.replacingOccurrences(of: "_", with: " ")))" } ?? "")
             }
             let data = (try? JSONEncoder().encode(["text": text])) ?? Data()
             return String(decoding: data, as: UTF8.self)
