@@ -39,10 +39,17 @@ import WardenWire
         #expect(s.relayUnlocked == true, "a relock that failed is not reported as locked")
         #expect(s.alarms.contains("relay_fault"))
         #expect(f.io.relayEnergized == true, "the line really is still unlocked")
-        for _ in 0..<4 {
-            f.clock.advance(by: .milliseconds(250))
-            for _ in 0..<50 { await Task.yield() }
+        // Each advance waits until the retry is asleep on the clock, and the end waits for the write itself: the
+        // outcome does not depend on how the cooperative pool schedules the retry task.
+        func settle(_ what: String, _ condition: () -> Bool) async {
+            for _ in 0..<100_000 where !condition() { await Task.yield() }
+            if !condition() { Issue.record("\(what) never happened") }
         }
+        for _ in 0..<8 where f.io.relayEnergized == true {
+            await settle("the relock retry sleeping") { f.clock.sleeping > 0 || f.io.relayEnergized == false }
+            f.clock.advance(by: .milliseconds(250))
+        }
+        await settle("the retried relock") { f.io.relayEnergized == false }
         s = await f.controller.status()
         #expect(f.io.relayEnergized == false, "retried until the write succeeded")
         #expect(s.relayUnlocked == false)
