@@ -222,14 +222,8 @@ def main():
         }
         logged.update({f"device key line {i}": line for i, line in enumerate(key_lines)})
         logged.update({f"authority key line {i}": line for i, line in enumerate(authority_lines)})
-        logs = {}
-        for dirpath, _, files in os.walk(s.tmp):
-            for name in files:
-                path = os.path.join(dirpath, name)
-                if name.endswith(".log") or (name == "log" and "pg" in os.path.relpath(path, s.tmp)):
-                    with open(path, "rb") as f:
-                        logs[os.path.relpath(path, s.tmp)] = f.read().decode("utf-8", "replace")
-        check({"cloud.log", "wardend.log", "mosquitto.log"} <= set(logs) and any("pg" in k for k in logs) and all(len(v) > 1000 for k, v in logs.items()
+        logs = s.logs()
+        check({"cloud.log", "wardend.log", "mosquitto.log"} <= set(logs) and "pg/log" in logs and all(len(v) > 1000 for k, v in logs.items()
               if k in ("cloud.log", "wardend.log")), f"the run's logs are there to search ({sorted(logs)})")
         empty = [what for what, secret in logged.items() if len(secret or "") < 16]
         check(not empty, f"every secret searched for is a real one ({empty})")

@@ -433,6 +433,18 @@ class CloudStack:
                 seen.add(path)
         return out
 
+    def logs(self):
+        """Every log of the run so far, by path in the stack's folder: ours (*.log) and PostgreSQL's (pg/log)."""
+        out = {}
+        for dirpath, _, files in os.walk(self.tmp):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, self.tmp)
+                if name.endswith(".log") or rel == os.path.join("pg", "log"):
+                    with open(path, "rb") as f:
+                        out[rel] = f.read().decode("utf-8", "replace")
+        return out
+
     def dump_logs(self, lines=40, file=sys.stderr):
         for name, path in self.logs():
             text = _tail(path, lines)

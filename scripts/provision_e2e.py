@@ -301,12 +301,7 @@ def main():
 
         # Enrollment tokens travel on wardenctl's command line and in the provisioning request: neither the
         # cloud's log, the boards' logs, the broker's nor PostgreSQL's may hold one.
-        logs = {}
-        for dirpath, _, files in os.walk(s.tmp):
-            for name in files:
-                path = os.path.join(dirpath, name)
-                if name.endswith(".log") or (name == "log" and "pg" in os.path.relpath(path, s.tmp)):
-                    logs[os.path.relpath(path, s.tmp)] = open(path, "rb").read().decode("utf-8", "replace")
+        logs = s.logs()
         leaked = [f"token {i} in {name}" for i, t in enumerate(issued) for name, text in logs.items() if t in text]
         check(len(issued) >= 5 and "cloud.log" in logs and not leaked,
               f"no enrollment token ({len(issued)} issued) in any log ({sorted(logs)}; leaks: {leaked})")
