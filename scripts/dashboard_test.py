@@ -228,7 +228,8 @@ def main():
                 body = r.read().decode()
                 check(r.headers["Content-Type"].startswith("text/csv"), "the export is CSV")
             table = list(csv.DictReader(io.StringIO(body)))
-            check(any(row["result"] == "granted" and row["door"] == "front" for row in table),
+            check(any(row["result"] == "granted" and row["door"] == "front" and row["user_name"] == "Rita Ruiz"
+                      and row["door_name"] == "Front door" for row in table),
                   f"the CSV has the granted entry ({len(table)} rows)")
 
             print("== webhooks: add one, send a test, read the delivery log")

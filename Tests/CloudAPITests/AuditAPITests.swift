@@ -67,7 +67,15 @@ extension CloudAPISuite {
                 #expect(csv.status == .ok && csv.headers[.contentType] == "text/csv; charset=utf-8")
                 let lines = csv.body.split(separator: "\r\n", omittingEmptySubsequences: true)
                 #expect(
-                    lines.count == 251 && lines[0] == "time,device,seq,kind,result,door,user,credential,reason,detail"
+                    lines.count == 251
+                        && lines[0]
+                            == "time,device,seq,kind,result,door,user,credential,reason,detail,user_name,door_name"
+                )
+                #expect(lines.dropFirst().allSatisfy { $0.hasSuffix(",Front door") }, "the door's name in every row")
+                #expect(
+                    lines.dropFirst().filter { $0.hasSuffix(",Holly,Front door") }.count == 50
+                        && lines.dropFirst().filter { $0.hasSuffix(",Ada,Front door") }.count == 200,
+                    "each person's name beside their id"
                 )
                 #expect(csv.body.contains(#""'=HYPERLINK(""http://evil"")""#), "a formula is defused and quoted")
                 #expect(csv.body.contains(#""comma, ""quote""""#))

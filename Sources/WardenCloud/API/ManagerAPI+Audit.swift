@@ -25,6 +25,12 @@ extension ManagerAPI {
             let first = try await auditQuery({ Self.query(r, $0) }, caller)
             let api = self
             // Streamed page by page: an export of a year's trail never sits in memory whole.
+            // Names beside the ids for the people reading it (an auditor asks "who"): the doors once, each page's
+            // people in one query.
+            let doorNames = Dictionary(
+                try await doors(caller, site: nil).map { ($0.id, $0.name) },
+                uniquingKeysWith: { a, _ in a }
+            )
             let body = ResponseBody { writer in
                 var q = first
                 try await writer.write(ByteBuffer(string: AuditCSV.header))
@@ -32,7 +38,18 @@ extension ManagerAPI {
                 while total < 1_000_000 {
                     let page = try await api.audit(q, caller, limit: 5000)
                     guard !page.isEmpty else { break }
-                    try await writer.write(ByteBuffer(string: page.map(AuditCSV.line).joined()))
+                    let userNames = try await api.userNames(caller.org, ids: page.compactMap(\.user))
+                    try await writer.write(
+                        ByteBuffer(
+                            string: page.map {
+                                AuditCSV.line(
+                                    $0,
+                                    userName: $0.user.flatMap { userNames[$0] },
+                                    doorName: $0.door.flatMap { doorNames[$0] }
+                                )
+                            }.joined()
+                        )
+                    )
                     total += page.count
                     guard page.count == 5000, let last = page.last else { break }
                     q.cursor = AuditCursor(event: last)
@@ -243,12 +260,13 @@ struct AuditCursor: Sendable, Equatable {
 
 /// The export's columns, quoted as RFC 4180 says; a cell a spreadsheet would run as a formula is prefixed.
 enum AuditCSV {
-    static let header = "time,device,seq,kind,result,door,user,credential,reason,detail\r\n"
+    /// The ids and codes first (scripts match on them), the names last (people read them).
+    static let header = "time,device,seq,kind,result,door,user,credential,reason,detail,user_name,door_name\r\n"
 
-    static func line(_ e: APIModel.AuditEvent) -> String {
+    static func line(_ e: APIModel.AuditEvent, userName: String?, doorName: String?) -> String {
         [
             APIJSON.formatDate(e.at), e.device, String(e.seq), e.kind, e.result ?? "", e.door ?? "", e.user ?? "",
-            e.credential ?? "", e.reason ?? "", e.detail ?? "",
+            e.credential ?? "", e.reason ?? "", e.detail ?? "", userName ?? "", doorName ?? "",
         ].map(cell).joined(separator: ",") + "\r\n"
     }
 
