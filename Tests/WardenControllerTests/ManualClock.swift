@@ -17,8 +17,6 @@ final class ManualClock: Clock, Sendable {
     private let state = Mutex<(now: Instant, sleepers: [Int: Sleeper], next: Int)>((Instant(offset: .zero), [:], 0))
 
     var now: Instant { state.withLock { $0.now } }
-    /// How many tasks wait on this clock: a test advances once the task it drives is asleep, not after a guess.
-    var sleeping: Int { state.withLock { $0.sleepers.count } }
     var minimumResolution: Duration { .nanoseconds(1) }
 
     func sleep(until deadline: Instant, tolerance: Duration?) async throws {
