@@ -27,10 +27,7 @@ extension ManagerAPI {
             // Streamed page by page: an export of a year's trail never sits in memory whole.
             // Names beside the ids for the people reading it (an auditor asks "who"): the doors once, each page's
             // people in one query.
-            let doorNames = Dictionary(
-                try await doors(caller, site: nil).map { ($0.id, $0.name) },
-                uniquingKeysWith: { a, _ in a }
-            )
+            let doorNames = Self.doorNames(try await doors(caller, site: nil))
             let body = ResponseBody { writer in
                 var q = first
                 try await writer.write(ByteBuffer(string: AuditCSV.header))

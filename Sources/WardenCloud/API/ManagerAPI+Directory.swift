@@ -226,6 +226,11 @@ extension ManagerAPI {
         var lockdown: Bool?
     }
 
+    /// The doors' names by id: what people read where the records hold ids (the dashboard, the CSV export).
+    static func doorNames(_ doors: [APIModel.Door]) -> [String: String] {
+        Dictionary(doors.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+    }
+
     func doors(_ caller: Principal, site: String?, only: String? = nil) async throws -> [APIModel.Door] {
         try await rows(
             """

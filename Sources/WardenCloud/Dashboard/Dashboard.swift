@@ -139,10 +139,7 @@ struct Dashboard: Sendable {
                     )
                     let key = try await api.grant(input, caller: caller)
                     let person = try await api.userNames(caller.org, ids: [key.user])[key.user] ?? key.user
-                    let doorNames = Dictionary(
-                        try await api.doors(caller, site: nil).map { ($0.id, $0.name) },
-                        uniquingKeysWith: { a, _ in a }
-                    )
+                    let doorNames = ManagerAPI.doorNames(try await api.doors(caller, site: nil))
                     return try await peoplePage(
                         caller,
                         error: nil,
@@ -346,7 +343,7 @@ struct Dashboard: Sendable {
         var q = ManagerAPI.AuditQuery()
         q.kinds = ["access_granted", "access_denied"]
         let recent = try await api.audit(q, caller, limit: 15)
-        let doorNames = Dictionary(doors.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let doorNames = ManagerAPI.doorNames(doors)
         let userNames = try await api.userNames(caller.org, ids: recent.compactMap(\.user))
         return try page(
             "doors",
@@ -405,7 +402,7 @@ struct Dashboard: Sendable {
             older = Self.path("/audit", next)
         }
         let doors = try await api.doors(caller, site: nil)
-        let doorNames = Dictionary(doors.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let doorNames = ManagerAPI.doorNames(doors)
         let userNames = try await api.userNames(caller.org, ids: events.compactMap(\.user))
         let result = query["result"].map(String.init) ?? ""
         var exportQuery = query

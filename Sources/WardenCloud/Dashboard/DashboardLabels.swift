@@ -2,7 +2,7 @@ import Foundation
 import WardenWire
 
 /// Words for people: the dashboard shows "Access denied · revoked" where the API says `access_denied` and
-/// `revoked`. The API and the CSV keep the codes (scripts and integrators match on them).
+/// `revoked`, and so does a Slack message. The API and the CSV keep the codes (scripts and integrators match on them).
 enum DashboardLabels {
     static func kind(_ code: String) -> String {
         switch AuditKind(rawValue: code) {

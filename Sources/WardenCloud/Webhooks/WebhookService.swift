@@ -252,7 +252,7 @@ public struct WebhookService: Service {
             let e = (try? APIJSON.decoder.decode(Event.self, from: Data(payload.utf8)))
             let text: String
             let door = e?.doorName ?? e?.door ?? "?"
-            let why = (e?.reason ?? e?.kind).map { $0.replacingOccurrences(of: "_", with: " ") }
+            let why = (e?.reason ?? e?.kind).map(DashboardLabels.words)
             switch event {
             case "test": text = "Warden: test delivery for \(org)"
             case "board_offline": text = "Warden: board \(e?.device ?? "?") at \(door) went offline"
@@ -261,7 +261,7 @@ public struct WebhookService: Service {
                 let granted = e?.kind == AuditKind.accessGranted.rawValue
                 text =
                     "Warden: \(e?.userName ?? e?.user ?? "an unknown credential") \(granted ? "granted" : "denied") at \(door)"
-                    + (granted ? "" : (e?.reason).map { " (\($0.replacingOccurrences(of: "_", with: " ")))" } ?? "")
+                    + (granted ? "" : (e?.reason).map { " (\(DashboardLabels.words($0)))" } ?? "")
             }
             let data = (try? JSONEncoder().encode(["text": text])) ?? Data()
             return String(decoding: data, as: UTF8.self)
